@@ -1,0 +1,155 @@
+// The model repository: finds <root>/<model>/<version>/model.onnx, loads every version, serves lookups.
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { errors, excerpt } from '../errors.js';
+import { loadOnnxModel, type LoadOptions } from '../inference/load.js';
+import type { ModelRuntime } from '../inference/runtime.js';
+import { readDescriptor, type Descriptor } from './descriptor.js';
+import { buildSignature, type Signature } from './signature.js';
+
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const VERSION = /^[1-9][0-9]{0,8}$/;
+
+export type ModelState = 'LOADING' | 'READY' | 'FAILED';
+
+export interface ModelVersion {
+  name: string;
+  version: string;
+  state: ModelState;
+  reason?: string;
+  descriptor: Descriptor;
+  runtime?: ModelRuntime;
+  signature?: Signature;
+}
+
+/** A version that can serve predictions. */
+export type ReadyModel = ModelVersion & { state: 'READY'; runtime: ModelRuntime; signature: Signature };
+
+export interface RepositoryOptions {
+  root: string;
+  load: LoadOptions;
+  log: FastifyBaseLogger;
+}
+
+async function subdirectories(path: string): Promise<string[]> {
+  const entries = await readdir(path, { withFileTypes: true });
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+}
+
+export class ModelRepository {
+  #models = new Map<string, ModelVersion[]>(); // versions sorted highest first
+  #options: RepositoryOptions;
+  #loaded = false;
+  #loading: Promise<void> | undefined;
+
+  constructor(options: RepositoryOptions) {
+    this.#options = { ...options, root: resolve(options.root) };
+  }
+
+  /** True once every model found has finished loading, successfully or not. */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  get readyCount(): number {
+    return this.list().flatMap((m) => m.versions).filter((v) => v.state === 'READY').length;
+  }
+
+  /** Starts (once) and returns the loading of all models; never rejects: failures are recorded per model. */
+  load(): Promise<void> {
+    this.#loading ??= this.#loadAll();
+    return this.#loading;
+  }
+
+  async #loadAll(): Promise<void> {
+    const { root, log } = this.#options;
+    let names: string[] = [];
+    try {
+      names = (await subdirectories(root)).sort();
+    } catch (err) {
+      log.error({ err, root }, 'model repository cannot be read');
+    }
+    for (const name of names) {
+      if (!MODEL_NAME.test(name)) {
+        log.warn({ folder: name }, 'skipping folder: not a valid model name');
+        continue;
+      }
+      const versions = (await subdirectories(join(root, name))).filter((v) => VERSION.test(v));
+      versions.sort((a, b) => Number(b) - Number(a));
+      if (versions.length === 0) {
+        log.warn({ model: name }, 'skipping model: no numeric version folder (e.g. 1/model.onnx)');
+        continue;
+      }
+      this.#models.set(name, versions.map((version) => ({ name, version, state: 'LOADING', descriptor: {} })));
+    }
+    for (const entry of [...this.#models.values()].flat()) await this.#loadVersion(entry);
+    this.#loaded = true;
+    log.info({ models: this.#models.size, ready: this.readyCount }, 'model repository loaded');
+  }
+
+  async #loadVersion(entry: ModelVersion): Promise<void> {
+    const { root, log, load } = this.#options;
+    const dir = join(root, entry.name, entry.version);
+    try {
+      entry.descriptor = await readDescriptor(join(dir, 'model.json'));
+      const mode = entry.descriptor.execution ?? load.mode;
+      const runtime = await loadOnnxModel(join(dir, 'model.onnx'), { ...load, mode });
+      try {
+        entry.signature = buildSignature(runtime.inputs, runtime.outputs, entry.descriptor);
+      } catch (err) {
+        await runtime.unload();
+        throw err;
+      }
+      entry.runtime = runtime;
+      entry.state = 'READY';
+      log.info(
+        { model: entry.name, version: entry.version, execution: runtime.execution, warmupMs: runtime.warmupMs },
+        'model loaded',
+      );
+    } catch (err) {
+      entry.state = 'FAILED';
+      entry.reason = (err as Error).message.split('\n')[0]?.replaceAll(root, '<models>').slice(0, 300);
+      log.error({ model: entry.name, version: entry.version, reason: entry.reason }, 'model failed to load');
+    }
+  }
+
+  list(): { name: string; versions: ModelVersion[] }[] {
+    return [...this.#models].map(([name, versions]) => ({ name, versions }));
+  }
+
+  /** All versions of a model, highest first; throws MODEL_NOT_FOUND. */
+  versions(name: string): ModelVersion[] {
+    const versions = this.#models.get(name);
+    if (!versions) throw new errors.MODEL_NOT_FOUND(excerpt(name));
+    return versions;
+  }
+
+  /** A version, or the default one: the highest version that is ready (else the highest). */
+  find(name: string, version?: string): ModelVersion {
+    const versions = this.versions(name);
+    if (version === undefined) {
+      const chosen = versions.find((v) => v.state === 'READY') ?? versions[0];
+      if (!chosen) throw new errors.MODEL_NOT_READY(excerpt(name), 'it has no versions');
+      return chosen;
+    }
+    const found = versions.find((v) => v.version === version);
+    if (!found) throw new errors.VERSION_NOT_FOUND(excerpt(name), excerpt(version));
+    return found;
+  }
+
+  /** Like find, but only a version that can serve; 503 with Retry-After while loading. */
+  ready(name: string, version?: string): ReadyModel {
+    const model = this.find(name, version);
+    if (model.state === 'READY' && model.runtime && model.signature) return model as ReadyModel;
+    const why = model.state === 'LOADING' ? 'still loading' : `failed to load (${model.reason ?? 'unknown'})`;
+    const error = new errors.MODEL_NOT_READY(model.name, why);
+    if (model.state === 'LOADING') Object.assign(error, { headers: { 'retry-after': '1' } });
+    throw error;
+  }
+
+  async close(): Promise<void> {
+    await this.#loading;
+    for (const entry of [...this.#models.values()].flat()) await entry.runtime?.unload();
+  }
+}

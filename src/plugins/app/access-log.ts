@@ -1,0 +1,65 @@
+// Request ids out (X-Request-Id) and one structured access line per request; never bodies or auth headers.
+import fp from 'fastify-plugin';
+import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+
+export interface InferenceLogFields {
+  model: string;
+  version: string;
+  instances: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by inference routes so that the access line names the model, version and batch size. */
+    inference: InferenceLogFields | null;
+  }
+}
+
+const PROBES = new Set(['/healthz', '/readyz']);
+
+/** "/v1/models/:model([A-Za-z0-9]…)::predict" → "/v1/models/:model:predict": the route as people write it. */
+function readableRoute(url: string): string {
+  return url.replace(/\([^)]*\)/g, '').replaceAll('::', ':');
+}
+
+/**
+ * Fastify's log controller, reshaped: no "incoming request" line, and a single access line at completion with
+ * method, route, status, latency and the inference fields. Probes log at debug to keep the info stream useful.
+ */
+export class AccessLogController extends LogController {
+  #routes = new Map<string, string>();
+
+  override incomingRequest(): void {
+    // One line per request, written at completion.
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const url = request.routeOptions.url;
+    let route = url === undefined ? undefined : this.#routes.get(url);
+    if (url !== undefined && route === undefined) this.#routes.set(url, (route = readableRoute(url)));
+    const line = {
+      method: request.method,
+      route: route ?? null,
+      ...(route === undefined ? { url: request.url.slice(0, 200) } : {}),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+      ...request.inference,
+    };
+    if (error) request.log.error({ ...line, err: error }, 'request errored');
+    else if (url !== undefined && PROBES.has(url)) request.log.debug(line, 'request');
+    else request.log.info(line, 'request');
+  }
+}
+
+async function accessLogPlugin(fastify: FastifyInstance): Promise<void> {
+  fastify.decorateRequest('inference', null);
+  fastify.addHook('onRequest', async function (request, reply) {
+    reply.header('x-request-id', request.id);
+  });
+}
+
+export default fp(accessLogPlugin, { name: 'access-log' });

@@ -1,0 +1,87 @@
+// One error envelope for every failure: catalogue errors, Fastify's own, validation, 404 and 405.
+import fp from 'fastify-plugin';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { errors, excerpt, type ErrorExtras } from '../../errors.js';
+import { formatValidation } from './validation-message.js';
+
+export interface ErrorsOptions {
+  bodyLimitBytes: number;
+}
+
+const METHODS: HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+type Servable = FastifyError & ErrorExtras;
+
+/** Maps any thrown error to a catalogue error, so that one envelope renders them all. */
+function normalize(error: Servable, bodyLimitBytes: number): Servable {
+  if (Object.hasOwn(errors, error.code)) return error;
+  if (error.validation) {
+    return new errors.INVALID_REQUEST(
+      formatValidation(error.validationContext ?? 'request', error.validation),
+    );
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new errors.PAYLOAD_TOO_LARGE(bodyLimitBytes);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new errors.UNSUPPORTED_MEDIA_TYPE();
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new errors.INVALID_REQUEST('the JSON body is empty');
+  }
+  if (error.statusCode === 400 && /prototype property/.test(error.message)) {
+    return new errors.INVALID_REQUEST('keys such as "__proto__" and "constructor.prototype" are not allowed');
+  }
+  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+    return new errors.INVALID_JSON();
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    // Fastify's own client errors (bad Content-Length, ...): their messages hold no user input.
+    return Object.assign(new errors.INVALID_REQUEST(error.message), { statusCode: error.statusCode });
+  }
+  return new errors.INTERNAL();
+}
+
+async function errorsPlugin(fastify: FastifyInstance, options: ErrorsOptions): Promise<void> {
+  // A mirror of the route table, to tell "no such route" (404) from "not with this method" (405, with Allow).
+  const routes = FindMyWay();
+  fastify.addHook('onRoute', function (route) {
+    for (const method of [route.method].flat()) {
+      if (METHODS.includes(method as HTTPMethod) && !routes.hasRoute(method as HTTPMethod, route.url)) {
+        routes.on(method as HTTPMethod, route.url, () => undefined);
+      }
+    }
+  });
+
+  fastify.setNotFoundHandler(async function (request) {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = METHODS.filter((m) => routes.find(m, path) !== null);
+    if (allowed.length > 0) {
+      throw Object.assign(new errors.METHOD_NOT_ALLOWED(request.method, excerpt(path, 80)), {
+        headers: { allow: allowed.join(', ') },
+      });
+    }
+    throw new errors.ROUTE_NOT_FOUND(request.method, excerpt(path, 80));
+  });
+
+  fastify.setErrorHandler(async function (raw: Servable, request, reply) {
+    const error = normalize(raw, options.bodyLimitBytes);
+    const status = error.statusCode ?? 500;
+    if (status >= 500 && status !== 503 && status !== 504) {
+      request.log.error({ err: raw, code: error.code }, 'request failed');
+    } else {
+      request.log[status >= 500 ? 'warn' : 'info'](
+        { code: error.code, status, error: error.message },
+        'request rejected',
+      );
+    }
+    if (error.headers) void reply.headers(error.headers);
+    return reply.code(status).send({
+      error: error.message,
+      code: error.code,
+      request_id: request.id,
+      ...(error.details ? { details: error.details } : {}),
+    });
+  });
+}
+
+export default fp(errorsPlugin, { name: 'errors' });

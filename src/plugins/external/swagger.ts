@@ -1,0 +1,38 @@
+// OpenAPI 3 generated from the route schemas (@fastify/swagger), served at /openapi.json and as Swagger UI at /docs.
+import fp from 'fastify-plugin';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+
+export interface SwaggerOptions {
+  version: string;
+}
+
+async function swaggerPlugin(fastify: FastifyInstance, options: SwaggerOptions): Promise<void> {
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Serval model server',
+        version: options.version,
+        description:
+          'ONNX models behind a KServe V1 compatible REST API. Every error has the shape ' +
+          '{"error", "code", "request_id"} with a stable code.',
+      },
+      tags: [
+        { name: 'inference', description: 'Predictions (KServe V1 / TF Serving style)' },
+        { name: 'models', description: 'Model metadata' },
+        { name: 'service', description: 'Service information and health' },
+      ],
+    },
+  });
+  await fastify.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
+  });
+  fastify.get('/openapi.json', { schema: { hide: true } }, async function () {
+    return fastify.swagger();
+  });
+}
+
+export default fp(swaggerPlugin, { name: 'swagger' });

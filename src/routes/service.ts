@@ -1,0 +1,81 @@
+// Service routes: what this server is (/), liveness (/healthz) and readiness (/readyz).
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { errors } from '../errors.js';
+import { ErrorSchema } from '../schemas/common.js';
+
+export interface ServiceOptions {
+  version: string;
+}
+
+const RootSchema = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  description: Type.String(),
+  links: Type.Record(Type.String(), Type.String()),
+});
+
+const HealthSchema = Type.Object({ status: Type.String() });
+const ReadySchema = Type.Object({ status: Type.String(), models_ready: Type.Integer() });
+
+const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function (fastify, options) {
+  fastify.get(
+    '/',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'Service name, version and links',
+        response: { 200: RootSchema },
+      },
+    },
+    async function () {
+      return {
+        name: 'serval',
+        version: options.version,
+        description: 'ONNX model server with a KServe V1 compatible REST API',
+        links: {
+          docs: '/docs',
+          openapi: '/openapi.json',
+          models: '/v1/models',
+          health: '/healthz',
+          ready: '/readyz',
+        },
+      };
+    },
+  );
+
+  fastify.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'Liveness: the process answers',
+        response: { 200: HealthSchema },
+      },
+    },
+    async function () {
+      return { status: 'ok' };
+    },
+  );
+
+  fastify.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'Readiness: models loaded and at least one ready',
+        response: { 200: ReadySchema, 503: ErrorSchema },
+      },
+    },
+    async function (_request, reply) {
+      const { models } = fastify;
+      if (!models.loaded)
+        throw Object.assign(new errors.NOT_READY('models are loading'), { headers: { 'retry-after': '1' } });
+      if (models.readyCount === 0) throw new errors.NOT_READY('no model could be loaded');
+      void reply.header('cache-control', 'no-store');
+      return { status: 'ready', models_ready: models.readyCount };
+    },
+  );
+};
+
+export default serviceRoutes;
