@@ -1,5 +1,5 @@
 // The only module (with its thread twin) that touches onnxruntime-node: sessions, metadata and runs.
-import ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import type { TensorSpec } from './runtime.js';
 import { allocate, isNumericDType, type TensorMap } from './tensor.js';
 

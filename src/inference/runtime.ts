@@ -15,7 +15,7 @@ export interface ModelRuntime {
   readonly outputs: readonly TensorSpec[];
   /** Where predict runs: on the event loop (tiny models) or on a worker thread (heavy ones). */
   readonly execution: Execution;
-  /** Median warm-up latency measured at load, in milliseconds. */
+  /** Fastest warm-up call measured at load, in milliseconds. */
   readonly warmupMs: number;
   predict(feeds: TensorMap, signal?: AbortSignal): Promise<TensorMap>;
   unload(): Promise<void>;

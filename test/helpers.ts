@@ -1,0 +1,52 @@
+// Shared test helpers: a config for tests, an app built and loaded, and temporary model repositories.
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.js';
+import { createConfig } from '../src/config/create-config.js';
+import type { Config } from '../src/config/schema.js';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const MODELS = join(ROOT, 'models');
+export const FIXTURE_MODELS = join(ROOT, 'test/fixtures/models');
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return { ...createConfig({}, {}), logLevel: 'silent', modelRepository: MODELS, ...overrides };
+}
+
+/** An app with every model loaded, closed by the caller (t.after). */
+export async function loadedApp(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(overrides));
+  await app.ready();
+  await app.models.load();
+  return app;
+}
+
+export interface VersionLayout {
+  /** A version folder to copy. */
+  from?: string;
+  /** Files to write over it (e.g. a broken model.json). */
+  files?: Record<string, string>;
+}
+
+/** A temporary model repository, laid out as { "name/version": { from, files } }. */
+export async function tempRepository(
+  layout: Record<string, VersionLayout>,
+): Promise<{ root: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), 'serval-models-'));
+  for (const [target, { from, files = {} }] of Object.entries(layout)) {
+    const dir = join(root, target);
+    await mkdir(dir, { recursive: true });
+    if (from !== undefined) await cp(from, dir, { recursive: true });
+    for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
+  }
+  return { root, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export interface Golden {
+  instances: number[][];
+  labels?: string[];
+  probabilities?: number[][];
+  values?: number[];
+}
