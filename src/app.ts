@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config/schema.js';
 import accessLog, { AccessLogController } from './plugins/app/access-log.js';
 import errorsPlugin from './plugins/app/errors.js';
+import jsonBody from './plugins/app/json-body.js';
 import models from './plugins/app/models.js';
 import swagger from './plugins/external/swagger.js';
 import v1Routes from './protocols/v1/routes.js';
@@ -48,6 +49,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(errorsPlugin, { bodyLimitBytes: config.bodyLimitBytes });
+  await app.register(jsonBody);
   await app.register(accessLog);
   await app.register(swagger, { version: SERVAL_VERSION });
   await app.register(models, config);

@@ -34,6 +34,7 @@ export function withExtras<E extends Error>(error: E, extras: ErrorExtras): E & 
 
 /** Quote at most a short excerpt of user input in messages and logs. */
 export function excerpt(value: unknown, max = 40): string {
-  const text = typeof value === 'string' ? value : ((JSON.stringify(value) as string | undefined) ?? String(value));
+  const text =
+    typeof value === 'string' ? value : ((JSON.stringify(value) as string | undefined) ?? String(value));
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -32,9 +32,17 @@ async function timeRuns(run: () => Promise<unknown>, count: number): Promise<num
   return fastest;
 }
 
-function timeoutSignal(ms: number, signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+/** Rejects with INFERENCE_TIMEOUT after `ms`; the call itself runs on and its result is dropped. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new errors.INFERENCE_TIMEOUT(ms)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function loadOnnxModel(path: string, options: LoadOptions): Promise<ModelRuntime> {
@@ -98,15 +106,10 @@ class ThreadRuntime implements ModelRuntime {
     this.#timeoutMs = timeoutMs;
   }
 
-  async predict(feeds: TensorMap, signal?: AbortSignal): Promise<TensorMap> {
-    const deadline = timeoutSignal(this.#timeoutMs, signal);
-    try {
-      return await this.#pool.run(this.#path, feeds, this.#fetch, deadline);
-    } catch (err) {
-      if ((err as Error).name === 'AbortError' && deadline.aborted)
-        throw new errors.INFERENCE_TIMEOUT(this.#timeoutMs);
-      throw err;
-    }
+  predict(feeds: TensorMap): Promise<TensorMap> {
+    const work = this.#pool.run(this.#path, feeds, this.#fetch);
+    work.catch(() => undefined); // a call that outlives its deadline may still fail: nobody is waiting for it
+    return withDeadline(work, this.#timeoutMs);
   }
 
   async unload(): Promise<void> {

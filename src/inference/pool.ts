@@ -17,43 +17,56 @@ const workerFile = fileURLToPath(
   new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
 );
 
+/**
+ * Admission is counted here rather than by piscina's queue: at most `threads` calls run and `maxQueue` wait; the
+ * next one is refused at once (503) instead of waiting behind a queue that only grows.
+ */
 export class InferencePool {
   #piscina: Piscina<InferenceTask, TensorMap>;
   #intraOpThreads: number;
+  #capacity: number;
+  #inFlight = 0;
 
   constructor(options: PoolOptions) {
     this.#intraOpThreads = options.intraOpThreads;
+    this.#capacity = options.threads + options.maxQueue;
     this.#piscina = new Piscina({
       filename: workerFile,
       minThreads: options.threads,
       maxThreads: options.threads,
-      maxQueue: options.maxQueue,
       idleTimeout: Number.MAX_SAFE_INTEGER,
     });
   }
 
-  get queued(): number {
-    return this.#piscina.queueSize;
+  /** Calls running or waiting. */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 
-  async run(path: string, feeds: TensorMap, outputs: string[], signal?: AbortSignal): Promise<TensorMap> {
+  /**
+   * Runs one call on a thread. There is no cancellation: ending a thread inside onnxruntime's native run aborts
+   * the process, so a caller that gives up (timeout) lets the call finish and drops its result.
+   */
+  async run(path: string, feeds: TensorMap, outputs: string[]): Promise<TensorMap> {
+    if (this.#inFlight >= this.#capacity) {
+      throw Object.assign(new errors.OVERLOADED(), { headers: { 'retry-after': '1' } });
+    }
     const transferList = Object.values(feeds).flatMap((t) =>
       ArrayBuffer.isView(t.data) ? [t.data.buffer as ArrayBuffer] : [],
     );
+    this.#inFlight++;
     try {
       return await this.#piscina.run(
         { path, intraOpThreads: this.#intraOpThreads, feeds, outputs },
-        { transferList, ...(signal ? { signal } : {}) },
+        { transferList },
       );
-    } catch (err) {
-      if ((err as Error).message === 'Task queue is at limit') {
-        throw Object.assign(new errors.OVERLOADED(), { headers: { 'retry-after': '1' } });
-      }
-      throw err;
+    } finally {
+      this.#inFlight--;
     }
   }
 
   async close(): Promise<void> {
-    await this.#piscina.close({ force: true });
+    // Not forced: a thread is never ended inside a native run (see run); the last calls finish first.
+    await this.#piscina.close();
   }
 }

@@ -17,6 +17,6 @@ export interface ModelRuntime {
   readonly execution: Execution;
   /** Fastest warm-up call measured at load, in milliseconds. */
   readonly warmupMs: number;
-  predict(feeds: TensorMap, signal?: AbortSignal): Promise<TensorMap>;
+  predict(feeds: TensorMap): Promise<TensorMap>;
   unload(): Promise<void>;
 }

@@ -47,7 +47,10 @@ describe('service routes', () => {
     t.after(() => app.close());
     const kept = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
     assert.equal(kept.headers['x-request-id'], 'abc-123');
-    const replaced = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'a b\u00e9'.repeat(60) } });
+    const replaced = await app.inject({
+      url: '/healthz',
+      headers: { 'x-request-id': 'a b\u00e9'.repeat(60) },
+    });
     assert.match(String(replaced.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   });
 

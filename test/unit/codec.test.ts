@@ -39,40 +39,80 @@ describe('encodeInstances', () => {
   });
 
   it('names the instance and the expected width when a row is too short', () => {
-    assert.match(code(() => encodeInstances(iris, [[1, 2, 3, 4], [1, 2, 3]])), /^INVALID_INPUT: instances\[1\] has 3 values; the model expects 4/);
+    assert.match(
+      code(() =>
+        encodeInstances(iris, [
+          [1, 2, 3, 4],
+          [1, 2, 3],
+        ]),
+      ),
+      /^INVALID_INPUT: instances\[1\] has 3 values; the model expects 4/,
+    );
   });
 
   it('names unknown and missing features', () => {
-    const unknown = code(() => encodeInstances(iris, [{ ...Object.fromEntries(features.map((f) => [f, 1])), petal_colour: 1 }]));
+    const unknown = code(() =>
+      encodeInstances(iris, [{ ...Object.fromEntries(features.map((f) => [f, 1])), petal_colour: 1 }]),
+    );
     assert.match(unknown, /^INVALID_INPUT: instances\[0\] has unknown feature\(s\) "petal_colour"/);
     const missing = code(() => encodeInstances(iris, [{ sepal_length: 1, sepal_width: 1 }]));
     assert.match(missing, /missing feature\(s\) "petal_length", "petal_width"/);
   });
 
   it('treats "constructor" as an unknown feature, not a property of Object', () => {
-    assert.match(code(() => encodeInstances(iris, [{ constructor: 1 }])), /unknown feature\(s\) "constructor"/);
+    assert.match(
+      code(() => encodeInstances(iris, [{ constructor: 1 }])),
+      /unknown feature\(s\) "constructor"/,
+    );
   });
 
   it('rejects values outside the float32 range, naming the field', () => {
-    assert.match(code(() => encodeInstances(iris, [[1, 2, 3e39, 4]])), /instances\[0\]\.petal_length must be a finite number/);
-    assert.match(code(() => encodeInstances(iris, [[1, 2, Infinity, 4]])), /instances\[0\]\.petal_length/);
+    assert.match(
+      code(() => encodeInstances(iris, [[1, 2, 3e39, 4]])),
+      /instances\[0\]\.petal_length must be a finite number/,
+    );
+    assert.match(
+      code(() => encodeInstances(iris, [[1, 2, Infinity, 4]])),
+      /instances\[0\]\.petal_length/,
+    );
   });
 
   it('requires integers within range for integer inputs', () => {
-    const int8 = buildSignature([{ name: 'x', type: 'int8', shape: ['n', 2] }], [{ name: 'y', type: 'int8', shape: ['n'] }], {});
+    const int8 = buildSignature(
+      [{ name: 'x', type: 'int8', shape: ['n', 2] }],
+      [{ name: 'y', type: 'int8', shape: ['n'] }],
+      {},
+    );
     assert.deepEqual([...encodeInstances(int8, [[1, -128]]).x!.data], [1, -128]);
-    assert.match(code(() => encodeInstances(int8, [[1, 128]])), /instances\[0\]\.1 must be an integer within the int8 range/);
-    assert.match(code(() => encodeInstances(int8, [[1.5, 1]])), /instances\[0\]\.0 must be an integer/);
+    assert.match(
+      code(() => encodeInstances(int8, [[1, 128]])),
+      /instances\[0\]\.1 must be an integer within the int8 range/,
+    );
+    assert.match(
+      code(() => encodeInstances(int8, [[1.5, 1]])),
+      /instances\[0\]\.0 must be an integer/,
+    );
   });
 
   it('encodes int64 inputs as BigInt', () => {
-    const int64 = buildSignature([{ name: 'x', type: 'int64', shape: ['n', 1] }], [{ name: 'y', type: 'int64', shape: ['n'] }], {});
+    const int64 = buildSignature(
+      [{ name: 'x', type: 'int64', shape: ['n', 1] }],
+      [{ name: 'y', type: 'int64', shape: ['n'] }],
+      {},
+    );
     assert.deepEqual([...encodeInstances(int64, [[7]]).x!.data], [7n]);
   });
 
   it('refuses objects for a model without feature names', () => {
-    const raw = buildSignature([{ name: 'x', type: 'float32', shape: ['n', 2] }], [{ name: 'y', type: 'float32', shape: ['n'] }], {});
-    assert.match(code(() => encodeInstances(raw, [{ a: 1 }])), /no feature names: send an array/);
+    const raw = buildSignature(
+      [{ name: 'x', type: 'float32', shape: ['n', 2] }],
+      [{ name: 'y', type: 'float32', shape: ['n'] }],
+      {},
+    );
+    assert.match(
+      code(() => encodeInstances(raw, [{ a: 1 }])),
+      /no feature names: send an array/,
+    );
   });
 
   it('says why a multi-input model cannot take instances', () => {
@@ -84,7 +124,10 @@ describe('encodeInstances', () => {
       [{ name: 'y', type: 'float32', shape: ['n'] }],
       {},
     );
-    assert.match(code(() => encodeInstances(two, [[1]])), /^UNSUPPORTED_MODEL: .*2 inputs/);
+    assert.match(
+      code(() => encodeInstances(two, [[1]])),
+      /^UNSUPPORTED_MODEL: .*2 inputs/,
+    );
   });
 });
 
@@ -92,9 +135,16 @@ describe('decodePredictions', () => {
   it('maps int64 labels and probabilities to label names, in instance order', () => {
     const outputs: Record<string, TensorData> = {
       label: { type: 'int64', data: BigInt64Array.from([2n, 0n]), dims: [2] },
-      probabilities: { type: 'float32', data: Float32Array.from([0.1, 0.2, 0.7, 0.5, 0.25, 0.25]), dims: [2, 3] },
+      probabilities: {
+        type: 'float32',
+        data: Float32Array.from([0.1, 0.2, 0.7, 0.5, 0.25, 0.25]),
+        dims: [2, 3],
+      },
     };
-    const [first, second] = decodePredictions(iris, outputs, 2) as { label: string; probabilities: Record<string, number> }[];
+    const [first, second] = decodePredictions(iris, outputs, 2) as {
+      label: string;
+      probabilities: Record<string, number>;
+    }[];
     assert.equal(first!.label, 'virginica');
     assert.equal(second!.label, 'setosa');
     assert.deepEqual(Object.keys(first!.probabilities), ['setosa', 'versicolor', 'virginica']);
@@ -124,15 +174,26 @@ describe('decodePredictions', () => {
 
 describe('buildSignature', () => {
   it('fails when the descriptor disagrees with the graph', () => {
-    assert.throws(() => buildSignature(irisInputs, irisOutputs, { features: ['a', 'b'] }), /2 features but input "input" has 4/);
+    assert.throws(
+      () => buildSignature(irisInputs, irisOutputs, { features: ['a', 'b'] }),
+      /2 features but input "input" has 4/,
+    );
     assert.throws(
       () => buildSignature(irisInputs, irisOutputs, { task: 'classification', outputs: { label: 'nope' } }),
       /label output "nope", which the graph does not have/,
     );
     assert.throws(
-      () => buildSignature(irisInputs, irisOutputs, { task: 'classification', labels: ['a'], outputs: { probabilities: 'probabilities' } }),
+      () =>
+        buildSignature(irisInputs, irisOutputs, {
+          task: 'classification',
+          labels: ['a'],
+          outputs: { probabilities: 'probabilities' },
+        }),
       /1 labels but "probabilities" has 3 classes/,
     );
-    assert.throws(() => buildSignature(irisInputs, irisOutputs, { task: 'regression' }), /needs outputs.value/);
+    assert.throws(
+      () => buildSignature(irisInputs, irisOutputs, { task: 'regression' }),
+      /needs outputs.value/,
+    );
   });
 });

@@ -3,7 +3,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, configKeys, createConfig, envName, readConfigFile } from '../../src/config/create-config.js';
+import {
+  ConfigError,
+  configKeys,
+  createConfig,
+  envName,
+  readConfigFile,
+} from '../../src/config/create-config.js';
 
 describe('createConfig', () => {
   it('defaults to 0.0.0.0:50505 with one worker per core', () => {
@@ -36,11 +42,14 @@ describe('createConfig', () => {
   });
 
   it('rejects unknown keys, naming them', () => {
-    assert.throws(() => createConfig({ prot: 50505 }), (err: Error) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /unknown key "prot"/);
-      return true;
-    });
+    assert.throws(
+      () => createConfig({ prot: 50505 }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /unknown key "prot"/);
+        return true;
+      },
+    );
   });
 
   it('rejects a headers timeout longer than the request timeout', () => {
