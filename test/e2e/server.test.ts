@@ -1,0 +1,142 @@
+// End to end: the built server as a real process (2 workers) over real HTTP, including SIGTERM draining.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FIXTURE_MODELS, MODELS, ROOT, tempRepository } from '../helpers.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+interface Running {
+  child: ChildProcess;
+  base: string;
+  lines: () => Record<string, unknown>[];
+}
+
+const workersReady = (server: Running) => server.lines().filter((l) => l.msg === 'worker ready');
+
+/** Waits until `count` workers have logged that they are ready (each loads its own models). */
+async function waitForWorkers(server: Running, count: number): Promise<void> {
+  for (let i = 0; i < 200 && workersReady(server).length < count; i++) await sleep(50);
+  assert.equal(workersReady(server).length, count);
+}
+
+async function startServer(env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
+    cwd: ROOT,
+    env: { ...process.env, SERVAL_PORT: String(port), SERVAL_HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${out}`);
+    const ready = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+    if (ready) return { child, base, lines };
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server not ready: ${out}`);
+}
+
+const heavyBody = JSON.stringify({ instances: [[1, 2, 3, 4]] });
+const post = (base: string, path: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+describe('the built server over real HTTP', () => {
+  let server: Running;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    const repo = await tempRepository({
+      'iris/1': { from: join(MODELS, 'iris/1') },
+      'heavy/1': { from: join(FIXTURE_MODELS, 'heavy/1') },
+    });
+    cleanup = repo.cleanup;
+    server = await startServer({ SERVAL_WORKERS: '2', SERVAL_MODEL_REPOSITORY: repo.root, SERVAL_LOG_LEVEL: 'info' });
+    await waitForWorkers(server, 2);
+  });
+  after(async () => {
+    server.child.kill('SIGKILL');
+    await cleanup();
+  });
+
+  it('answers GET / and predicts Iris, with a request id and one access line without the body', async () => {
+    const root = await fetch(server.base + '/');
+    assert.equal(root.status, 200);
+    assert.equal(((await root.json()) as { name: string }).name, 'serval');
+    const res = await post(server.base, '/v1/models/iris:predict', JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }), {
+      'x-request-id': 'e2e-1',
+      authorization: 'Bearer secret-token-e2e',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-request-id'), 'e2e-1');
+    assert.equal(((await res.json()) as { predictions: { label: string }[] }).predictions[0]?.label, 'setosa');
+    await sleep(100);
+    const access = server.lines().filter((l) => l.reqId === 'e2e-1');
+    assert.equal(access.length, 1);
+    assert.equal(access[0]?.route, '/v1/models/:model:predict');
+    assert.equal(access[0]?.status, 200);
+    assert.equal(access[0]?.model, 'iris');
+    assert.equal(access[0]?.instances, 1);
+    assert.equal(typeof access[0]?.ms, 'number');
+    const all = JSON.stringify(server.lines());
+    assert.doesNotMatch(all, /secret-token-e2e/);
+    assert.doesNotMatch(all, /5\.1,3\.5/);
+  });
+
+  it('replaces a worker that dies and keeps serving', async () => {
+    const workers = workersReady(server).map((l) => l.pid as number);
+    process.kill(workers[0]!, 'SIGKILL');
+    await waitForWorkers(server, 3);
+    assert.ok(server.lines().some((l) => l.msg === 'worker died; starting a new one'));
+    for (let i = 0; i < 4; i++) assert.equal((await fetch(server.base + '/healthz')).status, 200);
+  });
+
+  it('drains in-flight requests on SIGTERM and exits 0', async () => {
+    const inFlight = Array.from({ length: 6 }, () => post(server.base, '/v1/models/heavy:predict', heavyBody));
+    await sleep(100); // sent and received; three per worker take about 240 ms on their threads
+    const exited = once(server.child, 'exit');
+    server.child.kill('SIGTERM');
+    const responses = await Promise.all(inFlight);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0);
+    await assert.rejects(fetch(server.base + '/healthz'));
+  });
+});
+
+describe('startup with a bad configuration', () => {
+  it('exits non-zero with a message naming the variable', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
+      cwd: ROOT,
+      env: { ...process.env, SERVAL_PORT: 'not-a-port' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 78);
+    assert.match(err, /SERVAL_PORT/);
+  });
+});
