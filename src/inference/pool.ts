@@ -2,7 +2,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { errors } from '../errors.js';
+import { errors, withExtras } from '../errors.js';
 import type { TensorMap } from './tensor.js';
 import type { InferenceTask } from './worker.js';
 
@@ -49,7 +49,7 @@ export class InferencePool {
    */
   async run(path: string, feeds: TensorMap, outputs: string[]): Promise<TensorMap> {
     if (this.#inFlight >= this.#capacity) {
-      throw Object.assign(new errors.OVERLOADED(), { headers: { 'retry-after': '1' } });
+      throw withExtras(new errors.OVERLOADED(), { headers: { 'retry-after': '1' } });
     }
     const transferList = Object.values(feeds).flatMap((t) =>
       ArrayBuffer.isView(t.data) ? [t.data.buffer as ArrayBuffer] : [],

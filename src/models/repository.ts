@@ -2,7 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { errors, excerpt } from '../errors.js';
+import { errors, excerpt, withExtras } from '../errors.js';
 import { loadOnnxModel, type LoadOptions } from '../inference/load.js';
 import type { ModelRuntime } from '../inference/runtime.js';
 import { readDescriptor, type Descriptor } from './descriptor.js';
@@ -144,7 +144,7 @@ export class ModelRepository {
     if (model.state === 'READY' && model.runtime && model.signature) return model as ReadyModel;
     const why = model.state === 'LOADING' ? 'still loading' : `failed to load (${model.reason ?? 'unknown'})`;
     const error = new errors.MODEL_NOT_READY(model.name, why);
-    if (model.state === 'LOADING') Object.assign(error, { headers: { 'retry-after': '1' } });
+    if (model.state === 'LOADING') withExtras(error, { headers: { 'retry-after': '1' } });
     throw error;
   }
 

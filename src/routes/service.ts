@@ -1,7 +1,7 @@
 // Service routes: what this server is (/), liveness (/healthz) and readiness (/readyz).
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { errors } from '../errors.js';
+import { errors, withExtras } from '../errors.js';
 import { ErrorSchema } from '../schemas/common.js';
 
 export interface ServiceOptions {
@@ -70,7 +70,7 @@ const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function 
     async function (_request, reply) {
       const { models } = fastify;
       if (!models.loaded)
-        throw Object.assign(new errors.NOT_READY('models are loading'), { headers: { 'retry-after': '1' } });
+        throw withExtras(new errors.NOT_READY('models are loading'), { headers: { 'retry-after': '1' } });
       if (models.readyCount === 0) throw new errors.NOT_READY('no model could be loaded');
       void reply.header('cache-control', 'no-store');
       return { status: 'ready', models_ready: models.readyCount };

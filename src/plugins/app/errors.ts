@@ -2,7 +2,7 @@
 import fp from 'fastify-plugin';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { errors, excerpt, type ErrorExtras } from '../../errors.js';
+import { errors, excerpt, withExtras, type ErrorExtras } from '../../errors.js';
 import { formatValidation } from './validation-message.js';
 
 export interface ErrorsOptions {
@@ -56,7 +56,7 @@ async function errorsPlugin(fastify: FastifyInstance, options: ErrorsOptions): P
     const path = request.url.split('?')[0] ?? '/';
     const allowed = METHODS.filter((m) => routes.find(m, path) !== null);
     if (allowed.length > 0) {
-      throw Object.assign(new errors.METHOD_NOT_ALLOWED(request.method, excerpt(path, 80)), {
+      throw withExtras(new errors.METHOD_NOT_ALLOWED(request.method, excerpt(path, 80)), {
         headers: { allow: allowed.join(', ') },
       });
     }

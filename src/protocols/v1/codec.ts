@@ -1,6 +1,6 @@
 // KServe V1 instances → one input tensor, and output tensors → per-instance predictions.
 import type { Static } from 'typebox';
-import { errors, excerpt } from '../../errors.js';
+import { errors, excerpt, withExtras } from '../../errors.js';
 import {
   allocate,
   elementAt,
@@ -14,7 +14,7 @@ import type { PredictResponseSchema } from './schemas.js';
 export type Instance = number[] | Record<string, number>;
 
 function invalid(message: string, details: Record<string, unknown>): Error {
-  return Object.assign(new errors.INVALID_INPUT(message), { details });
+  return withExtras(new errors.INVALID_INPUT(message), { details });
 }
 
 function listNames(names: string[]): string {
