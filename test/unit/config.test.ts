@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +55,14 @@ describe('createConfig', () => {
 
   it('rejects a headers timeout longer than the request timeout', () => {
     assert.throws(() => createConfig({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 }), /headersTimeoutMs/);
+  });
+
+  it('documents every key and its environment variable in the README', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const key of configKeys) {
+      assert.ok(readme.includes(`| \`${key}\``), `README lacks ${key}`);
+      assert.ok(readme.includes(`\`${envName(key)}\``), `README lacks ${envName(key)}`);
+    }
   });
 
   it('skips "//" comment keys in the file', () => {
