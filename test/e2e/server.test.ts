@@ -48,7 +48,10 @@ async function startServer(env: Record<string, string>): Promise<Running> {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${out}`);
-    const ready = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${base}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) return { child, base, lines };
     await sleep(50);
   }
@@ -70,7 +73,11 @@ describe('the built server over real HTTP', () => {
       'heavy/1': { from: join(FIXTURE_MODELS, 'heavy/1') },
     });
     cleanup = repo.cleanup;
-    server = await startServer({ SERVAL_WORKERS: '2', SERVAL_MODEL_REPOSITORY: repo.root, SERVAL_LOG_LEVEL: 'info' });
+    server = await startServer({
+      SERVAL_WORKERS: '2',
+      SERVAL_MODEL_REPOSITORY: repo.root,
+      SERVAL_LOG_LEVEL: 'info',
+    });
     await waitForWorkers(server, 2);
   });
   after(async () => {
@@ -82,13 +89,21 @@ describe('the built server over real HTTP', () => {
     const root = await fetch(server.base + '/');
     assert.equal(root.status, 200);
     assert.equal(((await root.json()) as { name: string }).name, 'serval');
-    const res = await post(server.base, '/v1/models/iris:predict', JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }), {
-      'x-request-id': 'e2e-1',
-      authorization: 'Bearer secret-token-e2e',
-    });
+    const res = await post(
+      server.base,
+      '/v1/models/iris:predict',
+      JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }),
+      {
+        'x-request-id': 'e2e-1',
+        authorization: 'Bearer secret-token-e2e',
+      },
+    );
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-request-id'), 'e2e-1');
-    assert.equal(((await res.json()) as { predictions: { label: string }[] }).predictions[0]?.label, 'setosa');
+    assert.equal(
+      ((await res.json()) as { predictions: { label: string }[] }).predictions[0]?.label,
+      'setosa',
+    );
     await sleep(100);
     const access = server.lines().filter((l) => l.reqId === 'e2e-1');
     assert.equal(access.length, 1);
@@ -111,7 +126,9 @@ describe('the built server over real HTTP', () => {
   });
 
   it('drains in-flight requests on SIGTERM and exits 0', async () => {
-    const inFlight = Array.from({ length: 6 }, () => post(server.base, '/v1/models/heavy:predict', heavyBody));
+    const inFlight = Array.from({ length: 6 }, () =>
+      post(server.base, '/v1/models/heavy:predict', heavyBody),
+    );
     await sleep(100); // sent and received; three per worker take about 240 ms on their threads
     const exited = once(server.child, 'exit');
     server.child.kill('SIGTERM');
