@@ -1,6 +1,7 @@
 // End to end: the built server as a real process (2 workers) over real HTTP, including SIGTERM draining.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ async function freePort(): Promise<number> {
 }
 
 interface Running {
-  child: ChildProcess;
+  child: ChildProcessByStdio<null, Readable, Readable>;
   base: string;
   lines: () => Record<string, unknown>[];
 }
@@ -38,8 +39,8 @@ async function startServer(env: Record<string, string>): Promise<Running> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const base = `http://127.0.0.1:${port}`;
   const lines = () =>
     out
@@ -107,11 +108,12 @@ describe('the built server over real HTTP', () => {
     await sleep(100);
     const access = server.lines().filter((l) => l.reqId === 'e2e-1');
     assert.equal(access.length, 1);
-    assert.equal(access[0]?.route, '/v1/models/:model:predict');
-    assert.equal(access[0]?.status, 200);
-    assert.equal(access[0]?.model, 'iris');
-    assert.equal(access[0]?.instances, 1);
-    assert.equal(typeof access[0]?.ms, 'number');
+    const [line] = access as [Record<string, unknown>];
+    assert.equal(line.route, '/v1/models/:model:predict');
+    assert.equal(line.status, 200);
+    assert.equal(line.model, 'iris');
+    assert.equal(line.instances, 1);
+    assert.equal(typeof line.ms, 'number');
     const all = JSON.stringify(server.lines());
     assert.doesNotMatch(all, /secret-token-e2e/);
     assert.doesNotMatch(all, /5\.1,3\.5/);
