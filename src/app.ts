@@ -7,9 +7,17 @@ import type { Config } from './config/schema.js';
 import accessLog, { AccessLogController } from './plugins/app/access-log.js';
 import errorsPlugin from './plugins/app/errors.js';
 import jsonBody from './plugins/app/json-body.js';
+import { ClientRegistry } from './auth/clients.js';
+import { keyMaterial } from './auth/keys.js';
+import auth from './plugins/app/auth.js';
 import models from './plugins/app/models.js';
+import predictionCache from './plugins/app/prediction-cache.js';
+import rateLimit from './plugins/external/rate-limit.js';
+import redis from './plugins/external/redis.js';
+import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
 import v1Routes from './protocols/v1/routes.js';
+import oauthRoutes from './routes/oauth.js';
 import serviceRoutes from './routes/service.js';
 import { SERVAL_VERSION } from './version.js';
 
@@ -34,6 +42,17 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   };
 }
 
+/** Fastify's trustProxy from the config string: "", "true", a hop count, or proxy addresses. */
+function trustProxy(value: string): boolean | string | ((address: string, hop: number) => boolean) {
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value;
+}
+
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config),
@@ -42,7 +61,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    http: { headersTimeout: config.headersTimeoutMs },
+    http: { headersTimeout: config.headersTimeoutMs, maxHeaderSize: config.maxHeaderBytes },
+    trustProxy: trustProxy(config.trustProxy),
     // Requests that reach a draining worker are served, not refused: the listener is closed, so no new ones come.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
@@ -52,9 +72,28 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(errorsPlugin, { bodyLimitBytes: config.bodyLimitBytes });
   await app.register(jsonBody);
   await app.register(accessLog);
-  await app.register(swagger, { version: SERVAL_VERSION });
+  await app.register(security, { corsOrigins: config.corsOrigins });
+  const keys = keyMaterial(config);
+  await app.register(swagger, { version: SERVAL_VERSION, bearerAuth: config.authEnabled });
+  await app.register(redis, { url: config.redisUrl });
+  await app.register(auth, { config, keys });
+  if (config.rateLimitEnabled) await app.register(rateLimit, config);
   await app.register(models, config);
+  await app.register(predictionCache, config);
   await app.register(serviceRoutes, { version: SERVAL_VERSION });
-  await app.register(v1Routes, { maxInstances: config.maxInstances });
+  if (config.oauthClientsFile && keys?.signing) {
+    await app.register(oauthRoutes, {
+      clients: ClientRegistry.fromFile(config.oauthClientsFile),
+      signing: keys.signing,
+      ttlSeconds: config.oauthTokenTtlSeconds,
+      issuer: config.jwtIssuer || 'serval',
+      audience: config.jwtAudience || 'serval',
+      rateLimitMax: config.rateLimitTokenMax,
+    });
+  }
+  await app.register(v1Routes, {
+    maxInstances: config.maxInstances,
+    predictRateLimit: config.rateLimitPredictMax,
+  });
   return app;
 }

@@ -19,7 +19,14 @@ export const configKeys = Object.keys(ConfigSchema.properties) as (keyof Config)
 /** Env values are strings: numbers are parsed strictly ("2abc" stays a string and fails validation). */
 function fromEnv(key: keyof Config, value: string): unknown {
   const { type } = ConfigSchema.properties[key] as { type?: string };
-  if ((type === 'integer' || type === 'number') && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
+  const trimmed = value.trim();
+  if ((type === 'integer' || type === 'number') && /^-?\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  if (type === 'boolean' && /^(true|false)$/i.test(trimmed)) return trimmed.toLowerCase() === 'true';
+  if (type === 'array')
+    return trimmed
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   return value;
 }
 
@@ -59,6 +66,7 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('Invalid configuration: headersTimeoutMs must not exceed requestTimeoutMs');
   }
+  checkAuth(config);
   return config;
 }
 
@@ -82,4 +90,34 @@ export function readConfigFile(path: string | undefined): Record<string, unknown
     throw new ConfigError(`Config file ${target} must hold a JSON object`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** Auth settings that only make sense together: fail at start, not at the first request. */
+function checkAuth(config: Config): void {
+  const keys = [config.jwtSecret || config.jwtSecretFile, config.jwtPublicKeyFile, config.jwtJwksUrl].filter(
+    Boolean,
+  );
+  if (config.jwtSecret && config.jwtSecretFile) {
+    throw new ConfigError('Invalid configuration: set jwtSecret or jwtSecretFile, not both');
+  }
+  if (config.jwtSecret && config.jwtSecret.length < 32) {
+    throw new ConfigError(
+      'Invalid configuration: jwtSecret (SERVAL_JWT_SECRET) must have at least 32 characters',
+    );
+  }
+  if (keys.length > 1) {
+    throw new ConfigError(
+      'Invalid configuration: set only one of jwtSecret/jwtSecretFile, jwtPublicKeyFile, jwtJwksUrl',
+    );
+  }
+  if (config.authEnabled && keys.length === 0 && !config.oauthPrivateKeyFile) {
+    throw new ConfigError(
+      'Invalid configuration: authEnabled needs a key: jwtSecret/jwtSecretFile, jwtPublicKeyFile, jwtJwksUrl or oauthPrivateKeyFile',
+    );
+  }
+  if (config.oauthClientsFile && !config.oauthPrivateKeyFile && !(config.jwtSecret || config.jwtSecretFile)) {
+    throw new ConfigError(
+      'Invalid configuration: oauthClientsFile needs oauthPrivateKeyFile or a jwtSecret to sign with',
+    );
+  }
 }

@@ -24,6 +24,9 @@ export const DescriptorSchema = Type.Object(
       ),
     ),
     execution: Type.Optional(Type.Enum(['auto', 'inline', 'thread'])),
+    cache: Type.Optional(
+      Type.Boolean({ description: 'false for non-deterministic models: their predictions are never cached.' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -47,6 +47,7 @@ const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function 
   fastify.get(
     '/healthz',
     {
+      config: { rateLimit: false },
       schema: {
         tags: ['service'],
         summary: 'Liveness: the process answers',
@@ -61,6 +62,7 @@ const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function 
   fastify.get(
     '/readyz',
     {
+      config: { rateLimit: false },
       schema: {
         tags: ['service'],
         summary: 'Readiness: models loaded and at least one ready',

@@ -75,6 +75,15 @@ async function errorsPlugin(fastify: FastifyInstance, options: ErrorsOptions): P
       );
     }
     if (error.headers) void reply.headers(error.headers);
+    if (error.oauth) {
+      // RFC 6749 section 5.2: the token endpoint's clients read "error" as the OAuth code.
+      return reply.code(status).send({
+        error: error.oauth,
+        error_description: error.message,
+        code: error.code,
+        request_id: request.id,
+      });
+    }
     return reply.code(status).send({
       error: error.message,
       code: error.code,

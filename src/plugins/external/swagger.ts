@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 
 export interface SwaggerOptions {
   version: string;
+  /** Documents the bearer token scheme (and the Authorize button) when auth is on. */
+  bearerAuth: boolean;
 }
 
 async function swaggerPlugin(fastify: FastifyInstance, options: SwaggerOptions): Promise<void> {
@@ -19,7 +21,13 @@ async function swaggerPlugin(fastify: FastifyInstance, options: SwaggerOptions):
           'ONNX models behind a KServe V1 compatible REST API. Every error has the shape ' +
           '{"error", "code", "request_id"} with a stable code.',
       },
+      ...(options.bearerAuth && {
+        components: {
+          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        },
+      }),
       tags: [
+        { name: 'auth', description: 'Access tokens for service clients' },
         { name: 'inference', description: 'Predictions (KServe V1 / TF Serving style)' },
         { name: 'models', description: 'Model metadata' },
         { name: 'service', description: 'Service information and health' },
@@ -29,6 +37,7 @@ async function swaggerPlugin(fastify: FastifyInstance, options: SwaggerOptions):
   await fastify.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
+    staticCSP: true,
   });
   fastify.get('/openapi.json', { schema: { hide: true } }, async function () {
     return fastify.swagger();

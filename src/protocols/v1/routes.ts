@@ -1,10 +1,11 @@
 // KServe V1 / TF Serving style routes: model metadata and :predict, over the protocol-agnostic model core.
+import etag from '@fastify/etag';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
-import type { ReadyModel } from '../../models/repository.js';
+import { Scopes } from '../../auth/scopes.js';
 import { modelMetadata, versionMetadata } from '../../models/metadata.js';
+import { requireScopes } from '../../plugins/app/auth.js';
 import { ErrorSchema, ModelMetadataSchema, VersionMetadataSchema } from '../../schemas/common.js';
-import { decodePredictions, encodeInstances, type Instance } from './codec.js';
+import { predict } from './predict.js';
 import {
   ModelListSchema,
   ModelParamsSchema,
@@ -15,40 +16,39 @@ import {
 
 export interface V1Options {
   maxInstances: number;
+  predictRateLimit: number;
 }
 
 // Route patterns: the regex keeps "iris:predict" from matching the GET metadata route (it answers 405 instead).
 const MODEL = ':model([A-Za-z0-9][A-Za-z0-9_.-]*)';
 const VERSION = ':version([0-9]+)';
 
-const errorResponses = { 400: ErrorSchema, 404: ErrorSchema, 422: ErrorSchema, 503: ErrorSchema };
+const errorResponses = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  422: ErrorSchema,
+  429: ErrorSchema,
+  503: ErrorSchema,
+};
 
-async function predict(model: ReadyModel, instances: readonly Instance[], request: FastifyRequest) {
-  request.inference = { model: model.name, version: model.version, instances: instances.length };
-  const feeds = encodeInstances(model.signature, instances);
-  const outputs = await model.runtime.predict(feeds);
-  return {
-    model_name: model.name,
-    model_version: model.version,
-    predictions: decodePredictions(model.signature, outputs, instances.length),
-  };
-}
-
-const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, options) {
+/** Metadata routes: read scope, ETag with 304 Not Modified, revalidated on every use. */
+const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
   const { models } = fastify;
-  const PredictRequestSchema = predictRequestSchema(options.maxInstances);
-  const predictResponses = {
-    200: PredictResponseSchema,
-    ...errorResponses,
-    413: ErrorSchema,
-    415: ErrorSchema,
-    504: ErrorSchema,
-  };
+  const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
+  const config = { scope: Scopes.read };
+  await fastify.register(etag, { weak: true });
+  fastify.addHook('onSend', async function (_request, reply) {
+    if (reply.statusCode === 200) void reply.header('cache-control', 'no-cache');
+  });
 
   fastify.get(
     '/v1/models',
     {
+      config,
       schema: {
+        security,
         tags: ['models'],
         summary: 'All models with their versions',
         response: { 200: ModelListSchema },
@@ -64,7 +64,9 @@ const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, 
   fastify.get(
     `/v1/models/${MODEL}`,
     {
+      config,
       schema: {
+        security,
         tags: ['models'],
         summary: 'A model: its default version’s metadata and all versions',
         params: ModelParamsSchema,
@@ -80,7 +82,9 @@ const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, 
   fastify.get(
     `/v1/models/${MODEL}/versions/${VERSION}`,
     {
+      config,
       schema: {
+        security,
         tags: ['models'],
         summary: 'One version’s metadata: inputs, outputs, features, labels',
         params: VersionParamsSchema,
@@ -91,11 +95,28 @@ const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, 
       return versionMetadata(models.find(request.params.model, request.params.version));
     },
   );
+};
+
+/** Inference routes: predict scope and their own rate limit. */
+const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, options) {
+  const { models } = fastify;
+  const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
+  const config = { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit } };
+  const PredictRequestSchema = predictRequestSchema(options.maxInstances);
+  const predictResponses = {
+    200: PredictResponseSchema,
+    ...errorResponses,
+    413: ErrorSchema,
+    415: ErrorSchema,
+    504: ErrorSchema,
+  };
 
   fastify.post(
     `/v1/models/${MODEL}::predict`,
     {
+      config,
       schema: {
+        security,
         tags: ['inference'],
         summary: 'Predict with the default (highest ready) version',
         description:
@@ -106,15 +127,17 @@ const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, 
         response: predictResponses,
       },
     },
-    async function (request) {
-      return predict(models.ready(request.params.model), request.body.instances, request);
+    async function (request, reply) {
+      return predict(fastify, models.ready(request.params.model), request.body.instances, request, reply);
     },
   );
 
   fastify.post(
     `/v1/models/${MODEL}/versions/${VERSION}::predict`,
     {
+      config,
       schema: {
+        security,
         tags: ['inference'],
         summary: 'Predict with one version',
         params: VersionParamsSchema,
@@ -122,11 +145,17 @@ const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, 
         response: predictResponses,
       },
     },
-    async function (request) {
+    async function (request, reply) {
       const { model, version } = request.params;
-      return predict(models.ready(model, version), request.body.instances, request);
+      return predict(fastify, models.ready(model, version), request.body.instances, request, reply);
     },
   );
+};
+
+const v1Routes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, options) {
+  requireScopes(fastify);
+  await fastify.register(metadataRoutes);
+  await fastify.register(predictRoutes, options);
 };
 
 export default v1Routes;

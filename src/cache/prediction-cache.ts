@@ -1,0 +1,114 @@
+// A bounded LRU of predictions (entries, bytes, TTL), shared through Redis when configured, with single-flight.
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+import type { TensorMap } from '../inference/tensor.js';
+
+export type CacheStatus = 'hit' | 'miss' | 'collapsed' | 'bypass';
+
+export interface PredictionCacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  ttlMs: number;
+  redis: Redis | null;
+  log: FastifyBaseLogger;
+}
+
+/**
+ * The key is the model, its version and the encoded input tensors: an instance sent as an array and the same
+ * instance sent as named features encode to the same bytes, so they share an entry.
+ */
+export function cacheKey(model: string, version: string, feeds: TensorMap): string {
+  const hash = createHash('sha256').update(`${model}\0${version}\0`);
+  for (const [name, tensor] of Object.entries(feeds)) {
+    hash.update(`${name}\0${tensor.type}\0${tensor.dims.join('x')}\0`);
+    const data = tensor.data;
+    hash.update(
+      ArrayBuffer.isView(data)
+        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+        : JSON.stringify(data),
+    );
+  }
+  return hash.digest('base64url');
+}
+
+export class PredictionCache<V extends object = object> {
+  #lru: LRUCache<string, V>;
+  #inFlight = new Map<string, Promise<V>>();
+  #redis: Redis | null;
+  #ttlMs: number;
+  #log: FastifyBaseLogger;
+  #lastReport = 0;
+
+  constructor(options: PredictionCacheOptions) {
+    this.#lru = new LRUCache<string, V>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: (value) => Buffer.byteLength(JSON.stringify(value)) + 64,
+      ttl: options.ttlMs,
+    });
+    this.#redis = options.redis;
+    this.#ttlMs = options.ttlMs;
+    this.#log = options.log;
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  /** The cached value, or compute's (once for identical concurrent calls), and where it came from. */
+  async wrap(key: string, compute: () => Promise<V>): Promise<{ value: V; status: CacheStatus }> {
+    const local = this.#lru.get(key);
+    if (local !== undefined) return { value: local, status: 'hit' };
+    const pending = this.#inFlight.get(key);
+    if (pending) return { value: await pending, status: 'collapsed' };
+    const work = this.#fill(key, compute);
+    const shared = work.then(({ value }) => value);
+    shared.catch(() => undefined); // the first caller gets the error; followers get it through `shared`
+    this.#inFlight.set(key, shared);
+    try {
+      return await work;
+    } finally {
+      this.#inFlight.delete(key);
+    }
+  }
+
+  async #fill(key: string, compute: () => Promise<V>): Promise<{ value: V; status: CacheStatus }> {
+    const shared = await this.#redisGet(key);
+    if (shared !== undefined) {
+      this.#lru.set(key, shared);
+      return { value: shared, status: 'hit' };
+    }
+    const value = await compute();
+    this.#lru.set(key, value);
+    this.#redisSet(key, value);
+    return { value, status: 'miss' };
+  }
+
+  async #redisGet(key: string): Promise<V | undefined> {
+    if (!this.#redis) return undefined;
+    try {
+      const text = await this.#redis.get(`serval-cache:${key}`);
+      return text === null ? undefined : (JSON.parse(text) as V);
+    } catch (err) {
+      this.#report(err as Error);
+      return undefined;
+    }
+  }
+
+  #redisSet(key: string, value: V): void {
+    this.#redis
+      ?.set(`serval-cache:${key}`, JSON.stringify(value), 'PX', this.#ttlMs)
+      .catch((err: unknown) => {
+        this.#report(err as Error);
+      });
+  }
+
+  /** Redis trouble makes the cache local for a while; it is reported at most every 10 s, never raised. */
+  #report(err: Error): void {
+    if (Date.now() - this.#lastReport < 10_000) return;
+    this.#lastReport = Date.now();
+    this.#log.warn({ err: { message: err.message } }, 'shared prediction cache unavailable; caching locally');
+  }
+}

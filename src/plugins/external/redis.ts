@@ -1,0 +1,47 @@
+// The shared Redis client (ioredis) for rate limits and the prediction cache, when SERVAL_REDIS_URL is set.
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** null without redisUrl. Commands fail fast while disconnected: callers fall back, never wait. */
+    redis: Redis | null;
+  }
+}
+
+export interface RedisOptions {
+  url: string;
+}
+
+async function redisPlugin(fastify: FastifyInstance, { url }: RedisOptions): Promise<void> {
+  if (!url) {
+    fastify.decorate('redis', null);
+    return;
+  }
+  const log = fastify.log.child({ component: 'redis' });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false, // a command while Redis is down fails at once instead of queueing
+    maxRetriesPerRequest: 1,
+    commandTimeout: 300,
+    connectTimeout: 1000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  let lastReport = 0;
+  redis.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - lastReport > 10_000) {
+      lastReport = now;
+      log.warn({ err: { message: err.message } }, 'redis unavailable; using the failure policy');
+    }
+  });
+  redis.on('ready', () => log.info('redis connected'));
+  redis.connect().catch(() => undefined); // reconnects by itself; errors are reported above
+  fastify.decorate('redis', redis);
+  fastify.addHook('onClose', async () => {
+    redis.disconnect();
+  });
+}
+
+export default fp(redisPlugin, { name: 'redis' });
