@@ -50,3 +50,47 @@ export interface Golden {
   probabilities?: number[][];
   values?: number[];
 }
+
+/** A real redis-server on a free port, for the tests that share state through Redis. */
+export async function startRedis(): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  const probe = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => probe.once('listening', resolve));
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const { Redis } = await import('ioredis');
+  const client = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined); // refused while the server starts: retried below
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null)
+      throw new Error('redis-server exited: is it installed? (apt-get install redis-server)');
+    try {
+      await client.connect();
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  client.disconnect();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// Drives load with autocannon, keeping every 2xx latency for sub-millisecond percentiles across merged runs.
+import autocannon from 'autocannon';
+
+export interface LoadSpec {
+  url: string;
+  /** A JSON body means POST; none means GET. */
+  body?: string;
+  connections: number;
+  durationS: number;
+}
+
+/** One autocannon run, with its raw latencies so that runs can be merged before taking percentiles. */
+export interface LoadRun {
+  durationS: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  latenciesMs: Float64Array;
+}
+
+export interface LoadResult {
+  connections: number;
+  durationS: number;
+  /** 2xx responses per second. */
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  /** Server CPU time (all its processes and threads) per response: steadier than req/s on a shared machine. */
+  cpuUsPerRequest: number | null;
+}
+
+/** A growable array of latencies in ms; autocannon's own histogram rounds to whole milliseconds. */
+class Samples {
+  #data = new Float64Array(4096);
+  #size = 0;
+
+  push(value: number): void {
+    if (this.#size === this.#data.length) {
+      const bigger = new Float64Array(this.#data.length * 2);
+      bigger.set(this.#data);
+      this.#data = bigger;
+    }
+    this.#data[this.#size++] = value;
+  }
+
+  values(): Float64Array {
+    return this.#data.slice(0, this.#size);
+  }
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
+  const samples = new Samples();
+  const instance = autocannon({
+    url: spec.url,
+    method: spec.body === undefined ? 'GET' : 'POST',
+    ...(spec.body === undefined ? {} : { body: spec.body, headers: { 'content-type': 'application/json' } }),
+    connections: spec.connections,
+    duration: spec.durationS,
+    pipelining: 1,
+    timeout: 10,
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) samples.push(responseTime);
+  });
+  const result = await instance;
+  return {
+    durationS: result.duration,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes: Object.fromEntries(
+      Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]),
+    ),
+    latenciesMs: samples.values(),
+  };
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? Number.NaN;
+}
+
+/** Merges runs at the same connection count into one result; cpuSeconds is the server's CPU over all of them. */
+export function summarize(connections: number, runs: readonly LoadRun[], cpuSeconds?: number): LoadResult {
+  const sum = (pick: (run: LoadRun) => number): number => runs.reduce((total, run) => total + pick(run), 0);
+  const latencies = new Float64Array(sum((r) => r.latenciesMs.length));
+  let offset = 0;
+  for (const run of runs) {
+    latencies.set(run.latenciesMs, offset);
+    offset += run.latenciesMs.length;
+  }
+  latencies.sort();
+  const statusCodes: Record<string, number> = {};
+  for (const run of runs) {
+    for (const [code, count] of Object.entries(run.statusCodes))
+      statusCodes[code] = (statusCodes[code] ?? 0) + count;
+  }
+  const durationS = sum((r) => r.durationS);
+  const ok = sum((r) => r.ok);
+  const non2xx = sum((r) => r.non2xx);
+  return {
+    connections,
+    durationS,
+    rps: ok / durationS,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: percentile(latencies, 100),
+    ok,
+    non2xx,
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    statusCodes,
+    cpuUsPerRequest:
+      cpuSeconds === undefined || ok + non2xx === 0 ? null : (cpuSeconds * 1e6) / (ok + non2xx),
+  };
+}

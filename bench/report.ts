@@ -1,0 +1,177 @@
+// The bench's results shape and its rendering as Markdown tables (readable in a terminal, pasteable in the README).
+import type { LoadResult } from './load.js';
+import type { Readiness, TreeMemory } from './processes.js';
+
+export interface MatrixRow {
+  body: string;
+  connections: number;
+  serval: LoadResult;
+  ceiling: LoadResult;
+  /** Serval req/s over ceiling req/s. */
+  ratio: number;
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  pass: boolean;
+}
+
+export interface ServerFacts {
+  name: string;
+  processes: number;
+  readiness: Readiness;
+  memoryReady: TreeMemory;
+  memoryAfterLoad: TreeMemory;
+}
+
+export interface BenchResults {
+  date: string;
+  node: string;
+  cpus: number;
+  /** 1-minute load average at start and end: how busy the (shared) machine was. */
+  loadAverage: { start: number; end: number };
+  workers: number;
+  durationS: number;
+  warmupS: number;
+  servers: ServerFacts[];
+  matrix: MatrixRow[];
+  logInfo: MatrixRow;
+  heavy: {
+    connections: number;
+    singleCallMs: number[];
+    predict: LoadResult;
+    healthz: LoadResult;
+    overloaded503: number;
+  };
+  targets: Target[];
+}
+
+const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : 'n/a');
+const rps = (v: number): string => Math.round(v).toLocaleString('en-US');
+const mb = (v: number): string => v.toFixed(0);
+
+function table(headers: string[], rows: string[][], rightAligned: boolean[]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, 3, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]): string =>
+    '| ' +
+    cells
+      .map((cell, c) => (rightAligned[c] ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
+      .join(' | ') +
+    ' |';
+  const rule = widths.map((w, c) => (rightAligned[c] ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2)));
+  return [line(headers), '|' + rule.join('|') + '|', ...rows.map(line)].join('\n');
+}
+
+const cpu = (r: LoadResult): string => (r.cpuUsPerRequest === null ? 'n/a' : r.cpuUsPerRequest.toFixed(0));
+
+function throughputTable(r: BenchResults): string {
+  const rows = [...r.matrix, r.logInfo].map((row) => [
+    row.body,
+    String(row.connections),
+    rps(row.serval.rps),
+    ms(row.serval.p50Ms),
+    ms(row.serval.p99Ms),
+    cpu(row.serval),
+    rps(row.ceiling.rps),
+    ms(row.ceiling.p50Ms),
+    ms(row.ceiling.p99Ms),
+    cpu(row.ceiling),
+    `${(row.ratio * 100).toFixed(0)}%`,
+  ]);
+  return table(
+    [
+      'Scenario',
+      'Conns',
+      'Serval req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'Ceiling req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'req/s vs ceiling',
+    ],
+    rows,
+    [false, ...Array<boolean>(10).fill(true)],
+  );
+}
+
+function heavyTable(r: BenchResults): string {
+  const { heavy } = r;
+  const single = [...heavy.singleCallMs].sort((a, b) => a - b);
+  const spread = [single[0], single[Math.floor(single.length / 2)], single.at(-1)];
+  const rows = [
+    [
+      'heavy predict, one call at a time: min / median / max',
+      spread.map((v) => ms(v ?? Number.NaN)).join(' / ') + ' ms',
+    ],
+    [`heavy predict at ${heavy.connections} conns: req/s`, heavy.predict.rps.toFixed(1)],
+    [
+      `heavy predict at ${heavy.connections} conns: server CPU ms/req`,
+      ((heavy.predict.cpuUsPerRequest ?? Number.NaN) / 1000).toFixed(1),
+    ],
+    [
+      `heavy predict at ${heavy.connections} conns: p50 / p99`,
+      `${ms(heavy.predict.p50Ms)} / ${ms(heavy.predict.p99Ms)} ms`,
+    ],
+    [
+      'heavy predict: 503 overloaded / other non-2xx / errors',
+      `${heavy.overloaded503} / ${heavy.predict.non2xx - heavy.overloaded503} / ${heavy.predict.errors}`,
+    ],
+    ['/healthz at 1 conn meanwhile: req/s', rps(heavy.healthz.rps)],
+    [
+      '/healthz meanwhile: p50 / p99 / max',
+      `${ms(heavy.healthz.p50Ms)} / ${ms(heavy.healthz.p99Ms)} / ${ms(heavy.healthz.maxMs)} ms`,
+    ],
+  ];
+  return table(['Heavy model (~80 ms/call, worker thread)', 'Value'], rows, [false, true]);
+}
+
+function serverTable(r: BenchResults): string {
+  const rows = r.servers.map((s) => [
+    s.name,
+    String(s.processes),
+    ms(s.readiness.firstReadyMs),
+    ms(s.readiness.settledMs),
+    `${mb(s.memoryReady.rssMb)} / ${mb(s.memoryReady.pssMb)}`,
+    `${mb(s.memoryAfterLoad.rssMb)} / ${mb(s.memoryAfterLoad.pssMb)}`,
+  ]);
+  return table(
+    [
+      'Server',
+      'Processes',
+      'Start→ready ms',
+      'Start→all ready ms',
+      'MB RSS / PSS at ready',
+      'MB RSS / PSS after load',
+    ],
+    rows,
+    [false, true, true, true, true, true],
+  );
+}
+
+function targetTable(r: BenchResults): string {
+  const rows = r.targets.map((t) => [t.name, t.goal, t.measured, t.pass ? 'PASS' : 'MISS']);
+  return table(['Target', 'Goal', 'Measured', 'Result'], rows, [false, false, false, false]);
+}
+
+export function renderReport(r: BenchResults): string {
+  const load = `${r.loadAverage.start.toFixed(1)} → ${r.loadAverage.end.toFixed(1)}`;
+  return [
+    `Serval bench, ${r.date}: node ${r.node}, ${r.cpus} CPUs (load average ${load}), ${r.workers} HTTP process(es) ` +
+      `for Serval and for the ceiling, ${r.durationS} s per server and scenario (A-B-B-A halves) after ${r.warmupS} s ` +
+      'of warm-up. autocannon runs in the bench process and shares the CPUs; CPU µs/req is server CPU (all processes ' +
+      'and threads) per response, the steadier figure on a shared machine.',
+    '',
+    throughputTable(r),
+    '',
+    heavyTable(r),
+    '',
+    serverTable(r),
+    '',
+    targetTable(r),
+  ].join('\n');
+}

@@ -1,0 +1,112 @@
+// The servers the bench compares: built Serval (a chosen model repository and log level) and the node:http ceiling.
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { freePort, startServer, treeMemory, waitReady, type Server } from './processes.js';
+import type { ServerFacts } from './report.js';
+
+/** Long enough of nothing but 200s on /readyz that every worker has very likely loaded its models. */
+const SETTLE_MS = 500;
+
+export interface Started {
+  server: Server;
+  base: string;
+  facts: ServerFacts;
+}
+
+export interface ServerContext {
+  root: string;
+  runDir: string;
+  workers: number;
+}
+
+async function start(
+  ctx: ServerContext,
+  name: string,
+  args: string[],
+  env: (port: number) => Record<string, string>,
+  readyPath: string,
+  stdoutPath?: string,
+): Promise<Started> {
+  const port = await freePort();
+  const server = startServer({
+    name,
+    args,
+    cwd: ctx.root,
+    env: env(port),
+    logPath: join(ctx.runDir, `${name}.log`),
+    ...(stdoutPath === undefined ? {} : { stdoutPath }),
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const readiness = await waitReady(server, base + readyPath, SETTLE_MS);
+  const memory = treeMemory(server.pid);
+  return {
+    server,
+    base,
+    facts: { name, processes: memory.processes, readiness, memoryReady: memory, memoryAfterLoad: memory },
+  };
+}
+
+export interface ServalOptions {
+  logLevel?: string;
+  modelRepository?: string;
+  /** Where Serval's stdout (its log lines) goes; stderr always goes to the run's log file. */
+  stdoutPath?: string;
+}
+
+export function startServal(ctx: ServerContext, name: string, options: ServalOptions = {}): Promise<Started> {
+  return start(
+    ctx,
+    name,
+    ['dist/server.js'],
+    (port) => ({
+      SERVAL_PORT: String(port),
+      SERVAL_HOST: '127.0.0.1',
+      SERVAL_WORKERS: String(ctx.workers),
+      SERVAL_LOG_LEVEL: options.logLevel ?? 'warn',
+      // Pinned off whatever serval.config.json says: the bench repeats one body, which a cache would answer from
+      // memory, and measures the open server rather than 401s or 429s.
+      SERVAL_CACHE_ENABLED: 'false',
+      SERVAL_AUTH_ENABLED: 'false',
+      SERVAL_RATE_LIMIT_ENABLED: 'false',
+      ...(options.modelRepository === undefined ? {} : { SERVAL_MODEL_REPOSITORY: options.modelRepository }),
+    }),
+    '/readyz',
+    options.stdoutPath,
+  );
+}
+
+/** The ceiling runs as plain JS: under tsx its processes would carry loader hooks and extra memory. */
+export function startCeiling(ctx: ServerContext): Promise<Started> {
+  const source = readFileSync(join(ctx.root, 'bench/raw-server.ts'), 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  const file = join(ctx.runDir, 'raw-server.mjs');
+  writeFileSync(file, outputText);
+  return start(
+    ctx,
+    'ceiling (node:http)',
+    [file],
+    (port) => ({ RAW_PORT: String(port), RAW_WORKERS: String(ctx.workers) }),
+    '/',
+  );
+}
+
+/**
+ * A model repository with iris and the slow fixture model. The folders are real and only the files are links:
+ * Serval's repository scan skips symlinked model and version folders.
+ */
+export function heavyRepository(ctx: ServerContext): string {
+  const repo = join(ctx.runDir, 'models');
+  const models = {
+    iris: join(ctx.root, 'models/iris/1'),
+    heavy: join(ctx.root, 'test/fixtures/models/heavy/1'),
+  };
+  for (const [name, source] of Object.entries(models)) {
+    mkdirSync(join(repo, name, '1'), { recursive: true });
+    for (const file of ['model.onnx', 'model.json'])
+      symlinkSync(join(source, file), join(repo, name, '1', file));
+  }
+  return repo;
+}
