@@ -4,12 +4,14 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config/schema.js';
+import { loggerOptions } from './logger.js';
 import accessLog, { AccessLogController } from './plugins/app/access-log.js';
 import errorsPlugin from './plugins/app/errors.js';
 import jsonBody from './plugins/app/json-body.js';
 import { ClientRegistry } from './auth/clients.js';
 import { keyMaterial } from './auth/keys.js';
 import auth from './plugins/app/auth.js';
+import lifecycle from './plugins/app/lifecycle.js';
 import models from './plugins/app/models.js';
 import predictionCache from './plugins/app/prediction-cache.js';
 import rateLimit from './plugins/external/rate-limit.js';
@@ -32,14 +34,6 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
-  return {
-    level: config.logLevel,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-    ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty' } } : {}),
-  };
 }
 
 /** Fastify's trustProxy from the config string: "", "true", a hop count, or proxy addresses. */
@@ -69,6 +63,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(lifecycle);
   await app.register(errorsPlugin, { bodyLimitBytes: config.bodyLimitBytes });
   await app.register(jsonBody);
   await app.register(accessLog);

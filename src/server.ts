@@ -1,11 +1,12 @@
 // The process entry point: reads config and env, runs the pre-fork primary or one HTTP worker, owns signals.
 import cluster, { type Worker } from 'node:cluster';
-import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
-import { buildApp, loggerOptions } from './app.js';
 import { ConfigError, createConfig, readConfigFile } from './config/create-config.js';
 import type { Config } from './config/schema.js';
+import { usableCpus } from './cpus.js';
+import { loggerOptions } from './logger.js';
 
 function loadConfig(): Config {
   try {
@@ -19,8 +20,13 @@ function loadConfig(): Config {
   }
 }
 
-/** One HTTP worker: builds the app, listens, loads models, drains on SIGTERM (or the primary's word). */
+/**
+ * One HTTP worker: builds the app, loads models and listens; drains on SIGTERM (or the primary's word).
+ * In a cluster a worker listens only once its models are loaded, so the primary never hands a connection to a
+ * worker that would answer 503; a single process listens first, so /healthz answers while models load.
+ */
 async function runWorker(config: Config, clustered: boolean): Promise<void> {
+  const { buildApp } = await import('./app.js'); // the primary never loads the app: it only supervises
   const app = await buildApp(config);
   const closer = closeWithGrace(
     {
@@ -30,17 +36,28 @@ async function runWorker(config: Config, clustered: boolean): Promise<void> {
       ...(clustered ? { skip: ['SIGINT'] } : {}),
     },
     async ({ signal, err }) => {
-      if (err) app.log.error({ err }, 'fatal error, closing');
-      else app.log.info({ signal }, 'draining in-flight requests');
+      if (err) {
+        app.log.error({ err }, 'fatal error, closing');
+      } else {
+        // Readiness goes 503 at once; connections already on their way (queued in the kernel or in the cluster
+        // primary) are still accepted and served during the delay; then the listener closes and we drain.
+        app.lifecycle.draining = true;
+        app.log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutting down: draining');
+        await sleep(config.shutdownDelayMs);
+      }
       await app.close();
     },
   );
   if (clustered) {
     process.on('SIGINT', () => undefined);
     process.on('disconnect', () => closer.close()); // the primary is gone
+    await app.ready();
+    await app.models.load();
+    await app.listen({ host: config.host, port: config.port });
+  } else {
+    await app.listen({ host: config.host, port: config.port });
+    await app.models.load();
   }
-  await app.listen({ host: config.host, port: config.port });
-  await app.models.load();
   app.log.info(
     { ready: app.models.readyCount, startupMs: Math.round(process.uptime() * 1000) },
     'worker ready',
@@ -49,11 +66,10 @@ async function runWorker(config: Config, clustered: boolean): Promise<void> {
 
 /** The pre-fork primary: keeps N workers alive and stops them all on SIGTERM/SIGINT, like gunicorn's arbiter. */
 function runPrimary(config: Config, workers: number): void {
-  const log = pino(loggerOptions(config) as pino.LoggerOptions);
+  const log = pino(loggerOptions(config));
   let stopping = false;
   const recentDeaths: number[] = [];
 
-  const fork = (): Worker => cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
@@ -64,14 +80,14 @@ function runPrimary(config: Config, workers: number): void {
       log.fatal('workers keep dying; giving up');
       process.exit(1);
     }
-    fork();
+    cluster.fork();
   });
 
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, 'stopping workers');
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    log.info({ signal, workers: alive.length }, 'stopping workers');
     let failed = false;
     const exits = alive.map(
       (w) =>
@@ -98,10 +114,12 @@ function runPrimary(config: Config, workers: number): void {
   process.on('SIGINT', stop);
 
   log.info({ workers, port: config.port, host: config.host }, 'serval primary starting workers');
-  for (let i = 0; i < workers; i++) fork();
+  for (let i = 0; i < workers; i++) cluster.fork();
 }
 
+// onnxruntime's usage telemetry is off unless the operator turns it on (ORT_DISABLE_TELEMETRY=0).
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
 const config = loadConfig();
-const workers = config.workers === 0 ? availableParallelism() : config.workers;
+const workers = config.workers === 0 ? usableCpus() : config.workers;
 if (cluster.isPrimary && workers > 1) runPrimary(config, workers);
 else await runWorker(config, !cluster.isPrimary);

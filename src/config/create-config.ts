@@ -66,6 +66,9 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('Invalid configuration: headersTimeoutMs must not exceed requestTimeoutMs');
   }
+  if (config.shutdownDelayMs >= config.shutdownGraceMs) {
+    throw new ConfigError('Invalid configuration: shutdownDelayMs must be shorter than shutdownGraceMs');
+  }
   checkAuth(config);
   return config;
 }

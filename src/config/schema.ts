@@ -44,6 +44,12 @@ export const ConfigSchema = Type.Object(
       8_000,
       'Time to drain in-flight requests on SIGTERM/SIGINT before exiting.',
     ),
+    shutdownDelayMs: Type.Integer({
+      minimum: 0,
+      maximum: 60_000,
+      default: 1_000,
+      description: 'After SIGTERM, keep accepting (with /readyz 503) this long, then close and drain.',
+    }),
     bodyLimitBytes: Type.Integer({
       minimum: 1024,
       maximum: 1_073_741_824,

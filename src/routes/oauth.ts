@@ -44,6 +44,15 @@ const OAuthErrorSchema = Type.Object({
 const invalidRequest = (message: string) =>
   withExtras(new errors.INVALID_TOKEN_REQUEST(message), { oauth: 'invalid_request' });
 
+/** Percent-decoding of a Basic credential; a malformed escape ("%E0%A4%A") is the client's error, not a 500. */
+function formDecoded(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw invalidRequest('malformed percent-encoding in Basic credentials');
+  }
+}
+
 /** Client credentials from HTTP Basic (client_secret_basic) or the body (client_secret_post), never both. */
 function credentials(request: FastifyRequest, body: { client_id?: string; client_secret?: string }) {
   const header = request.headers.authorization;
@@ -56,8 +65,8 @@ function credentials(request: FastifyRequest, body: { client_id?: string; client
     if (colon < 0) throw invalidRequest('malformed Basic credentials');
     // RFC 6749 section 2.3.1: id and secret are form-urlencoded inside Basic.
     return {
-      id: decodeURIComponent(decoded.slice(0, colon)),
-      secret: decodeURIComponent(decoded.slice(colon + 1)),
+      id: formDecoded(decoded.slice(0, colon)),
+      secret: formDecoded(decoded.slice(colon + 1)),
       basic: true,
     };
   }
@@ -108,13 +117,15 @@ const oauthRoutes: FastifyPluginAsyncTypebox<OAuthOptions> = async function (fas
         });
       }
       const scope = requested.join(' ');
+      // One clock reading for iat and exp, so that exp - iat is exactly expires_in.
+      const now = Math.floor(Date.now() / 1000);
       const token = await new SignJWT({ scope })
         .setProtectedHeader({ alg: options.signing.alg, typ: 'JWT' })
         .setSubject(client.client_id)
         .setIssuer(options.issuer)
         .setAudience(options.audience)
-        .setIssuedAt()
-        .setExpirationTime(`${options.ttlSeconds}s`)
+        .setIssuedAt(now)
+        .setExpirationTime(now + options.ttlSeconds)
         .setJti(randomUUID())
         .sign(options.signing.key);
       return { access_token: token, token_type: 'Bearer' as const, expires_in: options.ttlSeconds, scope };

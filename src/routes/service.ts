@@ -71,6 +71,7 @@ const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function 
     },
     async function (_request, reply) {
       const { models } = fastify;
+      if (fastify.lifecycle.draining) throw new errors.NOT_READY('shutting down');
       if (!models.loaded)
         throw withExtras(new errors.NOT_READY('models are loading'), { headers: { 'retry-after': '1' } });
       if (models.readyCount === 0) throw new errors.NOT_READY('no model could be loaded');

@@ -134,6 +134,11 @@ describe('the built server over real HTTP', () => {
     await sleep(100); // sent and received; three per worker take about 240 ms on their threads
     const exited = once(server.child, 'exit');
     server.child.kill('SIGTERM');
+    await sleep(200);
+    // During the shutdown delay the server still accepts, but says it is not ready.
+    const readiness = await fetch(server.base + '/readyz');
+    assert.equal(readiness.status, 503);
+    assert.match(((await readiness.json()) as { error: string }).error, /shutting down/);
     const responses = await Promise.all(inFlight);
     assert.deepEqual(
       responses.map((r) => r.status),

@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { quotaCpus } from '../../src/cpus.js';
 import {
   ConfigError,
   configKeys,
@@ -83,5 +84,14 @@ describe('readConfigFile', () => {
     assert.throws(() => readConfigFile(join(dir, 'bad.json')), /not valid JSON/);
     await writeFile(join(dir, 'array.json'), '[1]');
     assert.throws(() => readConfigFile(join(dir, 'array.json')), /JSON object/);
+  });
+});
+
+describe('quotaCpus', () => {
+  it('reads the cgroup v2 CPU quota, rounding up, and ignores "max"', () => {
+    assert.equal(quotaCpus('max 100000\n'), undefined);
+    assert.equal(quotaCpus('100000 100000\n'), 1);
+    assert.equal(quotaCpus('150000 100000'), 2);
+    assert.equal(quotaCpus('50000 100000'), 1);
   });
 });
