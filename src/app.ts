@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config/schema.js';
+import { clientErrorHandler } from './client-errors.js';
 import { loggerOptions } from './logger.js';
 import accessLog, { AccessLogController } from './plugins/app/access-log.js';
 import errorsPlugin from './plugins/app/errors.js';
@@ -57,6 +58,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     keepAliveTimeout: config.keepAliveTimeoutMs,
     http: { headersTimeout: config.headersTimeoutMs, maxHeaderSize: config.maxHeaderBytes },
     trustProxy: trustProxy(config.trustProxy),
+    clientErrorHandler,
     // Requests that reach a draining worker are served, not refused: the listener is closed, so no new ones come.
     return503OnClosing: false,
     forceCloseConnections: 'idle',

@@ -1,5 +1,5 @@
 // The model repository: finds <root>/<model>/<version>/model.onnx, loads every version, serves lookups.
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { errors, excerpt, withExtras } from '../errors.js';
@@ -32,9 +32,18 @@ export interface RepositoryOptions {
   log: FastifyBaseLogger;
 }
 
+/** Folders, following symbolic links: Kubernetes mounts config maps and volumes through them. */
 async function subdirectories(path: string): Promise<string[]> {
   const entries = await readdir(path, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  const folders = await Promise.all(
+    entries.map(async (e) => {
+      if (e.isDirectory()) return e.name;
+      if (!e.isSymbolicLink()) return undefined;
+      const target = await stat(join(path, e.name)).catch(() => undefined);
+      return target?.isDirectory() ? e.name : undefined;
+    }),
+  );
+  return folders.filter((name): name is string => name !== undefined);
 }
 
 export class ModelRepository {

@@ -56,7 +56,7 @@ function formDecoded(value: string): string {
 /** Client credentials from HTTP Basic (client_secret_basic) or the body (client_secret_post), never both. */
 function credentials(request: FastifyRequest, body: { client_id?: string; client_secret?: string }) {
   const header = request.headers.authorization;
-  if (header?.startsWith('Basic ')) {
+  if (header !== undefined && /^Basic /i.test(header)) {
     if (body.client_id !== undefined || body.client_secret !== undefined) {
       throw invalidRequest('use one client authentication method, not two');
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -91,6 +92,20 @@ describe('model repository behaviour', () => {
       payload: { instances: [[1, 2, 3, 4]] },
     });
     assert.equal(ok.statusCode, 200);
+  });
+
+  it('follows symbolic links to model and version folders (volume mounts)', async (t) => {
+    const repo = await tempRepository({});
+    await symlink(join(MODELS, 'iris'), join(repo.root, 'iris-linked'));
+    await mkdir(join(repo.root, 'digits'));
+    await symlink(join(MODELS, 'digits/1'), join(repo.root, 'digits/3'));
+    const app = await loadedApp({ modelRepository: repo.root });
+    t.after(async () => {
+      await app.close();
+      await repo.cleanup();
+    });
+    assert.equal((await app.inject('/v1/models/iris-linked')).json().state, 'READY');
+    assert.equal((await app.inject('/v1/models/digits')).json().default_version, '3');
   });
 
   it('uses the highest ready version by default', async (t) => {

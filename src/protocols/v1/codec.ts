@@ -109,21 +109,27 @@ function row(tensor: TensorData, i: number): number | string | boolean | (number
   return Array.from({ length: size }, (_, k) => elementAt(tensor, i * size + k));
 }
 
+/** Plain loops: this runs for every instance of every prediction. */
 function classify(signature: Signature, outputs: TensorMap, n: number): Prediction[] {
   const { label: labelName, probabilities: probName } = signature.outputs;
   const probs = probName === undefined ? undefined : output(outputs, probName, n);
   const labelTensor = labelName === undefined ? undefined : output(outputs, labelName, n);
   const classes = probs ? (probs.dims[1] ?? 1) : 0;
   const labels = signature.labels ?? Array.from({ length: classes }, (_, c) => String(c));
-  return Array.from({ length: n }, (_, i) => {
-    const p = probs
-      ? Array.from({ length: classes }, (_, c) => elementAt(probs, i * classes + c) as number)
-      : [];
-    const raw = labelTensor ? elementAt(labelTensor, i) : p.indexOf(Math.max(...p));
+  const predictions: Prediction[] = new Array<Prediction>(n);
+  for (let i = 0; i < n; i++) {
+    const probabilities: Record<string, number> = {};
+    let best = 0;
+    for (let c = 0; c < classes; c++) {
+      const p = elementAt(probs as TensorData, i * classes + c) as number;
+      probabilities[labels[c] ?? String(c)] = p;
+      if (p > (elementAt(probs as TensorData, i * classes + best) as number)) best = c;
+    }
+    const raw = labelTensor ? elementAt(labelTensor, i) : best;
     const label = typeof raw === 'number' ? (labels[raw] ?? String(raw)) : String(raw);
-    const probabilities = Object.fromEntries(p.map((v, c) => [labels[c] ?? String(c), v]));
-    return { label, probabilities };
-  });
+    predictions[i] = { label, probabilities };
+  }
+  return predictions;
 }
 
 /** Decodes output tensors into one prediction per instance, in instance order. */
