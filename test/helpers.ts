@@ -1,11 +1,16 @@
 // Shared test helpers: a config for tests, an app built and loaded, and temporary model repositories.
+import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { buildApp } from '../src/app.js';
+import { freePort } from './net.js';
 import { createConfig } from '../src/config/create-config.js';
 import type { Config } from '../src/config/schema.js';
+
+export { freePort };
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const MODELS = join(ROOT, 'models');
@@ -53,12 +58,7 @@ export interface Golden {
 
 /** A real redis-server on a free port, for the tests that share state through Redis. */
 export async function startRedis(): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
-  const { spawn } = await import('node:child_process');
-  const { createServer } = await import('node:net');
-  const probe = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => probe.once('listening', resolve));
-  const { port } = probe.address() as { port: number };
-  probe.close();
+  const port = await freePort();
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -66,7 +66,6 @@ export async function startRedis(): Promise<{ url: string; port: number; stop: (
       stdio: 'ignore',
     },
   );
-  const { Redis } = await import('ioredis');
   const client = new Redis(port, '127.0.0.1', {
     lazyConnect: true,
     maxRetriesPerRequest: 0,

@@ -1,7 +1,6 @@
 // Helpers for the container test: the plain docker CLI through child_process, free ports and HTTP polling.
 import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 
 export interface CommandResult {
   code: number;
@@ -51,18 +50,7 @@ export function commandExists(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** A TCP port that was free a moment ago on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../net.js';
 
 /** One GET over a fresh connection (no keep-alive), so that a clustered server may route it to any worker. */
 export function getStatus(port: number, path: string): Promise<number> {

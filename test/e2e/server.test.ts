@@ -3,19 +3,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FIXTURE_MODELS, MODELS, ROOT, tempRepository } from '../helpers.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
+import { FIXTURE_MODELS, freePort, MODELS, ROOT, tempRepository } from '../helpers.js';
 
 interface Running {
   child: ChildProcessByStdio<null, Readable, Readable>;
