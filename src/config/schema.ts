@@ -94,6 +94,12 @@ export const ConfigSchema = Type.Object(
       default: 64,
       description: 'Thread-mode calls that may wait per HTTP process; beyond it requests get 503.',
     }),
+    batchMaxRows: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: 256,
+      description: 'Dynamic batching: most rows merged into one inference call; 1 turns it off.',
+    }),
     ortIntraOpThreads: Type.Integer({
       minimum: 1,
       maximum: 64,

@@ -1,7 +1,8 @@
 // Loads one ONNX file into a ModelRuntime, measuring it to choose inline or worker-thread execution.
 import { performance } from 'node:perf_hooks';
 import { errors } from '../errors.js';
-import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds } from './onnx.js';
+import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
+import { Batcher, batchable } from './batcher.js';
 import type { InferencePool } from './pool.js';
 import type { Execution, ModelRuntime, TensorSpec } from './runtime.js';
 import type { TensorMap } from './tensor.js';
@@ -11,6 +12,11 @@ export interface LoadOptions {
   inlineThresholdMs: number;
   intraOpThreads: number;
   inferenceTimeoutMs: number;
+  /** Most rows one batched call may hold; 1 turns dynamic batching off. */
+  batchMaxRows: number;
+  /** Worker threads of the pool, and the calls that may wait for them. */
+  threads: number;
+  queueSize: number;
   /** The process's thread pool, created on first need. */
   pool: () => InferencePool;
 }
@@ -52,32 +58,41 @@ export async function loadOnnxModel(path: string, options: LoadOptions): Promise
   const warmupMs = await timeRuns(() => runSession(session, zeroFeeds(inputs), fetch), WARMUP_RUNS);
   const execution: Execution =
     options.mode === 'auto' ? (warmupMs > options.inlineThresholdMs ? 'thread' : 'inline') : options.mode;
-  if (execution === 'inline') return new InlineRuntime(session, inputs, outputs, warmupMs);
+  const batching = options.batchMaxRows > 1 && batchable(inputs, outputs);
+  if (execution === 'inline') {
+    const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
+    const batcher = batching
+      ? new Batcher(run, { concurrency: 1, maxRows: options.batchMaxRows, maxWaiting: Infinity })
+      : undefined;
+    return new InlineRuntime(session, inputs, outputs, warmupMs, batcher ? (f) => batcher.submit(f) : run);
+  }
 
   await session.release();
   const pool = options.pool();
   // The thread loads its own session now, so that the first request does not pay for it.
   await pool.run(path, zeroFeeds(inputs), fetch);
-  return new ThreadRuntime(path, pool, inputs, outputs, warmupMs, options.inferenceTimeoutMs);
+  const run = (feeds: TensorMap) => pool.run(path, feeds, fetch);
+  // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
+  const batcher = new Batcher(run, {
+    concurrency: options.threads,
+    maxRows: batching ? options.batchMaxRows : 1,
+    maxWaiting: options.queueSize,
+  });
+  return new ThreadRuntime(inputs, outputs, warmupMs, options.inferenceTimeoutMs, (f) => batcher.submit(f));
 }
 
 class InlineRuntime implements ModelRuntime {
   readonly execution = 'inline';
-  #session: Awaited<ReturnType<typeof createSession>>;
-  #fetch: string[];
+  #session: Session;
 
   constructor(
-    session: Awaited<ReturnType<typeof createSession>>,
+    session: Session,
     readonly inputs: TensorSpec[],
     readonly outputs: TensorSpec[],
     readonly warmupMs: number,
+    readonly predict: (feeds: TensorMap) => Promise<TensorMap>,
   ) {
     this.#session = session;
-    this.#fetch = tensorOutputs(outputs);
-  }
-
-  predict(feeds: TensorMap): Promise<TensorMap> {
-    return runSession(this.#session, feeds, this.#fetch);
   }
 
   async unload(): Promise<void> {
@@ -87,27 +102,22 @@ class InlineRuntime implements ModelRuntime {
 
 class ThreadRuntime implements ModelRuntime {
   readonly execution = 'thread';
-  #path: string;
-  #pool: InferencePool;
-  #fetch: string[];
   #timeoutMs: number;
+  #submit: (feeds: TensorMap) => Promise<TensorMap>;
 
   constructor(
-    path: string,
-    pool: InferencePool,
     readonly inputs: TensorSpec[],
     readonly outputs: TensorSpec[],
     readonly warmupMs: number,
     timeoutMs: number,
+    submit: (feeds: TensorMap) => Promise<TensorMap>,
   ) {
-    this.#path = path;
-    this.#pool = pool;
-    this.#fetch = tensorOutputs(outputs);
     this.#timeoutMs = timeoutMs;
+    this.#submit = submit;
   }
 
   predict(feeds: TensorMap): Promise<TensorMap> {
-    const work = this.#pool.run(this.#path, feeds, this.#fetch);
+    const work = this.#submit(feeds);
     work.catch(() => undefined); // a call that outlives its deadline may still fail: nobody is waiting for it
     return withDeadline(work, this.#timeoutMs);
   }

@@ -46,7 +46,7 @@ async function errorsPlugin(fastify: FastifyInstance, options: ErrorsOptions): P
   const routes = FindMyWay();
   fastify.addHook('onRoute', function (route) {
     // Catch-all routes (CORS answers OPTIONS on "*") would make every unknown path a 405.
-    if (route.url.includes('*') && !route.url.startsWith('/docs')) return;
+    if (route.url === '*' || route.url === '/*') return;
     for (const method of [route.method].flat()) {
       if (METHODS.includes(method as HTTPMethod) && !routes.hasRoute(method as HTTPMethod, route.url)) {
         routes.on(method as HTTPMethod, route.url, () => undefined);

@@ -21,6 +21,9 @@ async function modelsPlugin(fastify: FastifyInstance, config: Config): Promise<v
       inlineThresholdMs: config.inlineThresholdMs,
       intraOpThreads: config.ortIntraOpThreads,
       inferenceTimeoutMs: config.inferenceTimeoutMs,
+      batchMaxRows: config.batchMaxRows,
+      threads: config.inferenceThreads,
+      queueSize: config.inferenceQueueSize,
       pool: () =>
         (pool ??= new InferencePool({
           threads: config.inferenceThreads,

@@ -1,0 +1,154 @@
+// Dynamic batching: calls that arrive while a model is busy (or in the same event-loop turn) run as one batch.
+import { errors, withExtras } from '../errors.js';
+import type { TensorSpec } from './runtime.js';
+import type { TensorArray, TensorData, TensorMap } from './tensor.js';
+
+interface Pending {
+  feeds: TensorMap;
+  rows: number;
+  resolve: (outputs: TensorMap) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface BatcherOptions {
+  /** Calls that may run at once (1 inline; the thread count for a pool). */
+  concurrency: number;
+  /** Most rows merged into one call. */
+  maxRows: number;
+  /** Most calls waiting; the next is refused with 503 OVERLOADED. */
+  maxWaiting: number;
+}
+
+/** A model can be batched when every input and output is batch-major: a dynamic first dimension. */
+export function batchable(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
+  const dynamicFirst = (t: TensorSpec) => typeof t.shape[0] === 'string';
+  return (
+    inputs.length > 0 &&
+    inputs.every(dynamicFirst) &&
+    outputs.filter((o) => o.type !== 'non-tensor').every(dynamicFirst)
+  );
+}
+
+function rowsOf(feeds: TensorMap): number {
+  return Object.values(feeds)[0]?.dims[0] ?? 0;
+}
+
+function concat(parts: readonly TensorData[]): TensorData {
+  const first = parts[0] as TensorData;
+  const length = parts.reduce((n, p) => n + p.data.length, 0);
+  const Ctor = first.data.constructor as new (n: number) => TensorArray;
+  const data = Array.isArray(first.data)
+    ? (parts.flatMap((p) => p.data as unknown[]) as TensorArray)
+    : new Ctor(length);
+  if (!Array.isArray(data)) {
+    let offset = 0;
+    for (const p of parts) {
+      (data as Float32Array).set(p.data as Float32Array, offset);
+      offset += p.data.length;
+    }
+  }
+  const rows = parts.reduce((n, p) => n + (p.dims[0] ?? 0), 0);
+  return { type: first.type, data, dims: [rows, ...first.dims.slice(1)] };
+}
+
+function sliceRows(tensor: TensorData, start: number, rows: number): TensorData {
+  const total = tensor.dims[0] ?? 0;
+  const width = total === 0 ? 0 : tensor.data.length / total;
+  return {
+    type: tensor.type,
+    data: tensor.data.slice(start * width, (start + rows) * width) as TensorArray,
+    dims: [rows, ...tensor.dims.slice(1)],
+  };
+}
+
+/** Same trailing dims and types for every input: the calls can share one tensor per input. */
+function compatible(a: TensorMap, b: TensorMap): boolean {
+  return Object.entries(a).every(([name, t]) => {
+    const other = b[name];
+    return (
+      other !== undefined && other.type === t.type && other.dims.slice(1).join() === t.dims.slice(1).join()
+    );
+  });
+}
+
+export class Batcher {
+  #run: (feeds: TensorMap) => Promise<TensorMap>;
+  #options: BatcherOptions;
+  #waiting: Pending[] = [];
+  #running = 0;
+  #scheduled = false;
+
+  constructor(run: (feeds: TensorMap) => Promise<TensorMap>, options: BatcherOptions) {
+    this.#run = run;
+    this.#options = options;
+  }
+
+  submit(feeds: TensorMap): Promise<TensorMap> {
+    if (this.#waiting.length >= this.#options.maxWaiting) {
+      return Promise.reject(withExtras(new errors.OVERLOADED(), { headers: { 'retry-after': '1' } }));
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ feeds, rows: rowsOf(feeds), resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  // Flushing at setImmediate lets every request parsed in this turn of the event loop join the batch.
+  #schedule(): void {
+    if (this.#scheduled || this.#running >= this.#options.concurrency || this.#waiting.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      while (this.#running < this.#options.concurrency && this.#waiting.length > 0) this.#start(this.#take());
+    });
+  }
+
+  #take(): Pending[] {
+    const first = this.#waiting.shift() as Pending;
+    const batch = [first];
+    let rows = first.rows;
+    while (this.#waiting.length > 0) {
+      const next = this.#waiting[0] as Pending;
+      if (rows + next.rows > this.#options.maxRows || !compatible(first.feeds, next.feeds)) break;
+      batch.push(this.#waiting.shift() as Pending);
+      rows += next.rows;
+    }
+    return batch;
+  }
+
+  #start(batch: Pending[]): void {
+    this.#running++;
+    void this.#execute(batch).finally(() => {
+      this.#running--;
+      this.#schedule();
+    });
+  }
+
+  async #execute(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch as [Pending];
+      await this.#run(only.feeds).then(only.resolve, only.reject);
+      return;
+    }
+    const names = Object.keys((batch[0] as Pending).feeds);
+    const merged = Object.fromEntries(
+      names.map((n) => [n, concat(batch.map((p) => p.feeds[n] as TensorData))]),
+    );
+    const total = batch.reduce((n, p) => n + p.rows, 0);
+    try {
+      const outputs = await this.#run(merged);
+      if (!Object.values(outputs).every((t) => t.dims[0] === total))
+        throw new Error('output not batch-major');
+      let start = 0;
+      for (const p of batch) {
+        const rows = p.rows;
+        p.resolve(
+          Object.fromEntries(Object.entries(outputs).map(([n, t]) => [n, sliceRows(t, start, rows)])),
+        );
+        start += rows;
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}
