@@ -3,11 +3,32 @@ declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
   namespace autocannon {
+    /** One request as autocannon builds it: the top-level options fill in whatever is left out. */
+    interface RequestParams {
+      method?: 'GET' | 'POST';
+      path?: string;
+      headers?: Record<string, string>;
+      body?: string;
+    }
+
+    /** An entry of `requests`: each client cycles through them, calling setupRequest before every send. */
+    interface Request extends RequestParams {
+      setupRequest?: (request: RequestParams, context: Record<string, unknown>) => RequestParams;
+      /** headers: the response's, keyed by name as the server sent it (repeated names give an array). */
+      onResponse?: (
+        status: number,
+        body: string,
+        context: Record<string, unknown>,
+        headers: Record<string, string | string[]>,
+      ) => void;
+    }
+
     interface Options {
       url: string;
       method?: 'GET' | 'POST';
       headers?: Record<string, string>;
       body?: string;
+      requests?: Request[];
       connections?: number;
       /** Seconds. */
       duration?: number;

@@ -5,6 +5,10 @@ export interface LoadSpec {
   url: string;
   /** A JSON body means POST; none means GET. */
   body?: string;
+  /** A JSON body made before each request (POST), e.g. a new cache key every time; replaces body. */
+  nextBody?: () => string;
+  /** A response header whose values are counted over the run (e.g. cache-status). */
+  tallyHeader?: string;
   connections: number;
   durationS: number;
 }
@@ -17,6 +21,8 @@ export interface LoadRun {
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+  /** Responses by value of the spec's tallyHeader ("(none)" when absent); empty without one. */
+  headerValues: Record<string, number>;
   latenciesMs: Float64Array;
 }
 
@@ -33,6 +39,8 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+  /** Responses by value of the tallied header, when the runs had one. */
+  headerValues?: Record<string, number>;
   /** Server CPU time (all its processes and threads) per response: steadier than req/s on a shared machine. */
   cpuUsPerRequest: number | null;
 }
@@ -56,12 +64,42 @@ class Samples {
   }
 }
 
+/** Adds one to counts[key]. */
+function bump(counts: Record<string, number>, key: string, by = 1): void {
+  counts[key] = (counts[key] ?? 0) + by;
+}
+
+/** autocannon's per-request hooks, only when the spec asks for them: they rebuild or inspect every request. */
+function perRequest(spec: LoadSpec, headerValues: Record<string, number>): autocannon.Request[] | undefined {
+  const { nextBody, tallyHeader } = spec;
+  if (nextBody === undefined && tallyHeader === undefined) return undefined;
+  const name = tallyHeader?.toLowerCase();
+  return [
+    {
+      ...(nextBody === undefined ? {} : { setupRequest: (request) => ({ ...request, body: nextBody() }) }),
+      ...(name === undefined
+        ? {}
+        : {
+            onResponse: (_status, _body, _context, headers) => {
+              const entry = Object.entries(headers).find(([key]) => key.toLowerCase() === name);
+              const value = entry?.[1];
+              bump(headerValues, value === undefined ? '(none)' : String(value));
+            },
+          }),
+    },
+  ];
+}
+
 export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   const samples = new Samples();
+  const headerValues: Record<string, number> = {};
+  const body = spec.body ?? spec.nextBody?.();
+  const requests = perRequest(spec, headerValues);
   const instance = autocannon({
     url: spec.url,
-    method: spec.body === undefined ? 'GET' : 'POST',
-    ...(spec.body === undefined ? {} : { body: spec.body, headers: { 'content-type': 'application/json' } }),
+    method: body === undefined ? 'GET' : 'POST',
+    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+    ...(requests === undefined ? {} : { requests }),
     connections: spec.connections,
     duration: spec.durationS,
     pipelining: 1,
@@ -80,6 +118,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
     statusCodes: Object.fromEntries(
       Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]),
     ),
+    headerValues,
     latenciesMs: samples.values(),
   };
 }
@@ -102,9 +141,10 @@ export function summarize(connections: number, runs: readonly LoadRun[], cpuSeco
   }
   latencies.sort();
   const statusCodes: Record<string, number> = {};
+  const headerValues: Record<string, number> = {};
   for (const run of runs) {
-    for (const [code, count] of Object.entries(run.statusCodes))
-      statusCodes[code] = (statusCodes[code] ?? 0) + count;
+    for (const [code, count] of Object.entries(run.statusCodes)) bump(statusCodes, code, count);
+    for (const [value, count] of Object.entries(run.headerValues)) bump(headerValues, value, count);
   }
   const durationS = sum((r) => r.durationS);
   const ok = sum((r) => r.ok);
@@ -121,6 +161,7 @@ export function summarize(connections: number, runs: readonly LoadRun[], cpuSeco
     errors: sum((r) => r.errors),
     timeouts: sum((r) => r.timeouts),
     statusCodes,
+    ...(Object.keys(headerValues).length === 0 ? {} : { headerValues }),
     cpuUsPerRequest:
       cpuSeconds === undefined || ok + non2xx === 0 ? null : (cpuSeconds * 1e6) / (ok + non2xx),
   };

@@ -11,6 +11,20 @@ export interface MatrixRow {
   ratio: number;
 }
 
+/** Cache hits (one body repeated) against misses (a new body each request) on one cache-enabled server. */
+export interface CacheRow {
+  body: string;
+  connections: number;
+  hit: LoadResult;
+  miss: LoadResult;
+  /** Hit req/s over miss req/s. */
+  rpsRatio: number;
+  /** Hit p50 over miss p50 (below 1 when hits are faster). */
+  p50Ratio: number;
+  /** Miss p50 over hit p50: how many times faster a hit is served; the cache target's measure. */
+  p50Speedup: number;
+}
+
 export interface Target {
   name: string;
   goal: string;
@@ -38,6 +52,7 @@ export interface BenchResults {
   servers: ServerFacts[];
   matrix: MatrixRow[];
   logInfo: MatrixRow;
+  cache: CacheRow[];
   heavy: {
     connections: number;
     singleCallMs: number[];
@@ -96,6 +111,56 @@ function throughputTable(r: BenchResults): string {
     ],
     rows,
     [false, ...Array<boolean>(10).fill(true)],
+  );
+}
+
+/** The share of a run's responses whose cache-status is the expected one, from the tallied headers. */
+export function cacheShare(result: LoadResult, expected: string): number {
+  const counts = result.headerValues ?? {};
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  return total === 0 ? 0 : (counts[expected] ?? 0) / total;
+}
+
+const percent = (v: number): string => `${(v * 100).toFixed(2)}%`;
+
+function cacheTable(r: BenchResults): string {
+  const rows = r.cache.map((row) => [
+    row.body,
+    String(row.connections),
+    rps(row.hit.rps),
+    ms(row.hit.p50Ms),
+    ms(row.hit.p99Ms),
+    cpu(row.hit),
+    percent(cacheShare(row.hit, 'serval; hit')),
+    rps(row.miss.rps),
+    ms(row.miss.p50Ms),
+    ms(row.miss.p99Ms),
+    cpu(row.miss),
+    percent(cacheShare(row.miss, 'serval; fwd=miss; stored')),
+    `${row.rpsRatio.toFixed(2)}x`,
+    row.p50Ratio.toFixed(3),
+    `${row.p50Speedup.toFixed(2)}x`,
+  ]);
+  return table(
+    [
+      'Cache on',
+      'Conns',
+      'Hit req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'hits',
+      'Miss req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'misses',
+      'req/s hit÷miss',
+      'p50 hit÷miss',
+      'p50 miss÷hit',
+    ],
+    rows,
+    [false, ...Array<boolean>(14).fill(true)],
   );
 }
 
@@ -167,6 +232,12 @@ export function renderReport(r: BenchResults): string {
       'and threads) per response, the steadier figure on a shared machine.',
     '',
     throughputTable(r),
+    '',
+    'Prediction cache (SERVAL_CACHE_ENABLED=true, one server, hit and miss runs in A-B-B-A halves): hits repeat one ' +
+      'body; misses send the same shape with one feature value changed per request, a new cache key each time. ' +
+      '"hits" / "misses": share of responses with cache-status "serval; hit" / "serval; fwd=miss; stored".',
+    '',
+    cacheTable(r),
     '',
     heavyTable(r),
     '',

@@ -1,4 +1,5 @@
-// `npm run bench`: the built Serval against a bare node:http ceiling, plus a heavy-model run; Markdown out, JSON saved.
+// `npm run bench`: the built Serval against a bare node:http ceiling, plus cache hit/miss and heavy-model runs;
+// Markdown out, JSON saved.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,14 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runLoad, summarize, type LoadResult, type LoadRun, type LoadSpec } from './load.js';
 import { stopAll, stopServer, treeCpuSeconds, treeMemory, type Server } from './processes.js';
-import { renderReport, type BenchResults, type MatrixRow, type Target } from './report.js';
+import {
+  cacheShare,
+  renderReport,
+  type BenchResults,
+  type CacheRow,
+  type MatrixRow,
+  type Target,
+} from './report.js';
 import { heavyRepository, startCeiling, startServal, type ServerContext, type Started } from './servers.js';
 
 function positiveEnv(name: string, fallback: number): number {
@@ -44,6 +52,24 @@ const instances = (n: number): string =>
 const IRIS_1 = { name: 'iris ×1', body: instances(1) };
 const IRIS_32 = { name: 'iris ×32', body: instances(32) };
 const HEAVY_BODY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
+
+const CACHE_HIT = 'serval; hit';
+const CACHE_MISS = 'serval; fwd=miss; stored';
+
+interface CacheCase {
+  name: string;
+  model: string;
+  body: string;
+  connections: number;
+  /** Per side (hit, miss), split in two halves. */
+  durationS: number;
+}
+
+const CACHE_CASES: CacheCase[] = [
+  { name: IRIS_32.name, model: 'iris', body: IRIS_32.body, connections: 16, durationS: DURATION_S },
+  // A few connections only: a heavy miss holds an inference thread (one per worker) for ~80 ms.
+  { name: 'heavy ×1', model: 'heavy', body: HEAVY_BODY, connections: 4, durationS: DURATION_S },
+];
 
 const warnings: string[] = [];
 function expectAllOk(label: string, result: LoadResult): void {
@@ -125,6 +151,99 @@ async function throughputMatrix(serval: Started, ceiling: Started): Promise<Matr
   return rows;
 }
 
+let keySerial = 0;
+
+/**
+ * Bodies of the same shape as `body` with the first instance's first feature moved by n / 2^20, n counting up over
+ * the whole run: still distinct once rounded to float32 (the bytes the cache key hashes) for millions of requests,
+ * so that every request is a new cache key. A string splice, to keep the load generator's own cost low.
+ */
+function uniqueBodies(body: string): () => string {
+  const match = /^(\{"instances":\[\[)(-?[\d.]+)(.*)$/s.exec(body);
+  const [head, first, tail] = [match?.[1], match?.[2], match?.[3]];
+  if (head === undefined || first === undefined || tail === undefined)
+    throw new Error(`no leading feature value to vary in ${body.slice(0, 60)}`);
+  const base = Number(first);
+  return () => `${head}${base + ++keySerial / 2 ** 20}${tail}`;
+}
+
+/** One POST; its cache-status header. */
+async function cacheStatusOf(url: string, body: string): Promise<string> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+  return res.headers.get('cache-status') ?? '(none)';
+}
+
+/** Hits and misses of one request shape on one cache-enabled server, in A-B-B-A halves. */
+async function cacheCompare(started: Started, c: CacheCase): Promise<CacheRow> {
+  const url = `${started.base}/v1/models/${c.model}:predict`;
+  const newBody = uniqueBodies(c.body);
+  const sampleMiss = await cacheStatusOf(url, newBody());
+  if (sampleMiss !== CACHE_MISS)
+    throw new Error(`${c.name}: a new body answered cache-status "${sampleMiss}", not "${CACHE_MISS}"`);
+  await cacheStatusOf(url, c.body); // the warm request
+  // Both sides rebuild every request (setupRequest), so that the load generator costs them the same.
+  const [hit, miss] = [(): string => c.body, newBody].map((nextBody): Side => ({
+    server: started.server,
+    spec: { url, nextBody, tallyHeader: 'cache-status', connections: c.connections },
+    runs: [],
+    cpuSeconds: 0,
+  })) as [Side, Side];
+  // Each HTTP process has its own cache: the warm-up's connections reach them all and fill each with the hit body.
+  await warmUp(hit.spec);
+  const sampleHit = await cacheStatusOf(url, c.body);
+  if (sampleHit !== CACHE_HIT)
+    throw new Error(`${c.name}: the repeated body answered cache-status "${sampleHit}", not "${CACHE_HIT}"`);
+  await warmUp(miss.spec);
+  for (const side of [hit, miss, miss, hit]) await timedSlice(side, c.durationS / 2);
+  const [h, m] = [hit, miss].map((side) => summarize(c.connections, side.runs, side.cpuSeconds)) as [
+    LoadResult,
+    LoadResult,
+  ];
+  expectAllOk(`Serval cache hits, ${c.name} at ${c.connections} conns`, h);
+  expectAllOk(`Serval cache misses, ${c.name} at ${c.connections} conns`, m);
+  for (const [label, result, expected] of [
+    ['hit', h, CACHE_HIT],
+    ['miss', m, CACHE_MISS],
+  ] as const) {
+    if (cacheShare(result, expected) < 0.99)
+      warnings.push(
+        `cache ${label} run, ${c.name}: cache-status ${JSON.stringify(result.headerValues)}, expected "${expected}"`,
+      );
+  }
+  return {
+    body: c.name,
+    connections: c.connections,
+    hit: h,
+    miss: m,
+    rpsRatio: h.rps / m.rps,
+    p50Ratio: h.p50Ms / m.p50Ms,
+    p50Speedup: m.p50Ms / h.p50Ms,
+  };
+}
+
+async function cacheScenario(): Promise<{ started: Started; cache: CacheRow[] }> {
+  const t0 = performance.now();
+  const started = await startServal(ctx, 'serval (cache on)', {
+    modelRepository: heavyRepository(ctx),
+    cache: true,
+  });
+  const cache: CacheRow[] = [];
+  for (const c of CACHE_CASES) {
+    const row = await cacheCompare(started, c);
+    cache.push(row);
+    process.stderr.write(
+      `  cache ${c.name} at ${c.connections} conns: hit ${row.hit.rps.toFixed(0)} req/s p50 ${row.hit.p50Ms.toFixed(2)} ms, ` +
+        `miss ${row.miss.rps.toFixed(0)} req/s p50 ${row.miss.p50Ms.toFixed(2)} ms\n`,
+    );
+  }
+  started.facts.memoryAfterLoad = treeMemory(started.server.pid);
+  await stopServer(started.server);
+  process.stderr.write(`  cache scenario: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  return { started, cache };
+}
+
 async function heavyScenario(): Promise<{ started: Started; heavy: BenchResults['heavy'] }> {
   const started = await startServal(ctx, 'serval (iris + heavy)', { modelRepository: heavyRepository(ctx) });
   const url = `${started.base}/v1/models/heavy:predict`;
@@ -167,7 +286,24 @@ async function heavyScenario(): Promise<{ started: Started; heavy: BenchResults[
   };
 }
 
-function targets(top: MatrixRow, heavy: BenchResults['heavy'], serval: Started): Target[] {
+/** The cache target, per request shape: a hit's p50 latency at most half a miss's. */
+function cacheTargets(cache: readonly CacheRow[]): Target[] {
+  return cache.map((row) => ({
+    name: `cache hit ≥ 2x faster than a miss, ${row.body} at ${row.connections} conns (p50 miss ÷ hit)`,
+    goal: '≥ 2x',
+    measured:
+      `${row.p50Speedup.toFixed(2)}x (p50 ${row.hit.p50Ms.toFixed(2)} vs ${row.miss.p50Ms.toFixed(2)} ms; ` +
+      `req/s ${row.rpsRatio.toFixed(2)}x)`,
+    pass: row.p50Speedup >= 2,
+  }));
+}
+
+function targets(
+  top: MatrixRow,
+  heavy: BenchResults['heavy'],
+  cache: readonly CacheRow[],
+  serval: Started,
+): Target[] {
   const ready = serval.facts.readiness.firstReadyMs;
   return [
     {
@@ -188,6 +324,7 @@ function targets(top: MatrixRow, heavy: BenchResults['heavy'], serval: Started):
       measured: `${heavy.healthz.p99Ms.toFixed(2)} ms`,
       pass: heavy.healthz.p99Ms <= 20,
     },
+    ...cacheTargets(cache),
     { name: 'start to ready', goal: '< 2000 ms', measured: `${ready.toFixed(0)} ms`, pass: ready < 2000 },
   ];
 }
@@ -221,6 +358,7 @@ async function main(): Promise<void> {
     ratio: infoRun.rps / infoCeiling.rps,
   };
 
+  const { started: cacheServer, cache } = await cacheScenario();
   const { started: heavyServer, heavy } = await heavyScenario();
   const top = matrix.find((r) => r.body === IRIS_1.name && r.connections === 64);
   if (!top) throw new Error('no iris ×1 row at 64 connections');
@@ -233,11 +371,12 @@ async function main(): Promise<void> {
     workers: ctx.workers,
     durationS: DURATION_S,
     warmupS: WARMUP_S,
-    servers: [serval.facts, verbose.facts, heavyServer.facts, ceiling.facts],
+    servers: [serval.facts, verbose.facts, cacheServer.facts, heavyServer.facts, ceiling.facts],
     matrix,
     logInfo,
+    cache,
     heavy,
-    targets: targets(top, heavy, serval),
+    targets: targets(top, heavy, cache, serval),
   };
   process.stdout.write('\n' + renderReport(results) + '\n');
   if (warnings.length > 0) {

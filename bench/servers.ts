@@ -1,5 +1,5 @@
 // The servers the bench compares: built Serval (a chosen model repository and log level) and the node:http ceiling.
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { freePort, startServer, treeMemory, waitReady, type Server } from './processes.js';
@@ -50,6 +50,8 @@ async function start(
 export interface ServalOptions {
   logLevel?: string;
   modelRepository?: string;
+  /** The prediction cache: off unless a scenario is about the cache. */
+  cache?: boolean;
   /** Where Serval's stdout (its log lines) goes; stderr always goes to the run's log file. */
   stdoutPath?: string;
 }
@@ -65,8 +67,8 @@ export function startServal(ctx: ServerContext, name: string, options: ServalOpt
       SERVAL_WORKERS: String(ctx.workers),
       SERVAL_LOG_LEVEL: options.logLevel ?? 'warn',
       // Pinned off whatever serval.config.json says: the bench repeats one body, which a cache would answer from
-      // memory, and measures the open server rather than 401s or 429s.
-      SERVAL_CACHE_ENABLED: 'false',
+      // memory, and measures the open server rather than 401s or 429s. Only the cache scenario turns the cache on.
+      SERVAL_CACHE_ENABLED: String(options.cache ?? false),
       SERVAL_AUTH_ENABLED: 'false',
       SERVAL_RATE_LIMIT_ENABLED: 'false',
       ...(options.modelRepository === undefined ? {} : { SERVAL_MODEL_REPOSITORY: options.modelRepository }),
@@ -99,6 +101,7 @@ export function startCeiling(ctx: ServerContext): Promise<Started> {
  */
 export function heavyRepository(ctx: ServerContext): string {
   const repo = join(ctx.runDir, 'models');
+  if (existsSync(repo)) return repo; // made by an earlier scenario of this run
   const models = {
     iris: join(ctx.root, 'models/iris/1'),
     heavy: join(ctx.root, 'test/fixtures/models/heavy/1'),

@@ -56,7 +56,7 @@ function sliceRows(tensor: TensorData, start: number, rows: number): TensorData 
   const width = total === 0 ? 0 : tensor.data.length / total;
   return {
     type: tensor.type,
-    data: tensor.data.slice(start * width, (start + rows) * width) as TensorArray,
+    data: tensor.data.slice(start * width, (start + rows) * width),
     dims: [rows, ...tensor.dims.slice(1)],
   };
 }
