@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { once } from 'node:events';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FIXTURE_MODELS, freePort, MODELS, ROOT, tempRepository } from '../helpers.js';
+import { FIXTURE_MODELS, freePort, MODELS, ROOT, startRedis, tempRepository } from '../helpers.js';
 
 interface Running {
   child: ChildProcessByStdio<null, Readable, Readable>;
@@ -138,6 +139,53 @@ describe('the built server over real HTTP', () => {
     const [code] = (await exited) as [number | null];
     assert.equal(code, 0);
     await assert.rejects(fetch(server.base + '/healthz'));
+  });
+});
+
+/** One POST on a fresh connection, so that the cluster spreads requests over its workers. */
+function postFresh(base: string, path: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      base + path,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('a rate limit shared through Redis by 2 worker processes', () => {
+  it('lets exactly the limit through, whichever worker answers', async (t) => {
+    const redis = await startRedis();
+    const server = await startServer({
+      SERVAL_WORKERS: '2',
+      SERVAL_LOG_LEVEL: 'info',
+      SERVAL_RATE_LIMIT_ENABLED: 'true',
+      SERVAL_RATE_LIMIT_PREDICT_MAX: '6',
+      SERVAL_REDIS_URL: redis.url,
+    });
+    t.after(async () => {
+      server.child.kill('SIGKILL');
+      await redis.stop();
+    });
+    await waitForWorkers(server, 2);
+    const body = JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push(await postFresh(server.base, '/v1/models/iris:predict', body));
+    assert.equal(statuses.filter((s) => s === 200).length, 6, String(statuses));
+    assert.equal(statuses.filter((s) => s === 429).length, 6, String(statuses));
+    await sleep(100);
+    const answeredBy = new Set(
+      server
+        .lines()
+        .filter((l) => l.route === '/v1/models/:model:predict')
+        .map((l) => l.pid),
+    );
+    assert.equal(answeredBy.size, 2, 'both workers answered');
   });
 });
 
