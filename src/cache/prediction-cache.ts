@@ -1,4 +1,4 @@
-// A bounded LRU of predictions (entries, bytes, TTL), shared through Redis when configured, with single-flight.
+// A bounded LRU of serialized prediction responses (entries, bytes, TTL), shared through Redis, with single-flight.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Redis } from 'ioredis';
@@ -33,8 +33,19 @@ export function cacheKey(model: string, version: string, feeds: TensorMap): stri
   return hash.digest('base64url');
 }
 
-export class PredictionCache<V extends object = object> {
+/** The key of an exact repeat: the model, its version and the hash of the raw request body. */
+export function exactKey(model: string, version: string, bodyHash: string): string {
+  return `${model}\0${version}\0${bodyHash}`;
+}
+
+/**
+ * Values are whole serialized responses, sent as they are. Two indexes share them: entries by the canonical
+ * input (array and named forms meet there), and exact repeats by raw body, which a hit answers before the body
+ * is validated or encoded: for a cheap model that work is most of a request.
+ */
+export class PredictionCache<V extends string = string> {
   #lru: LRUCache<string, V>;
+  #exact: LRUCache<string, V>;
   #inFlight = new Map<string, Promise<V>>();
   #redis: Redis | null;
   #ttlMs: number;
@@ -42,12 +53,15 @@ export class PredictionCache<V extends object = object> {
   #lastReport = 0;
 
   constructor(options: PredictionCacheOptions) {
-    this.#lru = new LRUCache<string, V>({
+    const bounds = {
       max: options.maxEntries,
       maxSize: options.maxBytes,
-      sizeCalculation: (value) => Buffer.byteLength(JSON.stringify(value)) + 64,
+      sizeCalculation: (value: V) => value.length * 2 + 64,
       ttl: options.ttlMs,
-    });
+    };
+    this.#lru = new LRUCache<string, V>(bounds);
+    // The same strings by another key: the exact index adds keys, not copies of the responses.
+    this.#exact = new LRUCache<string, V>(bounds);
     this.#redis = options.redis;
     this.#ttlMs = options.ttlMs;
     this.#log = options.log;
@@ -57,8 +71,26 @@ export class PredictionCache<V extends object = object> {
     return this.#lru.size;
   }
 
-  /** The cached value, or compute's (once for identical concurrent calls), and where it came from. */
-  async wrap(key: string, compute: () => Promise<V>): Promise<{ value: V; status: CacheStatus }> {
+  /** A response stored for exactly this body, if any (local only: it must stay cheaper than the work it saves). */
+  exact(key: string): V | undefined {
+    return this.#exact.get(key);
+  }
+
+  /**
+   * The cached value, or compute's (once for identical concurrent calls), and where it came from; with an
+   * exact key, the value is also filed under it.
+   */
+  async wrap(
+    key: string,
+    compute: () => Promise<V>,
+    exact?: string,
+  ): Promise<{ value: V; status: CacheStatus }> {
+    const result = await this.#lookup(key, compute);
+    if (exact !== undefined) this.#exact.set(exact, result.value);
+    return result;
+  }
+
+  async #lookup(key: string, compute: () => Promise<V>): Promise<{ value: V; status: CacheStatus }> {
     const local = this.#lru.get(key);
     if (local !== undefined) return { value: local, status: 'hit' };
     const pending = this.#inFlight.get(key);
@@ -90,7 +122,7 @@ export class PredictionCache<V extends object = object> {
     if (!this.#redis) return undefined;
     try {
       const text = await this.#redis.get(`serval-cache:${key}`);
-      return text === null ? undefined : (JSON.parse(text) as V);
+      return text === null ? undefined : (text as V);
     } catch (err) {
       this.#report(err as Error);
       return undefined;
@@ -98,11 +130,9 @@ export class PredictionCache<V extends object = object> {
   }
 
   #redisSet(key: string, value: V): void {
-    this.#redis
-      ?.set(`serval-cache:${key}`, JSON.stringify(value), 'PX', this.#ttlMs)
-      .catch((err: unknown) => {
-        this.#report(err as Error);
-      });
+    this.#redis?.set(`serval-cache:${key}`, value, 'PX', this.#ttlMs).catch((err: unknown) => {
+      this.#report(err as Error);
+    });
   }
 
   /** Redis trouble makes the cache local for a while; it is reported at most every 10 s, never raised. */

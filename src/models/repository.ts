@@ -46,6 +46,16 @@ async function subdirectories(path: string): Promise<string[]> {
   return folders.filter((name): name is string => name !== undefined);
 }
 
+/** The named version, or the default one: the highest version that is ready (else the highest). */
+function select(versions: readonly ModelVersion[], version: string | undefined): ModelVersion | undefined {
+  if (version !== undefined) return versions.find((v) => v.version === version);
+  return versions.find((v) => v.state === 'READY') ?? versions[0];
+}
+
+function isReady(model: ModelVersion): model is ReadyModel {
+  return model.state === 'READY' && model.runtime !== undefined && model.signature !== undefined;
+}
+
 export class ModelRepository {
   #models = new Map<string, ModelVersion[]>(); // versions sorted highest first
   #options: RepositoryOptions;
@@ -134,23 +144,25 @@ export class ModelRepository {
     return versions;
   }
 
-  /** A version, or the default one: the highest version that is ready (else the highest). */
+  /** A version, or the default one; throws MODEL_NOT_FOUND or VERSION_NOT_FOUND. */
   find(name: string, version?: string): ModelVersion {
-    const versions = this.versions(name);
-    if (version === undefined) {
-      const chosen = versions.find((v) => v.state === 'READY') ?? versions[0];
-      if (!chosen) throw new errors.MODEL_NOT_READY(excerpt(name), 'it has no versions');
-      return chosen;
-    }
-    const found = versions.find((v) => v.version === version);
-    if (!found) throw new errors.VERSION_NOT_FOUND(excerpt(name), excerpt(version));
+    const found = select(this.versions(name), version);
+    if (!found && version !== undefined) throw new errors.VERSION_NOT_FOUND(excerpt(name), excerpt(version));
+    if (!found) throw new errors.MODEL_NOT_READY(excerpt(name), 'it has no versions');
     return found;
+  }
+
+  /** The version that would serve, if it is ready; never throws (for lookups that may simply give up). */
+  peek(name: string, version?: string): ReadyModel | undefined {
+    const versions = this.#models.get(name);
+    const found = versions && select(versions, version);
+    return found && isReady(found) ? found : undefined;
   }
 
   /** Like find, but only a version that can serve; 503 with Retry-After while loading. */
   ready(name: string, version?: string): ReadyModel {
     const model = this.find(name, version);
-    if (model.state === 'READY' && model.runtime && model.signature) return model as ReadyModel;
+    if (isReady(model)) return model;
     const why = model.state === 'LOADING' ? 'still loading' : `failed to load (${model.reason ?? 'unknown'})`;
     const error = new errors.MODEL_NOT_READY(model.name, why);
     if (model.state === 'LOADING') withExtras(error, { headers: { 'retry-after': '1' } });

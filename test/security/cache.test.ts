@@ -60,6 +60,40 @@ describe('the prediction cache', () => {
     assert.equal(counter.calls, calls, 'a hit runs no inference');
   });
 
+  it('answers an exact repeat before validation, from the raw body', async () => {
+    const body = '{"instances": [[4.9, 3.1, 1.5, 0.1]]}';
+    const send = () =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/models/iris:predict',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    assert.equal((await send()).headers['cache-status'], 'serval; fwd=miss; stored');
+    const models = app.models;
+    const ready = models.ready.bind(models);
+    let handlerLookups = 0;
+    models.ready = (name, version) => (handlerLookups++, ready(name, version));
+    try {
+      const repeat = await send();
+      assert.equal(repeat.headers['cache-status'], 'serval; hit');
+      assert.equal(repeat.headers['content-type'], 'application/json; charset=utf-8');
+      assert.equal(repeat.json().predictions[0].label, 'setosa');
+      assert.equal(handlerLookups, 0, 'the route handler did not run');
+      // The same instance spelled differently is not an exact repeat: the handler finds it by its tensor.
+      const respaced = await app.inject({
+        method: 'POST',
+        url: '/v1/models/iris:predict',
+        headers: { 'content-type': 'application/json' },
+        body: '{"instances":[[4.9,3.1,1.5,0.1]]}',
+      });
+      assert.equal(respaced.headers['cache-status'], 'serval; hit');
+      assert.equal(handlerLookups, 1);
+    } finally {
+      models.ready = ready;
+    }
+  });
+
   it('serves named features as a hit after the same instance sent as an array', async () => {
     const array = await predict(app, [5.0, 3.6, 1.4, 0.2]);
     assert.equal(array.headers['cache-status'], 'serval; fwd=miss; stored');
@@ -173,6 +207,32 @@ describe('a model marked "cache": false', () => {
       assert.equal(counter.calls, i);
     }
     assert.equal(app.predictionCache!.size, 0);
+  });
+});
+
+describe('the prediction cache behind authentication', () => {
+  it('answers a cached body only to a caller with a valid token', async (t) => {
+    const secret = 'a-test-secret-of-at-least-32-characters!';
+    const app = await loadedApp({ cacheEnabled: true, authEnabled: true, jwtSecret: secret });
+    t.after(() => app.close());
+    const { SignJWT } = await import('jose');
+    const token = await new SignJWT({ scope: 'serval:predict' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('a')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(secret));
+    const authorized = { authorization: `Bearer ${token}` };
+    assert.equal(
+      (await predict(app, [5.1, 3.5, 1.4, 0.2], authorized)).headers['cache-status'],
+      'serval; fwd=miss; stored',
+    );
+    assert.equal(
+      (await predict(app, [5.1, 3.5, 1.4, 0.2], authorized)).headers['cache-status'],
+      'serval; hit',
+    );
+    const anonymous = await predict(app, [5.1, 3.5, 1.4, 0.2]);
+    assert.equal(anonymous.statusCode, 401);
+    assert.equal(anonymous.headers['cache-status'], undefined);
   });
 });
 

@@ -38,6 +38,9 @@ async function swaggerPlugin(fastify: FastifyInstance, options: SwaggerOptions):
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
     staticCSP: true,
+    // The default static CSP ends with upgrade-insecure-requests: over plain HTTP on any host but localhost the
+    // browser would rewrite every asset and API call to https and the page would stay blank.
+    transformStaticCSP: (header: string) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
   });
   fastify.get('/openapi.json', { schema: { hide: true } }, async function () {
     return fastify.swagger();

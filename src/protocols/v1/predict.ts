@@ -1,6 +1,6 @@
 // One V1 prediction: encode, consult the prediction cache (Cache-Status, RFC 9211), infer, decode.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { cacheKey, type CacheStatus } from '../../cache/prediction-cache.js';
+import { cacheKey, exactKey, type CacheStatus } from '../../cache/prediction-cache.js';
 import type { ReadyModel } from '../../models/repository.js';
 import { decodePredictions, encodeInstances, type Instance, type Prediction } from './codec.js';
 
@@ -11,6 +11,11 @@ const CACHE_STATUS: Record<CacheStatus, string> = {
   bypass: 'serval; fwd=request',
 };
 
+/** Cache-Control: no-cache (or no-store) on the request: compute afresh. */
+function bypassed(request: FastifyRequest): boolean {
+  return /\bno-(cache|store)\b/i.test(request.headers['cache-control'] ?? '');
+}
+
 export async function predict(
   fastify: FastifyInstance,
   model: ReadyModel,
@@ -20,27 +25,53 @@ export async function predict(
 ) {
   request.inference = { model: model.name, version: model.version, instances: instances.length };
   const feeds = encodeInstances(model.signature, instances);
-  const run = async () =>
-    decodePredictions(model.signature, await model.runtime.predict(feeds), instances.length);
-  const response = (predictions: Prediction[]) => ({
+  const response = async () => ({
     model_name: model.name,
     model_version: model.version,
-    predictions,
+    predictions: decodePredictions(
+      model.signature,
+      await model.runtime.predict(feeds),
+      instances.length,
+    ),
   });
 
   const cache = fastify.predictionCache;
-  if (!cache) return response(await run());
+  if (!cache) return response();
   if (model.descriptor.cache === false) {
     void reply.header('cache-status', 'serval; fwd=bypass; detail=uncacheable');
-    return response(await run());
+    return response();
   }
-  if (/\bno-(cache|store)\b/i.test(request.headers['cache-control'] ?? '')) {
+  if (bypassed(request)) {
     void reply.header('cache-status', CACHE_STATUS.bypass);
-    return response(await run());
+    return response();
   }
   // The key is taken before inference: a thread-mode run hands the input buffers over to its thread.
   const key = cacheKey(model.name, model.version, feeds);
-  const { value, status } = await cache.wrap(key, run);
-  void reply.header('cache-status', CACHE_STATUS[status]);
-  return response(value as Prediction[]);
+  const exact = request.bodyHash === null ? undefined : exactKey(model.name, model.version, request.bodyHash);
+  const { value, status } = await cache.wrap(key, async () => JSON.stringify(await response()), exact);
+  // The cached response is already JSON: sent as it is.
+  return reply.header('cache-status', CACHE_STATUS[status]).type('application/json').send(value);
+}
+
+/**
+ * preValidation hook of the predict routes: an exact repeat of a cached request is answered here, before its
+ * body is validated and encoded again (the same bytes passed both before being cached).
+ */
+export function answerExactRepeats(fastify: FastifyInstance) {
+  return async function (request: FastifyRequest, reply: FastifyReply) {
+    const cache = fastify.predictionCache;
+    if (!cache || request.bodyHash === null || bypassed(request)) return;
+    const params = request.params as { model?: string; version?: string };
+    const model = params.model === undefined ? undefined : fastify.models.peek(params.model, params.version);
+    if (!model || model.descriptor.cache === false) return;
+    const hit = cache.exact(exactKey(model.name, model.version, request.bodyHash));
+    if (hit === undefined) return;
+    const { instances } = request.body as { instances?: unknown };
+    request.inference = {
+      model: model.name,
+      version: model.version,
+      instances: Array.isArray(instances) ? instances.length : 0,
+    };
+    return reply.header('cache-status', CACHE_STATUS.hit).type('application/json').send(hit);
+  };
 }

@@ -5,7 +5,7 @@ import { Scopes } from '../../auth/scopes.js';
 import { modelMetadata, versionMetadata } from '../../models/metadata.js';
 import { requireScopes } from '../../plugins/app/auth.js';
 import { ErrorSchema, ModelMetadataSchema, VersionMetadataSchema } from '../../schemas/common.js';
-import { predict } from './predict.js';
+import { answerExactRepeats, predict } from './predict.js';
 import {
   ModelListSchema,
   ModelParamsSchema,
@@ -107,6 +107,7 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
   // The response union documents every prediction shape; serializing it with fast-json-stringify would run
   // Ajv on each prediction to pick a branch, so plain JSON.stringify is faster here.
   const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
+  if (fastify.predictionCache) fastify.addHook('preValidation', answerExactRepeats(fastify));
   const predictResponses = {
     200: PredictResponseSchema,
     ...errorResponses,
