@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey, exactKey, type CacheStatus } from '../../cache/prediction-cache.js';
 import type { ReadyModel } from '../../models/repository.js';
-import { decodePredictions, encodeInstances, type Instance, type Prediction } from './codec.js';
+import { decodePredictions, encodeInstances, type Instance } from './codec.js';
 
 const CACHE_STATUS: Record<CacheStatus, string> = {
   hit: 'serval; hit',
