@@ -28,11 +28,7 @@ export async function predict(
   const response = async () => ({
     model_name: model.name,
     model_version: model.version,
-    predictions: decodePredictions(
-      model.signature,
-      await model.runtime.predict(feeds),
-      instances.length,
-    ),
+    predictions: decodePredictions(model.signature, await model.runtime.predict(feeds), instances.length),
   });
 
   const cache = fastify.predictionCache;
