@@ -18,8 +18,9 @@ const workerFile = fileURLToPath(
 );
 
 /**
- * Admission is counted here rather than by piscina's queue: at most `threads` calls run and `maxQueue` wait; the
- * next one is refused at once (503) instead of waiting behind a queue that only grows.
+ * Each model's batcher holds its waiting calls and hands at most `threads` at a time to the pool; this bound is
+ * for the pool that all thread-mode models share: at most `threads` calls run and `maxQueue` wait, the next is
+ * refused at once (503) instead of waiting behind a queue that only grows (piscina's own queue is not used).
  */
 export class InferencePool {
   #piscina: Piscina<InferenceTask, TensorMap>;
@@ -36,11 +37,6 @@ export class InferencePool {
       maxThreads: options.threads,
       idleTimeout: Number.MAX_SAFE_INTEGER,
     });
-  }
-
-  /** Calls running or waiting. */
-  get inFlight(): number {
-    return this.#inFlight;
   }
 
   /**
