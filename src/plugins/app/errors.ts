@@ -26,14 +26,8 @@ function normalize(error: Servable, bodyLimitBytes: number): Servable {
       return new errors.PAYLOAD_TOO_LARGE(bodyLimitBytes);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new errors.UNSUPPORTED_MEDIA_TYPE();
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new errors.INVALID_REQUEST('the JSON body is empty');
   }
-  if (error.statusCode === 400 && /prototype property/.test(error.message)) {
-    return new errors.INVALID_REQUEST('keys such as "__proto__" and "constructor.prototype" are not allowed');
-  }
-  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
-    return new errors.INVALID_JSON();
+  // JSON bodies are parsed by the json-body plugin, which throws catalogue errors itself.
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
     // Fastify's own client errors (bad Content-Length, ...): their messages hold no user input.
     return Object.assign(new errors.INVALID_REQUEST(error.message), { statusCode: error.statusCode });
