@@ -9,18 +9,14 @@ import { loggerOptions } from './logger.js';
 import accessLog, { AccessLogController } from './plugins/app/access-log.js';
 import errorsPlugin from './plugins/app/errors.js';
 import jsonBody from './plugins/app/json-body.js';
-import { ClientRegistry } from './auth/clients.js';
-import { keyMaterial } from './auth/keys.js';
 import auth from './plugins/app/auth.js';
 import lifecycle from './plugins/app/lifecycle.js';
 import models from './plugins/app/models.js';
 import predictionCache from './plugins/app/prediction-cache.js';
-import rateLimit from './plugins/external/rate-limit.js';
 import redis from './plugins/external/redis.js';
 import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
 import v1Routes from './protocols/v1/routes.js';
-import oauthRoutes from './routes/oauth.js';
 import serviceRoutes from './routes/service.js';
 import { SERVAL_VERSION } from './version.js';
 
@@ -70,15 +66,27 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(jsonBody, { hashBodies: config.cacheEnabled });
   await app.register(accessLog);
   await app.register(security, { corsOrigins: config.corsOrigins });
-  const keys = keyMaterial(config);
+  // Optional features load their libraries (jose, ioredis, @fastify/rate-limit) only when configured: start-up
+  // time is module loading, paid by every worker.
+  const keys =
+    config.authEnabled || config.oauthClientsFile
+      ? (await import('./auth/keys.js')).keyMaterial(config)
+      : undefined;
   await app.register(swagger, { version: SERVAL_VERSION, bearerAuth: config.authEnabled });
   await app.register(redis, { url: config.redisUrl });
-  await app.register(auth, { config, keys });
-  if (config.rateLimitEnabled) await app.register(rateLimit, config);
+  const verifier =
+    config.authEnabled && keys ? new (await import('./auth/verifier.js')).TokenVerifier(keys, config) : null;
+  await app.register(auth, { verifier });
+  if (config.rateLimitEnabled)
+    await app.register((await import('./plugins/external/rate-limit.js')).default, config);
   await app.register(models, config);
   await app.register(predictionCache, config);
   await app.register(serviceRoutes, { version: SERVAL_VERSION });
   if (config.oauthClientsFile && keys?.signing) {
+    const [{ ClientRegistry }, { default: oauthRoutes }] = await Promise.all([
+      import('./auth/clients.js'),
+      import('./routes/oauth.js'),
+    ]);
     await app.register(oauthRoutes, {
       clients: ClientRegistry.fromFile(config.oauthClientsFile),
       signing: keys.signing,

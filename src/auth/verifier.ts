@@ -3,14 +3,11 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Config } from '../config/schema.js';
 import type { KeyMaterial } from './keys.js';
 import { scopesOf } from './scopes.js';
+import { TokenError } from './token-error.js';
 
 export interface Principal {
   subject: string;
   scopes: ReadonlySet<string>;
-}
-
-export class TokenError extends Error {
-  override name = 'TokenError';
 }
 
 /** Short, safe reasons for the WWW-Authenticate error_description (never the token itself). */
@@ -39,6 +36,10 @@ export class TokenVerifier {
       ...(config.jwtIssuer && { issuer: config.jwtIssuer }),
       ...(config.jwtAudience && { audience: config.jwtAudience }),
     };
+  }
+
+  get algorithms(): readonly string[] {
+    return this.#keys.algorithms;
   }
 
   async verify(token: string): Promise<Principal> {

@@ -226,6 +226,8 @@ describe('the container image', { skip }, () => {
       ...['-p', `${hostPort}:50505`, '-v', `${ROOT}test/fixtures/models:/models:ro`],
       // Two workers: the cluster path (the primary forwards SIGTERM) at a cost independent of the host's cores.
       ...['-e', 'SERVAL_MODEL_REPOSITORY=/models', '-e', 'SERVAL_WORKERS=2'],
+      // One call per request (no dynamic batching), so that the requests are still running at docker stop.
+      ...['-e', 'SERVAL_BATCH_MAX_ROWS=1'],
     ]);
     await waitFor200(hostPort, '/readyz', READY_STREAK);
     const payload = { instances: [[1, 2, 3, 4]] };

@@ -1,11 +1,10 @@
 // JWT bearer authentication: decorates the verifier; `requireScopes` adds the checking hook to a route scope.
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Config } from '../../config/schema.js';
 import { errors, withExtras } from '../../errors.js';
-import type { KeyMaterial } from '../../auth/keys.js';
 import { grants, Scopes, type Scope } from '../../auth/scopes.js';
-import { TokenError, TokenVerifier, type Principal } from '../../auth/verifier.js';
+import { TokenError } from '../../auth/token-error.js';
+import type { Principal, TokenVerifier } from '../../auth/verifier.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -65,15 +64,15 @@ export function requireScopes(fastify: FastifyInstance): void {
 }
 
 export interface AuthOptions {
-  config: Config;
-  keys: KeyMaterial | undefined;
+  /** Built by the caller when authentication is on (so that jose loads only then). */
+  verifier: TokenVerifier | null;
 }
 
-async function authPlugin(fastify: FastifyInstance, { config, keys }: AuthOptions): Promise<void> {
+async function authPlugin(fastify: FastifyInstance, { verifier }: AuthOptions): Promise<void> {
   fastify.decorateRequest('principal', null);
-  if (config.authEnabled && keys) {
-    fastify.decorate('tokenVerifier', new TokenVerifier(keys, config));
-    fastify.log.info({ algorithms: keys.algorithms }, 'JWT authentication is on for model routes');
+  if (verifier) {
+    fastify.decorate('tokenVerifier', verifier);
+    fastify.log.info({ algorithms: verifier.algorithms }, 'JWT authentication is on for model routes');
   } else {
     fastify.decorate('tokenVerifier', null);
     fastify.log.warn(

@@ -1,6 +1,6 @@
 // The shared Redis client (ioredis) for rate limits and the prediction cache, when SERVAL_REDIS_URL is set.
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 
 declare module 'fastify' {
@@ -20,7 +20,8 @@ async function redisPlugin(fastify: FastifyInstance, { url }: RedisOptions): Pro
     return;
   }
   const log = fastify.log.child({ component: 'redis' });
-  const redis = new Redis(url, {
+  const { Redis: Client } = await import('ioredis'); // loaded only when Redis is configured
+  const redis: Redis = new Client(url, {
     lazyConnect: true,
     enableOfflineQueue: false, // a command while Redis is down fails at once instead of queueing
     maxRetriesPerRequest: 1,
