@@ -1,3 +1,4 @@
+// Serval's predictions against the training framework's own outputs, for every bundled model.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// Heavy models on worker threads: the event loop stays free, a full queue sheds load, a deadline answers 504.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';

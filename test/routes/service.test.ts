@@ -1,3 +1,4 @@
+// The service routes: /, liveness, readiness, request ids and the API documentation.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildApp } from '../../src/app.js';

@@ -1,3 +1,4 @@
+// Model metadata routes, 404/405 answers, and how the repository loads, fails and picks versions.
 import assert from 'node:assert/strict';
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';

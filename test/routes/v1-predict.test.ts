@@ -1,3 +1,4 @@
+// The predict route: answers, validation errors with their codes, and limits.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';

@@ -1,3 +1,4 @@
+// JWT bearer authentication: token attacks, scopes, public routes, RS256 and JWKS keys.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';

@@ -1,3 +1,4 @@
+// The prediction cache: hits, misses, bypass, single flight, opt-out, Redis sharing and Redis failure.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// Hardening: security headers, CORS, ETag/304, header limits, and no internals in error bodies.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';

@@ -1,3 +1,4 @@
+// POST /oauth/token: the client-credentials grant, its client authentication and OAuth errors.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

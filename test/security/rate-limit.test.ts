@@ -1,3 +1,4 @@
+// Rate limits in memory and through a real Redis, including Redis stopping mid-run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';

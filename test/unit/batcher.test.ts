@@ -1,3 +1,4 @@
+// Dynamic batching with a fake model: merging, splitting, limits and failures.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Batcher, batchable } from '../../src/inference/batcher.js';

@@ -1,3 +1,4 @@
+// V1 instances to tensors and tensors to predictions, and the signature checks behind them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TensorData } from '../../src/inference/tensor.js';

@@ -1,3 +1,4 @@
+// The config loader: defaults, env overrides, errors naming the key, the README table, CPU quotas.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
