@@ -29,7 +29,9 @@ function positiveEnv(name: string, fallback: number): number {
 const ctx: ServerContext = {
   root: fileURLToPath(new URL('..', import.meta.url)),
   runDir: mkdtempSync(join(tmpdir(), 'serval-bench-')),
-  workers: Math.round(positiveEnv('BENCH_WORKERS', 2)),
+  // autocannon runs here and needs a core of its own: on a 2-core machine that leaves one core, so Serval and the
+  // ceiling each get one HTTP process (two would be three busy processes on two cores). BENCH_WORKERS overrides.
+  workers: Math.round(positiveEnv('BENCH_WORKERS', Math.max(1, availableParallelism() - 1))),
 };
 const DURATION_S = positiveEnv('BENCH_DURATION', 5);
 const WARMUP_S = positiveEnv('BENCH_WARMUP', 1);
