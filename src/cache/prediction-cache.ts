@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TensorMap } from '../inference/tensor.js';
+import { throttledWarning } from '../throttled-warning.js';
 
 export type CacheStatus = 'hit' | 'miss' | 'collapsed' | 'bypass';
 
@@ -49,8 +50,8 @@ export class PredictionCache<V extends string = string> {
   #inFlight = new Map<string, Promise<V>>();
   #redis: Redis | null;
   #ttlMs: number;
-  #log: FastifyBaseLogger;
-  #lastReport = 0;
+  /** Redis trouble makes the cache local for a while; it is reported, never raised. */
+  #report: (err: Error) => void;
 
   constructor(options: PredictionCacheOptions) {
     const bounds = {
@@ -64,7 +65,7 @@ export class PredictionCache<V extends string = string> {
     this.#exact = new LRUCache<string, V>(bounds);
     this.#redis = options.redis;
     this.#ttlMs = options.ttlMs;
-    this.#log = options.log;
+    this.#report = throttledWarning(options.log, 'shared prediction cache unavailable; caching locally');
   }
 
   get size(): number {
@@ -133,12 +134,5 @@ export class PredictionCache<V extends string = string> {
     this.#redis?.set(`serval-cache:${key}`, value, 'PX', this.#ttlMs).catch((err: unknown) => {
       this.#report(err as Error);
     });
-  }
-
-  /** Redis trouble makes the cache local for a while; it is reported at most every 10 s, never raised. */
-  #report(err: Error): void {
-    if (Date.now() - this.#lastReport < 10_000) return;
-    this.#lastReport = Date.now();
-    this.#log.warn({ err: { message: err.message } }, 'shared prediction cache unavailable; caching locally');
   }
 }

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../../config/schema.js';
 import { errors, withExtras } from '../../errors.js';
+import { throttledWarning } from '../../throttled-warning.js';
 
 type Incr = Parameters<FastifyRateLimitStore['incr']>;
 
@@ -19,12 +20,7 @@ function resilientStore(
   policy: Config['redisFailurePolicy'],
   log: FastifyBaseLogger,
 ): FastifyRateLimitStoreCtor {
-  let lastReport = 0;
-  const report = (err: Error) => {
-    if (Date.now() - lastReport < 10_000) return;
-    lastReport = Date.now();
-    log.warn({ err: { message: err.message }, policy }, 'rate limit store unavailable');
-  };
+  const report = throttledWarning(log, 'rate limit store unavailable', { policy });
   interface Pair {
     shared: FastifyRateLimitStore;
     local: FastifyRateLimitStore;

@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
+import { throttledWarning } from '../../throttled-warning.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,14 +30,7 @@ async function redisPlugin(fastify: FastifyInstance, { url }: RedisOptions): Pro
     connectTimeout: 1000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
-  let lastReport = 0;
-  redis.on('error', (err: Error) => {
-    const now = Date.now();
-    if (now - lastReport > 10_000) {
-      lastReport = now;
-      log.warn({ err: { message: err.message } }, 'redis unavailable; using the failure policy');
-    }
-  });
+  redis.on('error', throttledWarning(log, 'redis unavailable; using the failure policy'));
   redis.on('ready', () => log.info('redis connected'));
   redis.connect().catch(() => undefined); // reconnects by itself; errors are reported above
   fastify.decorate('redis', redis);

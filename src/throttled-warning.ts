@@ -1,0 +1,18 @@
+// A warning logged at most once per interval: a Redis outage fails every request, its log must not.
+import type { FastifyBaseLogger } from 'fastify';
+
+/** Returns a reporter that logs `message` with the error's message (no stack) at most every `intervalMs`. */
+export function throttledWarning(
+  log: FastifyBaseLogger,
+  message: string,
+  fields: Record<string, unknown> = {},
+  intervalMs = 10_000,
+): (err: Error) => void {
+  let last = -Infinity;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    log.warn({ ...fields, err: { message: err.message } }, message);
+  };
+}
