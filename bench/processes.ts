@@ -2,9 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+// The same free-port probe as the tests'.
+export { freePort } from '../test/net.js';
 
 export interface Server {
   name: string;
@@ -17,19 +19,6 @@ export interface Server {
 }
 
 const running = new Set<Server>();
-
-/** A port the OS just handed out; the tiny race until the child binds it is acceptable for a bench. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export interface StartOptions {
   name: string;
