@@ -57,6 +57,27 @@ describe('security headers and error bodies', () => {
     assertSecurityHeaders(res);
   });
 
+  it('keeps the headers that only act on HTML documents for the Swagger UI pages', async () => {
+    const api = await app.inject({
+      method: 'POST',
+      url: '/v1/models/iris:predict',
+      payload: { instances: [setosa] },
+    });
+    assert.equal(api.statusCode, 200);
+    assertSecurityHeaders(api);
+    assert.equal(api.headers['x-frame-options'], 'DENY');
+    assert.equal(api.headers['origin-agent-cluster'], undefined);
+    assert.equal(api.headers['x-xss-protection'], undefined);
+    const page = await app.inject('/docs/');
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    assert.equal(page.headers['x-content-type-options'], 'nosniff');
+    assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(page.headers['origin-agent-cluster'], '?1');
+    assert.equal(page.headers['x-xss-protection'], '0');
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+  });
+
   it('sends no CORS headers when no origin is configured', async () => {
     const res = await app.inject({ url: '/v1/models', headers: { origin: APP_ORIGIN } });
     assert.equal(res.statusCode, 200);

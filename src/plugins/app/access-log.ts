@@ -1,4 +1,4 @@
-// Request ids out (X-Request-Id) and one structured access line per request; never bodies or auth headers.
+// One structured access line per request (the security plugin returns its X-Request-Id); never bodies or auth headers.
 import fp from 'fastify-plugin';
 import { levels } from 'pino';
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -62,9 +62,6 @@ export class AccessLogController extends LogController {
 
 async function accessLogPlugin(fastify: FastifyInstance): Promise<void> {
   fastify.decorateRequest('inference', null);
-  fastify.addHook('onRequest', async function (request, reply) {
-    reply.header('x-request-id', request.id);
-  });
 }
 
 export default fp(accessLogPlugin, { name: 'access-log' });

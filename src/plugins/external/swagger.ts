@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { documentHeaders } from './security.js';
 
 export interface SwaggerOptions {
   version: string;
@@ -34,13 +35,17 @@ async function swaggerPlugin(fastify: FastifyInstance, options: SwaggerOptions):
       ],
     },
   });
-  await fastify.register(swaggerUi, {
-    routePrefix: '/docs',
-    uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
-    staticCSP: true,
-    // The default static CSP ends with upgrade-insecure-requests: over plain HTTP on any host but localhost the
-    // browser would rewrite every asset and API call to https and the page would stay blank.
-    transformStaticCSP: (header: string) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  // Swagger UI in a context of its own, whose pages also get helmet's headers for HTML documents.
+  await fastify.register(async function docs(pages) {
+    pages.addHook('onRequest', documentHeaders);
+    await pages.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true },
+      staticCSP: true,
+      // The default static CSP ends with upgrade-insecure-requests: over plain HTTP on any host but localhost the
+      // browser would rewrite every asset and API call to https and the page would stay blank.
+      transformStaticCSP: (header: string) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+    });
   });
   fastify.get('/openapi.json', { schema: { hide: true } }, async function () {
     return fastify.swagger();
