@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TensorData } from '../../src/inference/tensor.js';
 import { buildSignature } from '../../src/models/signature.js';
-import { decodePredictions, encodeInstances } from '../../src/protocols/v1/codec.js';
+import {
+  decodePredictions,
+  encodeInstances,
+  serializeResponse,
+  type PredictResponse,
+} from '../../src/protocols/v1/codec.js';
 
 const irisInputs = [{ name: 'input', type: 'float32', shape: ['batch', 4] }];
 const irisOutputs = [
@@ -170,6 +175,49 @@ describe('decodePredictions', () => {
     );
     const outputs = { y: { type: 'float32', data: Float32Array.from([1, 2, 3, 4]), dims: [2, 2] } };
     assert.deepEqual(decodePredictions(raw, outputs, 2), [{ y: [1, 2] }, { y: [3, 4] }]);
+  });
+});
+
+describe('serializeResponse', () => {
+  const response = (predictions: PredictResponse['predictions']): PredictResponse => ({
+    model_name: 'm',
+    model_version: '1',
+    predictions,
+  });
+
+  it('writes a classifier response exactly as JSON.stringify does, labels of the model or not', () => {
+    const body = response([
+      { label: 'virginica', probabilities: { setosa: 0.1, versicolor: 0.2, virginica: 0.7 } },
+      { label: 'setosa', probabilities: { setosa: 1, versicolor: 1.4506358780863593e-8, virginica: 0 } },
+      { label: 'a "quoted"\nlabel', probabilities: { setosa: 0.5, 'not a label': 0.5 } },
+    ]);
+    assert.equal(serializeResponse(iris, body), JSON.stringify(body));
+    const unlabelled = buildSignature(irisInputs, irisOutputs, {
+      task: 'classification',
+      outputs: { probabilities: 'probabilities' },
+    });
+    const numbered = response([{ label: '2', probabilities: { '0': 0.25, '1': 0.25, '2': 0.5 } }]);
+    assert.equal(serializeResponse(unlabelled, numbered), JSON.stringify(numbered));
+  });
+
+  it('writes a non-finite probability as null, as JSON.stringify does', () => {
+    const body = response([
+      { label: 'setosa', probabilities: { setosa: NaN, versicolor: Infinity, virginica: 0 } },
+    ]);
+    assert.equal(
+      serializeResponse(iris, body),
+      '{"model_name":"m","model_version":"1","predictions":[{"label":"setosa","probabilities":{"setosa":null,"versicolor":null,"virginica":0}}]}',
+    );
+  });
+
+  it('writes regression and raw responses with JSON.stringify', () => {
+    const reg = buildSignature(
+      [{ name: 'input', type: 'float32', shape: ['n', 2] }],
+      [{ name: 'value', type: 'float32', shape: ['n', 2] }],
+      { task: 'regression', outputs: { value: 'value' } },
+    );
+    const body = response([1.5, [2, -3]]);
+    assert.equal(serializeResponse(reg, body), JSON.stringify(body));
   });
 });
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey, exactKey, type CacheStatus } from '../../cache/prediction-cache.js';
 import type { ReadyModel } from '../../models/repository.js';
-import { decodePredictions, encodeInstances, type Instance } from './codec.js';
+import { decodePredictions, encodeInstances, serializeResponse, type Instance } from './codec.js';
 
 const CACHE_STATUS: Record<CacheStatus, string> = {
   hit: 'serval; hit',
@@ -25,27 +25,28 @@ export async function predict(
 ) {
   request.inference = { model: model.name, version: model.version, instances: instances.length };
   const feeds = encodeInstances(model.signature, instances);
-  const response = async () => ({
-    model_name: model.name,
-    model_version: model.version,
-    predictions: decodePredictions(model.signature, await model.runtime.predict(feeds), instances.length),
-  });
+  /** The response as JSON: sent as it is, and what the cache keeps. */
+  const response = async () =>
+    serializeResponse(model.signature, {
+      model_name: model.name,
+      model_version: model.version,
+      predictions: decodePredictions(model.signature, await model.runtime.predict(feeds), instances.length),
+    });
 
   const cache = fastify.predictionCache;
-  if (!cache) return response();
+  if (!cache) return reply.type('application/json').send(await response());
   if (model.descriptor.cache === false) {
     void reply.header('cache-status', 'serval; fwd=bypass; detail=uncacheable');
-    return response();
+    return reply.type('application/json').send(await response());
   }
   if (bypassed(request)) {
     void reply.header('cache-status', CACHE_STATUS.bypass);
-    return response();
+    return reply.type('application/json').send(await response());
   }
   // The key is taken before inference: a thread-mode run hands the input buffers over to its thread.
   const key = cacheKey(model.name, model.version, feeds);
   const exact = request.bodyHash === null ? undefined : exactKey(model.name, model.version, request.bodyHash);
-  const { value, status } = await cache.wrap(key, async () => JSON.stringify(await response()), exact);
-  // The cached response is already JSON: sent as it is.
+  const { value, status } = await cache.wrap(key, response, exact);
   return reply.header('cache-status', CACHE_STATUS[status]).type('application/json').send(value);
 }
 

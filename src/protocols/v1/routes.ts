@@ -104,8 +104,9 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   const config = { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit } };
   const PredictRequestSchema = predictRequestSchema(options.maxInstances);
-  // The response union documents every prediction shape; serializing it with fast-json-stringify would run
-  // Ajv on each prediction to pick a branch, so plain JSON.stringify is faster here.
+  // predict() sends predictions already serialized (codec.ts). The response union documents every prediction
+  // shape; fast-json-stringify compiled from it would run Ajv to pick a branch, so the rest (errors) is
+  // JSON.stringify.
   const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
   if (fastify.predictionCache) fastify.addHook('preValidation', answerExactRepeats(fastify));
   const predictResponses = {
