@@ -63,7 +63,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   await app.register(lifecycle);
   await app.register(errorsPlugin, { bodyLimitBytes: config.bodyLimitBytes });
-  await app.register(jsonBody, { hashBodies: config.cacheEnabled });
+  await app.register(jsonBody);
   await app.register(accessLog);
   await app.register(security, { corsOrigins: config.corsOrigins });
   // Optional features load their libraries (jose, ioredis, @fastify/rate-limit) only when configured: start-up

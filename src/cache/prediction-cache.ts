@@ -39,14 +39,20 @@ export function exactKey(model: string, version: string, bodyHash: string): stri
   return `${model}\0${version}\0${bodyHash}`;
 }
 
+/** A response filed under the hash of the request body it answered, with that body's number of instances. */
+export interface ExactEntry<V extends string = string> {
+  value: V;
+  instances: number;
+}
+
 /**
  * Values are whole serialized responses, sent as they are. Two indexes share them: entries by the canonical
  * input (array and named forms meet there), and exact repeats by raw body, which a hit answers before the body
- * is validated or encoded: for a cheap model that work is most of a request.
+ * is parsed, validated or encoded: for a cheap model that work is most of a request.
  */
 export class PredictionCache<V extends string = string> {
   #lru: LRUCache<string, V>;
-  #exact: LRUCache<string, V>;
+  #exact: LRUCache<string, ExactEntry<V>>;
   #inFlight = new Map<string, Promise<V>>();
   #redis: Redis | null;
   #ttlMs: number;
@@ -54,15 +60,11 @@ export class PredictionCache<V extends string = string> {
   #report: (err: Error) => void;
 
   constructor(options: PredictionCacheOptions) {
-    const bounds = {
-      max: options.maxEntries,
-      maxSize: options.maxBytes,
-      sizeCalculation: (value: V) => value.length * 2 + 64,
-      ttl: options.ttlMs,
-    };
-    this.#lru = new LRUCache<string, V>(bounds);
+    const bounds = { max: options.maxEntries, maxSize: options.maxBytes, ttl: options.ttlMs };
+    const size = (value: V) => value.length * 2 + 64;
+    this.#lru = new LRUCache<string, V>({ ...bounds, sizeCalculation: size });
     // The same strings by another key: the exact index adds keys, not copies of the responses.
-    this.#exact = new LRUCache<string, V>(bounds);
+    this.#exact = new LRUCache<string, ExactEntry<V>>({ ...bounds, sizeCalculation: (e) => size(e.value) });
     this.#redis = options.redis;
     this.#ttlMs = options.ttlMs;
     this.#report = throttledWarning(options.log, 'shared prediction cache unavailable; caching locally');
@@ -73,7 +75,7 @@ export class PredictionCache<V extends string = string> {
   }
 
   /** A response stored for exactly this body, if any (local only: it must stay cheaper than the work it saves). */
-  exact(key: string): V | undefined {
+  exact(key: string): ExactEntry<V> | undefined {
     return this.#exact.get(key);
   }
 
@@ -84,10 +86,10 @@ export class PredictionCache<V extends string = string> {
   async wrap(
     key: string,
     compute: () => Promise<V>,
-    exact?: string,
+    exact?: { key: string; instances: number },
   ): Promise<{ value: V; status: CacheStatus }> {
     const result = await this.#lookup(key, compute);
-    if (exact !== undefined) this.#exact.set(exact, result.value);
+    if (exact !== undefined) this.#exact.set(exact.key, { value: result.value, instances: exact.instances });
     return result;
   }
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { TensorMap } from '../../src/inference/tensor.js';
-import { loadedApp, MODELS, startRedis, tempRepository } from '../helpers.js';
+import { buildApp } from '../../src/app.js';
+import { loadedApp, MODELS, startRedis, tempRepository, testConfig } from '../helpers.js';
 
 type Features = readonly number[] | Readonly<Record<string, number>>;
 
@@ -61,7 +62,7 @@ describe('the prediction cache', () => {
     assert.equal(counter.calls, calls, 'a hit runs no inference');
   });
 
-  it('answers an exact repeat before validation, from the raw body', async () => {
+  it('answers an exact repeat from the raw body, before parsing or validating it', async () => {
     const body = '{"instances": [[4.9, 3.1, 1.5, 0.1]]}';
     const send = () =>
       app.inject({
@@ -75,8 +76,16 @@ describe('the prediction cache', () => {
     const ready = models.ready.bind(models);
     let handlerLookups = 0;
     models.ready = (name, version) => (handlerLookups++, ready(name, version));
+    const parse = JSON.parse;
+    let parses = 0;
+    JSON.parse = (text: string, reviver?: Parameters<typeof JSON.parse>[1]): unknown => (
+      parses++,
+      parse(text, reviver)
+    );
     try {
       const repeat = await send();
+      JSON.parse = parse;
+      assert.equal(parses, 0, 'the body was not parsed');
       assert.equal(repeat.headers['cache-status'], 'serval; hit');
       assert.equal(repeat.headers['content-type'], 'application/json; charset=utf-8');
       assert.equal(repeat.json().predictions[0].label, 'setosa');
@@ -91,8 +100,37 @@ describe('the prediction cache', () => {
       assert.equal(respaced.headers['cache-status'], 'serval; hit');
       assert.equal(handlerLookups, 1);
     } finally {
+      JSON.parse = parse;
       models.ready = ready;
     }
+  });
+
+  it('logs an exact repeat with its model, version and number of instances', async (t) => {
+    const lines: Record<string, unknown>[] = [];
+    const logged = await buildApp(testConfig({ cacheEnabled: true, logLevel: 'info' }), {
+      logger: {
+        level: 'info',
+        stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+      },
+    });
+    t.after(() => logged.close());
+    await logged.ready();
+    await logged.models.load();
+    const send = () =>
+      logged.inject({
+        method: 'POST',
+        url: '/v1/models/iris:predict',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'repeat' },
+        body: '{"instances": [[4.9, 3.1, 1.5, 0.1], [6.7, 3.0, 5.2, 2.3]]}',
+      });
+    await send();
+    assert.equal((await send()).headers['cache-status'], 'serval; hit');
+    const access = lines.filter((l) => l.reqId === 'repeat' && l.msg === 'request');
+    assert.equal(access.length, 2);
+    assert.deepEqual(
+      access.map(({ model, version, instances, status }) => ({ model, version, instances, status })),
+      Array(2).fill({ model: 'iris', version: '1', instances: 2, status: 200 }),
+    );
   });
 
   it('serves named features as a hit after the same instance sent as an array', async () => {

@@ -1,6 +1,8 @@
 // One V1 prediction: encode, consult the prediction cache (Cache-Status, RFC 9211), infer, decode.
+import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { cacheKey, exactKey, type CacheStatus } from '../../cache/prediction-cache.js';
+import { cacheKey, exactKey, type CacheStatus, type ExactEntry } from '../../cache/prediction-cache.js';
+import { parseJsonBody } from '../../plugins/app/json-body.js';
 import type { ReadyModel } from '../../models/repository.js';
 import { decodePredictions, encodeInstances, serializeResponse, type Instance } from './codec.js';
 
@@ -45,30 +47,57 @@ export async function predict(
   }
   // The key is taken before inference: a thread-mode run hands the input buffers over to its thread.
   const key = cacheKey(model.name, model.version, feeds);
-  const exact = request.bodyHash === null ? undefined : exactKey(model.name, model.version, request.bodyHash);
+  const exact =
+    request.bodyHash === null
+      ? undefined
+      : { key: exactKey(model.name, model.version, request.bodyHash), instances: instances.length };
   const { value, status } = await cache.wrap(key, response, exact);
   return reply.header('cache-status', CACHE_STATUS[status]).type('application/json').send(value);
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** SHA-256 of the raw JSON body, on predict routes when the prediction cache is on. */
+    bodyHash: string | null;
+    /** The cached response for exactly this body, found before parsing it. */
+    exactRepeat: ExactEntry | null;
+  }
+}
+
 /**
- * preValidation hook of the predict routes: an exact repeat of a cached request is answered here, before its
- * body is validated and encoded again (the same bytes passed both before being cached).
+ * The predict routes' JSON parser when the cache is on: an exact repeat of a cached body is found by the hash of
+ * its bytes and not parsed at all (the same bytes passed parsing and validation before being cached); any other
+ * body is parsed as everywhere else, its hash kept for filing the response.
  */
-export function answerExactRepeats(fastify: FastifyInstance) {
-  return async function (request: FastifyRequest, reply: FastifyReply) {
+export function exactRepeatParser(fastify: FastifyInstance) {
+  return function (
+    request: FastifyRequest,
+    body: string | Buffer,
+    done: (err: Error | null, body?: unknown) => void,
+  ) {
     const cache = fastify.predictionCache;
-    if (!cache || request.bodyHash === null || bypassed(request)) return;
-    const params = request.params as { model?: string; version?: string };
-    const model = params.model === undefined ? undefined : fastify.models.peek(params.model, params.version);
-    if (!model || model.descriptor.cache === false) return;
-    const hit = cache.exact(exactKey(model.name, model.version, request.bodyHash));
-    if (hit === undefined) return;
-    const { instances } = request.body as { instances?: unknown };
-    request.inference = {
-      model: model.name,
-      version: model.version,
-      instances: Array.isArray(instances) ? instances.length : 0,
-    };
-    return reply.header('cache-status', CACHE_STATUS.hit).type('application/json').send(hit);
+    if (cache && !bypassed(request)) {
+      const params = request.params as { model?: string; version?: string };
+      const model =
+        params.model === undefined ? undefined : fastify.models.peek(params.model, params.version);
+      if (model && model.descriptor.cache !== false) {
+        request.bodyHash = hash('sha256', body, 'base64url');
+        const hit = cache.exact(exactKey(model.name, model.version, request.bodyHash));
+        if (hit !== undefined) {
+          request.exactRepeat = hit;
+          request.inference = { model: model.name, version: model.version, instances: hit.instances };
+          done(null, undefined);
+          return;
+        }
+      }
+    }
+    parseJsonBody(request, body, done);
   };
+}
+
+/** preValidation hook of the predict routes: an exact repeat is answered here, before validation and encoding. */
+export async function answerExactRepeat(request: FastifyRequest, reply: FastifyReply) {
+  const hit = request.exactRepeat;
+  if (hit === null) return;
+  return reply.header('cache-status', CACHE_STATUS.hit).type('application/json').send(hit.value);
 }

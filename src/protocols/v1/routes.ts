@@ -5,7 +5,7 @@ import { Scopes } from '../../auth/scopes.js';
 import { modelMetadata, versionMetadata } from '../../models/metadata.js';
 import { requireScopes } from '../../plugins/app/auth.js';
 import { ErrorSchema, ModelMetadataSchema, VersionMetadataSchema } from '../../schemas/common.js';
-import { answerExactRepeats, predict } from './predict.js';
+import { answerExactRepeat, exactRepeatParser, predict } from './predict.js';
 import {
   ModelListSchema,
   ModelParamsSchema,
@@ -108,7 +108,13 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
   // shape; fast-json-stringify compiled from it would run Ajv to pick a branch, so the rest (errors) is
   // JSON.stringify.
   const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
-  if (fastify.predictionCache) fastify.addHook('preValidation', answerExactRepeats(fastify));
+  if (fastify.predictionCache) {
+    fastify.decorateRequest('bodyHash', null);
+    fastify.decorateRequest('exactRepeat', null);
+    fastify.removeContentTypeParser('application/json');
+    fastify.addContentTypeParser('application/json', { parseAs: 'string' }, exactRepeatParser(fastify));
+    fastify.addHook('preValidation', answerExactRepeat);
+  }
   const predictResponses = {
     200: PredictResponseSchema,
     ...errorResponses,
