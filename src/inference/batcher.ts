@@ -51,24 +51,29 @@ function concat(parts: readonly TensorData[]): TensorData {
   return { type: first.type, data, dims: [rows, ...first.dims.slice(1)] };
 }
 
+/** One caller's rows of a batch output: a view for typed arrays (no copy), a slice of plain arrays. */
 function sliceRows(tensor: TensorData, start: number, rows: number): TensorData {
   const total = tensor.dims[0] ?? 0;
   const width = total === 0 ? 0 : tensor.data.length / total;
+  const data = tensor.data;
+  const [from, to] = [start * width, (start + rows) * width];
+  const dims = tensor.dims.slice();
+  dims[0] = rows;
   return {
     type: tensor.type,
-    data: tensor.data.slice(start * width, (start + rows) * width),
-    dims: [rows, ...tensor.dims.slice(1)],
+    data: Array.isArray(data) ? data.slice(from, to) : data.subarray(from, to),
+    dims,
   };
 }
 
 /** Same trailing dims and types for every input: the calls can share one tensor per input. */
 function compatible(a: TensorMap, b: TensorMap): boolean {
-  return Object.entries(a).every(([name, t]) => {
-    const other = b[name];
-    return (
-      other !== undefined && other.type === t.type && other.dims.slice(1).join() === t.dims.slice(1).join()
-    );
-  });
+  for (const name in a) {
+    const [t, other] = [a[name] as TensorData, b[name]];
+    if (other === undefined || other.type !== t.type || other.dims.length !== t.dims.length) return false;
+    for (let d = 1; d < t.dims.length; d++) if (other.dims[d] !== t.dims[d]) return false;
+  }
+  return true;
 }
 
 export class Batcher {
@@ -139,13 +144,13 @@ export class Batcher {
       const outputs = await this.#run(merged);
       if (!Object.values(outputs).every((t) => t.dims[0] === total))
         throw new Error('output not batch-major');
+      const entries = Object.entries(outputs);
       let start = 0;
       for (const p of batch) {
-        const rows = p.rows;
-        p.resolve(
-          Object.fromEntries(Object.entries(outputs).map(([n, t]) => [n, sliceRows(t, start, rows)])),
-        );
-        start += rows;
+        const own: TensorMap = {};
+        for (const [n, t] of entries) own[n] = sliceRows(t, start, p.rows);
+        p.resolve(own);
+        start += p.rows;
       }
     } catch (err) {
       for (const p of batch) p.reject(err);
