@@ -34,7 +34,10 @@ const ctx: ServerContext = {
   workers: Math.round(positiveEnv('BENCH_WORKERS', Math.max(1, availableParallelism() - 1))),
 };
 const DURATION_S = positiveEnv('BENCH_DURATION', 5);
-const WARMUP_S = positiveEnv('BENCH_WARMUP', 1);
+// Steady state: under load, V8 takes a few seconds to optimize Serval's request path and size its heap (a cold
+// Serval at 64 connections ran about 11k req/s in its first three seconds, 15-16k from the fifth on; the ceiling,
+// with far less code, settles in two).
+const WARMUP_S = positiveEnv('BENCH_WARMUP', 3);
 const CONNECTIONS = [1, 16, 64];
 const HEAVY_CONNECTIONS = 8;
 

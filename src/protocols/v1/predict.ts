@@ -1,4 +1,5 @@
-// One V1 prediction: encode, consult the prediction cache (Cache-Status, RFC 9211), infer, decode.
+// One V1 prediction: encode, consult the prediction cache (Cache-Status, RFC 9211), infer, decode, serialize; and
+// exact repeats of cached bodies, answered from their bytes.
 import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey, exactKey, type CacheStatus, type ExactEntry } from '../../cache/prediction-cache.js';
