@@ -237,6 +237,17 @@ describe('CORS with an allowed origin', () => {
     assert.equal(res.headers['access-control-allow-origin'], undefined);
   });
 
+  it('answers an OPTIONS that is no preflight with 400 INVALID_REQUEST in the JSON envelope', async () => {
+    for (const headers of [{}, { origin: APP_ORIGIN }, { 'access-control-request-method': 'POST' }]) {
+      const res = await app.inject({ method: 'OPTIONS', url: '/v1/models/iris:predict', headers });
+      assert.equal(res.statusCode, 400, JSON.stringify(headers));
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+      assert.equal(res.json().code, 'INVALID_REQUEST');
+      assert.match(res.json().error, /Origin and Access-Control-Request-Method/);
+      assertSecurityHeaders(res);
+    }
+  });
+
   it('still answers 404 ROUTE_NOT_FOUND for an unknown route', async () => {
     const res = await app.inject('/nosuch');
     assert.equal(res.statusCode, 404);

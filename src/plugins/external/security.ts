@@ -1,9 +1,10 @@
 // X-Request-Id and security headers (helmet's, computed once) on every response; CORS for an allow-list of origins.
 import fp from 'fastify-plugin';
-import cors from '@fastify/cors';
+import fastifyCors from '@fastify/cors';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../../errors.js';
 
 export interface SecurityOptions {
   corsOrigins: string[];
@@ -53,17 +54,31 @@ export function documentHeaders(_request: FastifyRequest, reply: FastifyReply, d
   done();
 }
 
+const PREFLIGHT_HEADERS =
+  'a CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers';
+
+/** A CORS preflight as @fastify/cors's strict mode has it: both headers present. */
+function isPreflight(request: FastifyRequest): boolean {
+  return Boolean(request.headers.origin) && Boolean(request.headers['access-control-request-method']);
+}
+
 async function securityPlugin(fastify: FastifyInstance, { corsOrigins }: SecurityOptions): Promise<void> {
   const headers = Object.entries(API_HEADERS);
   // One callback-style hook for every response's own headers, the request id among them: each hook, and each
   // async one more so, costs every request.
+  const cors = corsOrigins.length > 0;
   fastify.addHook('onRequest', function (request, reply, done) {
     void reply.header('x-request-id', request.id);
     for (const [name, value] of headers) void reply.header(name, value);
+    // @fastify/cors would refuse an OPTIONS that is no preflight with a plain-text 400: ours is in the envelope.
+    if (cors && request.method === 'OPTIONS' && !isPreflight(request)) {
+      done(new errors.INVALID_REQUEST(PREFLIGHT_HEADERS));
+      return;
+    }
     done();
   });
-  if (corsOrigins.length > 0) {
-    await fastify.register(cors, {
+  if (cors) {
+    await fastify.register(fastifyCors, {
       origin: corsOrigins,
       methods: ['GET', 'HEAD', 'POST'],
       allowedHeaders: ['authorization', 'content-type', 'cache-control', 'x-request-id'],
