@@ -64,9 +64,9 @@ function isPreflight(request: FastifyRequest): boolean {
 
 async function securityPlugin(fastify: FastifyInstance, { corsOrigins }: SecurityOptions): Promise<void> {
   const headers = Object.entries(API_HEADERS);
+  const cors = corsOrigins.length > 0;
   // One callback-style hook for every response's own headers, the request id among them: each hook, and each
   // async one more so, costs every request.
-  const cors = corsOrigins.length > 0;
   fastify.addHook('onRequest', function (request, reply, done) {
     void reply.header('x-request-id', request.id);
     for (const [name, value] of headers) void reply.header(name, value);
