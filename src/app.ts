@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config/schema.js';
 import { clientErrorHandler } from './client-errors.js';
 import { loggerOptions } from './logger.js';
+import { requestLogger } from './request-logger.js';
 import accessLog, { AccessLogController } from './plugins/app/access-log.js';
 import errorsPlugin from './plugins/app/errors.js';
 import jsonBody from './plugins/app/json-body.js';
@@ -48,6 +49,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const app = Fastify({
     logger: deps.logger ?? loggerOptions(config),
     genReqId: requestId,
+    childLoggerFactory: requestLogger,
     logController: new AccessLogController(),
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
