@@ -34,12 +34,19 @@ export function cacheKey(model: string, version: string, feeds: TensorMap): stri
   return hash.digest('base64url');
 }
 
-/** The key of an exact repeat: the model, its version and the hash of the raw request body. */
-export function exactKey(model: string, version: string, bodyHash: string): string {
-  return `${model}\0${version}\0${bodyHash}`;
+/** Bodies up to this many characters are filed by their text for exact repeats; longer ones only canonically. */
+export const EXACT_MAX_BODY = 16_384;
+
+/**
+ * The key of an exact repeat: the model, its version and the raw request body itself. No digest: SHA-256 of a
+ * 32-row body costs 3 µs here, a Map lookup by its text 0.1 µs, and unlike a fast non-cryptographic hash the text
+ * cannot be made to collide with another client's body.
+ */
+export function exactKey(model: string, version: string, body: string): string {
+  return `${model}\0${version}\0${body}`;
 }
 
-/** A response filed under the hash of the request body it answered, with that body's number of instances. */
+/** A response filed under the request body it answered, with that body's number of instances. */
 export interface ExactEntry<V extends string = string> {
   value: V;
   instances: number;
@@ -64,7 +71,10 @@ export class PredictionCache<V extends string = string> {
     const size = (value: V) => value.length * 2 + 64;
     this.#lru = new LRUCache<string, V>({ ...bounds, sizeCalculation: size });
     // The same strings by another key: the exact index adds keys, not copies of the responses.
-    this.#exact = new LRUCache<string, ExactEntry<V>>({ ...bounds, sizeCalculation: (e) => size(e.value) });
+    this.#exact = new LRUCache<string, ExactEntry<V>>({
+      ...bounds,
+      sizeCalculation: (entry, key) => size(entry.value) + key.length * 2,
+    });
     this.#redis = options.redis;
     this.#ttlMs = options.ttlMs;
     this.#report = throttledWarning(options.log, 'shared prediction cache unavailable; caching locally');

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { TensorMap } from '../../src/inference/tensor.js';
 import { buildApp } from '../../src/app.js';
+import { EXACT_MAX_BODY } from '../../src/cache/prediction-cache.js';
 import { loadedApp, MODELS, startRedis, tempRepository, testConfig } from '../helpers.js';
 
 type Features = readonly number[] | Readonly<Record<string, number>>;
@@ -102,6 +103,34 @@ describe('the prediction cache', () => {
     } finally {
       JSON.parse = parse;
       models.ready = ready;
+    }
+  });
+
+  it('files a body over 16 KiB by its tensors only: a repeat is parsed, then answered from the cache', async () => {
+    const body = `{"instances": [[4.8, 3.0, 1.4, 0.1]]${' '.repeat(EXACT_MAX_BODY)}}`;
+    const send = () =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/models/iris:predict',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    assert.equal((await send()).headers['cache-status'], 'serval; fwd=miss; stored');
+    const calls = counter.calls;
+    const parse = JSON.parse;
+    let parses = 0;
+    JSON.parse = (text: string, reviver?: Parameters<typeof JSON.parse>[1]): unknown => (
+      parses++,
+      parse(text, reviver)
+    );
+    try {
+      const repeat = await send();
+      JSON.parse = parse;
+      assert.equal(repeat.headers['cache-status'], 'serval; hit');
+      assert.equal(parses, 1, 'the long body was parsed');
+      assert.equal(counter.calls, calls, 'a hit runs no inference');
+    } finally {
+      JSON.parse = parse;
     }
   });
 

@@ -1,8 +1,13 @@
 // One V1 prediction: encode, consult the prediction cache (Cache-Status, RFC 9211), infer, decode, serialize; and
 // exact repeats of cached bodies, answered from their bytes.
-import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { cacheKey, exactKey, type CacheStatus, type ExactEntry } from '../../cache/prediction-cache.js';
+import {
+  cacheKey,
+  EXACT_MAX_BODY,
+  exactKey,
+  type CacheStatus,
+  type ExactEntry,
+} from '../../cache/prediction-cache.js';
 import { parseJsonBody } from '../../plugins/app/json-body.js';
 import type { ReadyModel } from '../../models/repository.js';
 import { decodePredictions, encodeInstances, serializeResponse, type Instance } from './codec.js';
@@ -49,26 +54,24 @@ export async function predict(
   // The key is taken before inference: a thread-mode run hands the input buffers over to its thread.
   const key = cacheKey(model.name, model.version, feeds);
   const exact =
-    request.bodyHash === null
-      ? undefined
-      : { key: exactKey(model.name, model.version, request.bodyHash), instances: instances.length };
+    request.exactKey === null ? undefined : { key: request.exactKey, instances: instances.length };
   const { value, status } = await cache.wrap(key, response, exact);
   return reply.header('cache-status', CACHE_STATUS[status]).type('application/json').send(value);
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** SHA-256 of the raw JSON body, on predict routes when the prediction cache is on. */
-    bodyHash: string | null;
+    /** The exact-repeat key of the raw body (exactKey), on predict routes when the cache is on. */
+    exactKey: string | null;
     /** The cached response for exactly this body, found before parsing it. */
     exactRepeat: ExactEntry | null;
   }
 }
 
 /**
- * The predict routes' JSON parser when the cache is on: an exact repeat of a cached body is found by the hash of
- * its bytes and not parsed at all (the same bytes passed parsing and validation before being cached); any other
- * body is parsed as everywhere else, its hash kept for filing the response.
+ * The predict routes' JSON parser when the cache is on: an exact repeat of a cached body is found by its text and
+ * not parsed at all (the same bytes passed parsing and validation before being cached); any other body is parsed
+ * as everywhere else, its key kept for filing the response.
  */
 export function exactRepeatParser(fastify: FastifyInstance) {
   return function (
@@ -81,9 +84,9 @@ export function exactRepeatParser(fastify: FastifyInstance) {
       const params = request.params as { model?: string; version?: string };
       const model =
         params.model === undefined ? undefined : fastify.models.peek(params.model, params.version);
-      if (model && model.descriptor.cache !== false) {
-        request.bodyHash = hash('sha256', body, 'base64url');
-        const hit = cache.exact(exactKey(model.name, model.version, request.bodyHash));
+      if (model && model.descriptor.cache !== false && body.length <= EXACT_MAX_BODY) {
+        request.exactKey = exactKey(model.name, model.version, body as string);
+        const hit = cache.exact(request.exactKey);
         if (hit !== undefined) {
           request.exactRepeat = hit;
           request.inference = { model: model.name, version: model.version, instances: hit.instances };

@@ -109,7 +109,7 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
   // JSON.stringify.
   const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
   if (fastify.predictionCache) {
-    fastify.decorateRequest('bodyHash', null);
+    fastify.decorateRequest('exactKey', null);
     fastify.decorateRequest('exactRepeat', null);
     fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser('application/json', { parseAs: 'string' }, exactRepeatParser(fastify));
