@@ -19,6 +19,30 @@ const predict = (app: FastifyInstance, instance: Features, headers: Record<strin
     payload: { instances: [instance] },
   });
 
+/** POSTs a body as it is, byte for byte, to iris:predict. */
+const send = (app: FastifyInstance, body: string) =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/models/iris:predict',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+
+/** Runs `fn`, counting the JSON.parse calls made meanwhile (secure-json-parse makes one per body). */
+async function countingParses<T>(fn: () => Promise<T>): Promise<{ result: T; parses: number }> {
+  const parse = JSON.parse;
+  let parses = 0;
+  JSON.parse = (text: string, reviver?: Parameters<typeof JSON.parse>[1]): unknown => (
+    parses++,
+    parse(text, reviver)
+  );
+  try {
+    return { result: await fn(), parses };
+  } finally {
+    JSON.parse = parse;
+  }
+}
+
 /** Counts the model's inference calls; each one waits `delayMs`, and fails while `failing` is set. */
 function countCalls(app: FastifyInstance, delayMs = 0) {
   const model = app.models.ready('iris');
@@ -65,73 +89,35 @@ describe('the prediction cache', () => {
 
   it('answers an exact repeat from the raw body, before parsing or validating it', async () => {
     const body = '{"instances": [[4.9, 3.1, 1.5, 0.1]]}';
-    const send = () =>
-      app.inject({
-        method: 'POST',
-        url: '/v1/models/iris:predict',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-    assert.equal((await send()).headers['cache-status'], 'serval; fwd=miss; stored');
+    assert.equal((await send(app, body)).headers['cache-status'], 'serval; fwd=miss; stored');
     const models = app.models;
     const ready = models.ready.bind(models);
     let handlerLookups = 0;
     models.ready = (name, version) => (handlerLookups++, ready(name, version));
-    const parse = JSON.parse;
-    let parses = 0;
-    JSON.parse = (text: string, reviver?: Parameters<typeof JSON.parse>[1]): unknown => (
-      parses++,
-      parse(text, reviver)
-    );
     try {
-      const repeat = await send();
-      JSON.parse = parse;
+      const { result: repeat, parses } = await countingParses(() => send(app, body));
       assert.equal(parses, 0, 'the body was not parsed');
       assert.equal(repeat.headers['cache-status'], 'serval; hit');
       assert.equal(repeat.headers['content-type'], 'application/json; charset=utf-8');
       assert.equal(repeat.json().predictions[0].label, 'setosa');
       assert.equal(handlerLookups, 0, 'the route handler did not run');
       // The same instance spelled differently is not an exact repeat: the handler finds it by its tensor.
-      const respaced = await app.inject({
-        method: 'POST',
-        url: '/v1/models/iris:predict',
-        headers: { 'content-type': 'application/json' },
-        body: '{"instances":[[4.9,3.1,1.5,0.1]]}',
-      });
+      const respaced = await send(app, '{"instances":[[4.9,3.1,1.5,0.1]]}');
       assert.equal(respaced.headers['cache-status'], 'serval; hit');
       assert.equal(handlerLookups, 1);
     } finally {
-      JSON.parse = parse;
       models.ready = ready;
     }
   });
 
   it('files a body over 16 KiB by its tensors only: a repeat is parsed, then answered from the cache', async () => {
     const body = `{"instances": [[4.8, 3.0, 1.4, 0.1]]${' '.repeat(EXACT_MAX_BODY)}}`;
-    const send = () =>
-      app.inject({
-        method: 'POST',
-        url: '/v1/models/iris:predict',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-    assert.equal((await send()).headers['cache-status'], 'serval; fwd=miss; stored');
+    assert.equal((await send(app, body)).headers['cache-status'], 'serval; fwd=miss; stored');
     const calls = counter.calls;
-    const parse = JSON.parse;
-    let parses = 0;
-    JSON.parse = (text: string, reviver?: Parameters<typeof JSON.parse>[1]): unknown => (
-      parses++,
-      parse(text, reviver)
-    );
-    try {
-      const repeat = await send();
-      JSON.parse = parse;
-      assert.equal(repeat.headers['cache-status'], 'serval; hit');
-      assert.equal(parses, 1, 'the long body was parsed');
-      assert.equal(counter.calls, calls, 'a hit runs no inference');
-    } finally {
-      JSON.parse = parse;
-    }
+    const { result: repeat, parses } = await countingParses(() => send(app, body));
+    assert.equal(repeat.headers['cache-status'], 'serval; hit');
+    assert.equal(parses, 1, 'the long body was parsed');
+    assert.equal(counter.calls, calls, 'a hit runs no inference');
   });
 
   it('logs an exact repeat with its model, version and number of instances', async (t) => {
@@ -145,15 +131,15 @@ describe('the prediction cache', () => {
     t.after(() => logged.close());
     await logged.ready();
     await logged.models.load();
-    const send = () =>
+    const sendLogged = () =>
       logged.inject({
         method: 'POST',
         url: '/v1/models/iris:predict',
         headers: { 'content-type': 'application/json', 'x-request-id': 'repeat' },
         body: '{"instances": [[4.9, 3.1, 1.5, 0.1], [6.7, 3.0, 5.2, 2.3]]}',
       });
-    await send();
-    assert.equal((await send()).headers['cache-status'], 'serval; hit');
+    await sendLogged();
+    assert.equal((await sendLogged()).headers['cache-status'], 'serval; hit');
     const access = lines.filter((l) => l.reqId === 'repeat' && l.msg === 'request');
     assert.equal(access.length, 2);
     assert.deepEqual(
@@ -327,7 +313,7 @@ describe('the prediction cache shared through Redis', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
   let a: FastifyInstance;
   let b: FastifyInstance;
-  // startRedis's stop() never resolves when called twice (a killed child has signalCode, not exitCode).
+  // startRedis's stop() never resolves when called sendLogged (a killed child has signalCode, not exitCode).
   let redisStopped = false;
   const stopRedis = async () => {
     if (redisStopped) return;
