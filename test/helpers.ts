@@ -20,6 +20,16 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...createConfig({}, {}), logLevel: 'silent', modelRepository: MODELS, ...overrides };
 }
 
+/** POSTs a body to iris:predict as it is, byte for byte, with the given content type. */
+export function postBody(app: FastifyInstance, body: string, contentType = 'application/json') {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/models/iris:predict',
+    headers: { 'content-type': contentType },
+    body,
+  });
+}
+
 /** An app with every model loaded, closed by the caller (t.after). */
 export async function loadedApp(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
   const app = await buildApp(testConfig(overrides));

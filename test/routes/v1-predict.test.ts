@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { loadedApp } from '../helpers.js';
+import { loadedApp, postBody } from '../helpers.js';
 
 const setosa = [5.1, 3.5, 1.4, 0.2];
 const named = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
@@ -92,24 +92,14 @@ describe('POST /v1/models/{model}:predict', () => {
       '{"instances":[[1,2,3,4]],"__proto__":{"x":1}}',
       '{"instances":[{"constructor":{"prototype":{}}}]}',
     ]) {
-      const res = await app.inject({
-        method: 'POST',
-        url: '/v1/models/iris:predict',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
+      const res = await postBody(app, body);
       assert.equal(res.statusCode, 400, body);
       assert.equal(res.json().code, 'INVALID_REQUEST');
     }
   });
 
   it('returns 400 INVALID_JSON without quoting the body', async () => {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/v1/models/iris:predict',
-      headers: { 'content-type': 'application/json' },
-      body: '{"instances": [[1,2,3,4]], secret-token-123',
-    });
+    const res = await postBody(app, '{"instances": [[1,2,3,4]], secret-token-123');
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().code, 'INVALID_JSON');
     assert.doesNotMatch(res.body, /secret-token/);
@@ -119,12 +109,7 @@ describe('POST /v1/models/{model}:predict', () => {
     const big = await predict({ instances: [Array.from({ length: 600 }, () => 1.234)] });
     assert.equal(big.statusCode, 413);
     assert.equal(big.json().code, 'PAYLOAD_TOO_LARGE');
-    const text = await app.inject({
-      method: 'POST',
-      url: '/v1/models/iris:predict',
-      headers: { 'content-type': 'text/plain' },
-      body: 'x',
-    });
+    const text = await postBody(app, 'x', 'text/plain');
     assert.equal(text.statusCode, 415);
     assert.equal(text.json().code, 'UNSUPPORTED_MEDIA_TYPE');
   });

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TensorMap } from '../../src/inference/tensor.js';
 import { buildApp } from '../../src/app.js';
 import { EXACT_MAX_BODY } from '../../src/cache/prediction-cache.js';
-import { loadedApp, MODELS, startRedis, tempRepository, testConfig } from '../helpers.js';
+import { loadedApp, MODELS, postBody, startRedis, tempRepository, testConfig } from '../helpers.js';
 
 type Features = readonly number[] | Readonly<Record<string, number>>;
 
@@ -17,15 +17,6 @@ const predict = (app: FastifyInstance, instance: Features, headers: Record<strin
     url: '/v1/models/iris:predict',
     headers,
     payload: { instances: [instance] },
-  });
-
-/** POSTs a body as it is, byte for byte, to iris:predict. */
-const send = (app: FastifyInstance, body: string) =>
-  app.inject({
-    method: 'POST',
-    url: '/v1/models/iris:predict',
-    headers: { 'content-type': 'application/json' },
-    body,
   });
 
 /** Runs `fn`, counting the JSON.parse calls made meanwhile (secure-json-parse makes one per body). */
@@ -89,20 +80,20 @@ describe('the prediction cache', () => {
 
   it('answers an exact repeat from the raw body, before parsing or validating it', async () => {
     const body = '{"instances": [[4.9, 3.1, 1.5, 0.1]]}';
-    assert.equal((await send(app, body)).headers['cache-status'], 'serval; fwd=miss; stored');
+    assert.equal((await postBody(app, body)).headers['cache-status'], 'serval; fwd=miss; stored');
     const models = app.models;
     const ready = models.ready.bind(models);
     let handlerLookups = 0;
     models.ready = (name, version) => (handlerLookups++, ready(name, version));
     try {
-      const { result: repeat, parses } = await countingParses(() => send(app, body));
+      const { result: repeat, parses } = await countingParses(() => postBody(app, body));
       assert.equal(parses, 0, 'the body was not parsed');
       assert.equal(repeat.headers['cache-status'], 'serval; hit');
       assert.equal(repeat.headers['content-type'], 'application/json; charset=utf-8');
       assert.equal(repeat.json().predictions[0].label, 'setosa');
       assert.equal(handlerLookups, 0, 'the route handler did not run');
       // The same instance spelled differently is not an exact repeat: the handler finds it by its tensor.
-      const respaced = await send(app, '{"instances":[[4.9,3.1,1.5,0.1]]}');
+      const respaced = await postBody(app, '{"instances":[[4.9,3.1,1.5,0.1]]}');
       assert.equal(respaced.headers['cache-status'], 'serval; hit');
       assert.equal(handlerLookups, 1);
     } finally {
@@ -112,9 +103,9 @@ describe('the prediction cache', () => {
 
   it('files a body over 16 KiB by its tensors only: a repeat is parsed, then answered from the cache', async () => {
     const body = `{"instances": [[4.8, 3.0, 1.4, 0.1]]${' '.repeat(EXACT_MAX_BODY)}}`;
-    assert.equal((await send(app, body)).headers['cache-status'], 'serval; fwd=miss; stored');
+    assert.equal((await postBody(app, body)).headers['cache-status'], 'serval; fwd=miss; stored');
     const calls = counter.calls;
-    const { result: repeat, parses } = await countingParses(() => send(app, body));
+    const { result: repeat, parses } = await countingParses(() => postBody(app, body));
     assert.equal(repeat.headers['cache-status'], 'serval; hit');
     assert.equal(parses, 1, 'the long body was parsed');
     assert.equal(counter.calls, calls, 'a hit runs no inference');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { loadedApp, tempRepository } from '../helpers.js';
+import { loadedApp, postBody, tempRepository } from '../helpers.js';
 
 const APP_ORIGIN = 'https://app.example';
 const setosa = [5.1, 3.5, 1.4, 0.2];
@@ -128,16 +128,7 @@ describe('security headers and error bodies', () => {
       422,
       'INVALID_INPUT',
     );
-    assertNoLeak(
-      await app.inject({
-        method: 'POST',
-        url: '/v1/models/iris:predict',
-        headers: { 'content-type': 'application/json' },
-        body: '{"instances": [[1,2,3,4]',
-      }),
-      400,
-      'INVALID_JSON',
-    );
+    assertNoLeak(await postBody(app, '{"instances": [[1,2,3,4]'), 400, 'INVALID_JSON');
   });
 
   it('answers a failing inference with a generic 500 that hides the error message and stack', async () => {
