@@ -81,18 +81,15 @@ function table(headers: string[], rows: string[][], rightAligned: boolean[]): st
 
 const cpu = (r: LoadResult): string => (r.cpuUsPerRequest === null ? 'n/a' : r.cpuUsPerRequest.toFixed(0));
 
+/** req/s, p50, p99 and CPU per request of one load result: the cells every table repeats per side. */
+const loadCells = (r: LoadResult): string[] => [rps(r.rps), ms(r.p50Ms), ms(r.p99Ms), cpu(r)];
+
 function throughputTable(r: BenchResults): string {
   const rows = [...r.matrix, r.logInfo].map((row) => [
     row.body,
     String(row.connections),
-    rps(row.serval.rps),
-    ms(row.serval.p50Ms),
-    ms(row.serval.p99Ms),
-    cpu(row.serval),
-    rps(row.ceiling.rps),
-    ms(row.ceiling.p50Ms),
-    ms(row.ceiling.p99Ms),
-    cpu(row.ceiling),
+    ...loadCells(row.serval),
+    ...loadCells(row.ceiling),
     `${(row.ratio * 100).toFixed(0)}%`,
   ]);
   return table(
@@ -127,15 +124,9 @@ function cacheTable(r: BenchResults): string {
   const rows = r.cache.map((row) => [
     row.body,
     String(row.connections),
-    rps(row.hit.rps),
-    ms(row.hit.p50Ms),
-    ms(row.hit.p99Ms),
-    cpu(row.hit),
+    ...loadCells(row.hit),
     percent(cacheShare(row.hit, 'serval; hit')),
-    rps(row.miss.rps),
-    ms(row.miss.p50Ms),
-    ms(row.miss.p99Ms),
-    cpu(row.miss),
+    ...loadCells(row.miss),
     percent(cacheShare(row.miss, 'serval; fwd=miss; stored')),
     `${row.rpsRatio.toFixed(2)}x`,
     row.p50Ratio.toFixed(3),
