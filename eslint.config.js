@@ -3,6 +3,19 @@ import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
+/**
+ * An import rule for one folder of src/: imports whose path matches a pattern's regex are refused, with its reason.
+ * A later rule for the same files replaces an earlier one, so a sub-folder repeats its parent's patterns.
+ */
+function layer(files, ...patterns) {
+  return { files: [files], rules: { 'no-restricted-imports': ['error', { patterns }] } };
+}
+
+const HTTP = {
+  regex: '^@grpc/|(^|/)(grpc|process)/',
+  message: 'the HTTP front end does not reach into gRPC or the process',
+};
+
 export default defineConfig(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
   js.configs.recommended,
@@ -21,6 +34,27 @@ export default defineConfig(
       '@typescript-eslint/require-await': 'off',
     },
   },
+  // The layers: arrows point down. The core is protocol-neutral; front ends never import each other.
+  layer('src/core/**', {
+    regex: '^(fastify|@fastify/|@grpc/)|(^|/)(http|grpc|process|auth)/',
+    message: 'the core is protocol-neutral',
+  }),
+  layer('src/auth/**', {
+    regex: '^(fastify|@fastify/|@grpc/)|(^|/)(http|grpc|process)/',
+    message: 'auth is shared by every front end',
+  }),
+  layer('src/lib/**', { regex: '^\\.\\./', message: 'lib holds leaf helpers with no Serval imports' }),
+  layer('src/config/**', {
+    regex: '(^|/)(core|http|grpc|process|auth)/',
+    message: 'config knows no other layer',
+  }),
+  layer('src/http/**', HTTP),
+  layer('src/http/v1/**', HTTP, { regex: '(^|/)v2/', message: 'V1 and V2 stand beside each other' }),
+  layer('src/http/v2/**', HTTP, { regex: '(^|/)v1/', message: 'V1 and V2 stand beside each other' }),
+  layer('src/grpc/**', {
+    regex: '^(fastify|@fastify/)|(^|/)(http|process)/',
+    message: 'the gRPC front end does not reach into HTTP or the process',
+  }),
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApp } from '../src/app.js';
-import { freePort } from './net.js';
+import { pino, type Logger } from 'pino';
 import { createConfig } from '../src/config/create-config.js';
 import type { Config } from '../src/config/schema.js';
+import { createCore } from '../src/core/core.js';
+import { buildApp } from '../src/http/app.js';
+import { freePort } from './net.js';
 
 export { freePort };
 
@@ -30,11 +32,23 @@ export function postBody(app: FastifyInstance, body: string, contentType = 'appl
   });
 }
 
+/**
+ * An app over its own core, as the process entry point builds them; closing the app closes the core too (in the
+ * server the process closes both). Models are not loaded yet.
+ */
+export async function testApp(overrides: Partial<Config> = {}, logger?: Logger): Promise<FastifyInstance> {
+  const config = testConfig(overrides);
+  const core = await createCore(config, logger ?? pino({ level: config.logLevel }));
+  const app = await buildApp(config, core);
+  app.addHook('onClose', () => core.close());
+  return app;
+}
+
 /** An app with every model loaded, closed by the caller (t.after). */
-export async function loadedApp(overrides: Partial<Config> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(overrides));
+export async function loadedApp(overrides: Partial<Config> = {}, logger?: Logger): Promise<FastifyInstance> {
+  const app = await testApp(overrides, logger);
   await app.ready();
-  await app.models.load();
+  await app.core.start();
   return app;
 }
 

@@ -1,0 +1,31 @@
+// Liveness and readiness, for every front end's probes: live means the process answers; ready means it serves.
+import type { ModelRepository } from './models/repository.js';
+
+export interface Readiness {
+  ready: boolean;
+  /** Why not, for people. */
+  reason?: string;
+  /** Seconds after which readiness may have changed (while loading). */
+  retryAfter?: number;
+  modelsReady: number;
+}
+
+export class Health {
+  #models: ModelRepository;
+  /** Set at the start of a drain: probes answer not ready while in-flight calls finish. */
+  draining = false;
+
+  constructor(models: ModelRepository) {
+    this.#models = models;
+  }
+
+  /** Ready once the models have loaded and at least one is ready (MLServer #2056: zero models is not ready). */
+  readiness(): Readiness {
+    const models = this.#models;
+    const modelsReady = models.readyCount;
+    if (this.draining) return { ready: false, reason: 'shutting down', modelsReady };
+    if (!models.loaded) return { ready: false, reason: 'models are loading', retryAfter: 1, modelsReady };
+    if (modelsReady === 0) return { ready: false, reason: 'no model could be loaded', modelsReady };
+    return { ready: true, modelsReady };
+  }
+}

@@ -1,0 +1,139 @@
+// The one inference call every front end makes (MLServer's DataPlane.infer): requested outputs, the prediction
+// cache, the run and the classification extension, in one place.
+import { errors, excerpt, ServalError, withExtras } from './errors.js';
+import { cacheKey, type CacheStatus, type PredictionCache } from './cache/prediction-cache.js';
+import type { ReadyModel } from './models/repository.js';
+import { topClasses } from './models/tasks.js';
+import type { TensorMap } from './tensor/tensor.js';
+
+export interface RequestedOutput {
+  name: string;
+  /** The classification extension: the top k classes instead of the tensor. */
+  classification?: number;
+}
+
+export interface InferCall {
+  model: ReadyModel;
+  /** Checked inputs (decodeInputs). */
+  inputs: TensorMap;
+  /** Checked outputs (checkOutputs); undefined: every output the model can send. */
+  outputs?: readonly RequestedOutput[];
+}
+
+/** How a front end writes answers: the cache keeps its bytes, filed under its format. */
+export interface Encoding {
+  format: string;
+  /** Whatever else in the request shapes the answer (requested outputs, binary flags), canonical. */
+  variant: string;
+  encode(outputs: TensorMap): Buffer;
+}
+
+export interface CacheUse {
+  /** The client asked for a fresh answer (Cache-Control: no-cache). */
+  bypass: boolean;
+  /** The exact-repeat key of the raw request, to file the answer under as well. */
+  exact?: { key: string; instances: number };
+}
+
+/** hit, miss, collapsed: from the cache; bypass: asked to; uncacheable: the model says so; off: no cache. */
+export type CacheOutcome = CacheStatus | 'uncacheable' | 'off';
+
+export interface InferOutcome {
+  body: Buffer;
+  cache: CacheOutcome;
+}
+
+/** Checks requested outputs against the model before anything runs (Triton #140: no silent 200). */
+export function checkOutputs(model: ReadyModel, requested: readonly RequestedOutput[]): RequestedOutput[] {
+  const available = model.signature.tensorOutputs;
+  const seen = new Set<string>();
+  for (const output of requested) {
+    if (!available.includes(output.name)) {
+      const known = model.runtime.outputs.some((o) => o.name === output.name);
+      throw withExtras(
+        new errors.INVALID_INPUT(
+          known
+            ? `output "${output.name}" is not a tensor (e.g. a ZipMap) and cannot be sent`
+            : `unknown output "${excerpt(output.name, 64)}"; the model's outputs are ${available.map((n) => `"${n}"`).join(', ')}`,
+        ),
+        { details: { output: excerpt(output.name, 64) } },
+      );
+    }
+    if (seen.has(output.name)) throw new errors.INVALID_INPUT(`output "${output.name}" is requested twice`);
+    seen.add(output.name);
+    const k = output.classification;
+    if (k !== undefined && !(Number.isSafeInteger(k) && k >= 1)) {
+      throw new errors.INVALID_INPUT(
+        `output "${output.name}": classification must be an integer >= 1, got ${excerpt(k)}`,
+      );
+    }
+  }
+  return [...requested];
+}
+
+/** onnxruntime refusing the request's values (an index out of range, a shape the graph rejects) is the client's 4xx. */
+function runFailure(err: unknown): Error {
+  if (err instanceof ServalError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (
+    /allocat|out of memory/i.test(message) ||
+    !/Status Message:|invalid dimensions|Non-zero status/i.test(message)
+  ) {
+    const failed = new errors.INFERENCE_FAILED();
+    failed.cause = err; // logged with the request id; the client sees the generic message
+    return failed;
+  }
+  const reason = /Status Message:\s*(.*)/s.exec(message)?.[1] ?? message;
+  return new errors.INFERENCE_REJECTED(reason.replace(/\s+/g, ' ').trim().slice(0, 300));
+}
+
+export class Inference {
+  #cache: PredictionCache | null;
+
+  constructor(cache: PredictionCache | null) {
+    this.#cache = cache;
+  }
+
+  /** Runs the model and returns the requested outputs (all by default), in the requested order. */
+  async run(call: InferCall): Promise<TensorMap> {
+    const { model } = call;
+    let all: TensorMap;
+    try {
+      all = await model.runtime.predict(call.inputs);
+    } catch (err) {
+      throw runFailure(err);
+    }
+    const requested: readonly RequestedOutput[] =
+      call.outputs ?? model.signature.tensorOutputs.map((name) => ({ name }));
+    const chosen: TensorMap = {};
+    for (const { name, classification } of requested) {
+      const tensor = all[name];
+      if (tensor === undefined) throw new errors.INFERENCE_FAILED();
+      chosen[name] =
+        classification === undefined
+          ? tensor
+          : topClasses(tensor, classification, model.signature.labels, name);
+    }
+    return chosen;
+  }
+
+  /** Runs, or answers from the cache, and returns the encoded answer. */
+  async infer(call: InferCall, encoding: Encoding, use: CacheUse): Promise<InferOutcome> {
+    const compute = async () => encoding.encode(await this.run(call));
+    const cache = this.#cache;
+    if (!cache) return { body: await compute(), cache: 'off' };
+    if (call.model.descriptor.cache === false) return { body: await compute(), cache: 'uncacheable' };
+    if (use.bypass) return { body: await compute(), cache: 'bypass' };
+    const { model } = call;
+    // The key is taken before inference: a thread-mode run hands the input buffers over to its thread.
+    const space = {
+      format: encoding.format,
+      model: model.name,
+      version: model.version,
+      generation: model.generation,
+    };
+    const key = cacheKey(space, encoding.variant, call.inputs);
+    const { value, status } = await cache.wrap(key, compute, use.exact);
+    return { body: value, cache: status };
+  }
+}

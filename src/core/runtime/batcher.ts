@@ -1,0 +1,192 @@
+// Dynamic batching: calls that arrive while a model is busy (or in the same event-loop turn) run as one batch.
+import { errors, ServalError, withExtras } from '../errors.js';
+import type { TensorArray, TensorData, TensorMap, TensorSpec } from '../tensor/tensor.js';
+
+interface Pending {
+  feeds: TensorMap;
+  /** The batch dim all inputs share; undefined when they disagree (the call then runs alone). */
+  rows: number | undefined;
+  resolve: (outputs: TensorMap) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface BatcherOptions {
+  /** Calls that may run at once (1 inline; the thread count for a pool). */
+  concurrency: number;
+  /** Most rows merged into one call; 1 runs every call alone. */
+  maxRows: number;
+  /** Most calls waiting; the next is refused with 503 OVERLOADED. */
+  maxWaiting: number;
+}
+
+/** A model can be batched when every input and output is batch-major: a dynamic first dimension. */
+export function batchable(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
+  const dynamicFirst = (t: TensorSpec) => typeof t.shape[0] === 'string';
+  return (
+    inputs.length > 0 &&
+    inputs.every(dynamicFirst) &&
+    outputs.filter((o) => o.datatype !== undefined).every(dynamicFirst)
+  );
+}
+
+function rowsOf(feeds: TensorMap): number | undefined {
+  let rows: number | undefined;
+  for (const name in feeds) {
+    const first = (feeds[name] as TensorData).dims[0];
+    if (first === undefined || (rows !== undefined && first !== rows)) return undefined;
+    rows = first;
+  }
+  return rows;
+}
+
+function concat(parts: readonly TensorData[]): TensorData {
+  const first = parts[0] as TensorData;
+  const length = parts.reduce((n, p) => n + p.data.length, 0);
+  let data: TensorArray;
+  if (Array.isArray(first.data)) {
+    data = parts.flatMap((p) => p.data as string[]);
+  } else {
+    const Ctor = first.data.constructor as new (n: number) => Float32Array;
+    const merged = new Ctor(length);
+    let offset = 0;
+    for (const p of parts) {
+      merged.set(p.data as Float32Array, offset);
+      offset += p.data.length;
+    }
+    data = merged;
+  }
+  const rows = parts.reduce((n, p) => n + (p.dims[0] ?? 0), 0);
+  return { datatype: first.datatype, data, dims: [rows, ...first.dims.slice(1)] };
+}
+
+/** One caller's rows of a batch output: a view for typed arrays (no copy), a slice of plain arrays. */
+function sliceRows(tensor: TensorData, start: number, rows: number): TensorData {
+  const total = tensor.dims[0] ?? 0;
+  const width = total === 0 ? 0 : tensor.data.length / total;
+  const data = tensor.data;
+  const [from, to] = [start * width, (start + rows) * width];
+  const dims = tensor.dims.slice();
+  dims[0] = rows;
+  return {
+    datatype: tensor.datatype,
+    data: Array.isArray(data) ? data.slice(from, to) : data.subarray(from, to),
+    dims,
+  };
+}
+
+/** Same trailing dims and types for every input: the calls can share one tensor per input. */
+function compatible(a: TensorMap, b: TensorMap): boolean {
+  for (const name in a) {
+    const [t, other] = [a[name] as TensorData, b[name]];
+    if (other === undefined || other.datatype !== t.datatype || other.dims.length !== t.dims.length)
+      return false;
+    for (let d = 1; d < t.dims.length; d++) if (other.dims[d] !== t.dims[d]) return false;
+  }
+  return true;
+}
+
+export class Batcher {
+  #run: (feeds: TensorMap) => Promise<TensorMap>;
+  #options: BatcherOptions;
+  #waiting: Pending[] = [];
+  #running = 0;
+  #scheduled = false;
+  /** Turned off for good when a merged call's outputs turn out not to be batch-major. */
+  #merging: boolean;
+
+  constructor(run: (feeds: TensorMap) => Promise<TensorMap>, options: BatcherOptions) {
+    this.#run = run;
+    this.#options = options;
+    this.#merging = options.maxRows > 1;
+  }
+
+  /** Calls waiting for a run, and calls running. */
+  get pending(): number {
+    return this.#waiting.length + this.#running;
+  }
+
+  submit(feeds: TensorMap): Promise<TensorMap> {
+    if (this.#waiting.length >= this.#options.maxWaiting) {
+      return Promise.reject(
+        withExtras(new errors.OVERLOADED('the inference queue is full'), { retryAfter: 1 }),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ feeds, rows: rowsOf(feeds), resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  // Flushing at setImmediate lets every request parsed in this turn of the event loop join the batch.
+  #schedule(): void {
+    if (this.#scheduled || this.#running >= this.#options.concurrency || this.#waiting.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      while (this.#running < this.#options.concurrency && this.#waiting.length > 0) this.#start(this.#take());
+    });
+  }
+
+  #take(): Pending[] {
+    const first = this.#waiting.shift() as Pending;
+    const batch = [first];
+    if (!this.#merging || first.rows === undefined) return batch;
+    let rows = first.rows;
+    while (this.#waiting.length > 0) {
+      const next = this.#waiting[0] as Pending;
+      if (next.rows === undefined || rows + next.rows > this.#options.maxRows) break;
+      if (!compatible(first.feeds, next.feeds)) break;
+      batch.push(this.#waiting.shift() as Pending);
+      rows += next.rows;
+    }
+    return batch;
+  }
+
+  #start(batch: Pending[]): void {
+    this.#running++;
+    void this.#execute(batch).finally(() => {
+      this.#running--;
+      this.#schedule();
+    });
+  }
+
+  async #execute(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch as [Pending];
+      await this.#run(only.feeds).then(only.resolve, only.reject);
+      return;
+    }
+    const names = Object.keys((batch[0] as Pending).feeds);
+    const merged = Object.fromEntries(
+      names.map((n) => [n, concat(batch.map((p) => p.feeds[n] as TensorData))]),
+    );
+    const total = batch.reduce((n, p) => n + (p.rows as number), 0);
+    let outputs: TensorMap;
+    try {
+      outputs = await this.#run(merged);
+    } catch (err) {
+      // Refused by the server (overload): nobody runs. Refused by the model: one caller's rows may be the
+      // cause, so each call runs alone and gets its own answer.
+      if (err instanceof ServalError) for (const p of batch) p.reject(err);
+      else await this.#alone(batch);
+      return;
+    }
+    const entries = Object.entries(outputs);
+    if (!entries.every(([, t]) => t.dims[0] === total)) {
+      this.#merging = false; // the graph's outputs are not per row after all
+      await this.#alone(batch);
+      return;
+    }
+    let start = 0;
+    for (const p of batch) {
+      const own: TensorMap = {};
+      for (const [n, t] of entries) own[n] = sliceRows(t, start, p.rows as number);
+      p.resolve(own);
+      start += p.rows as number;
+    }
+  }
+
+  async #alone(batch: readonly Pending[]): Promise<void> {
+    for (const p of batch) await this.#run(p.feeds).then(p.resolve, p.reject);
+  }
+}

@@ -1,0 +1,136 @@
+// Loads one ONNX file into a ModelRuntime, measuring it to choose inline or worker-thread execution.
+import { performance } from 'node:perf_hooks';
+import { errors } from '../errors.js';
+import type { TensorMap, TensorSpec } from '../tensor/tensor.js';
+import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
+import { Batcher, batchable } from './batcher.js';
+import type { InferencePool } from './pool.js';
+import type { Execution, ModelRuntime } from './runtime.js';
+
+export interface LoadOptions {
+  mode: 'auto' | Execution;
+  inlineThresholdMs: number;
+  intraOpThreads: number;
+  inferenceTimeoutMs: number;
+  /** Most rows one batched call may hold; 1 turns dynamic batching off. */
+  batchMaxRows: number;
+  /** Worker threads of the pool, and the calls that may wait for them. */
+  threads: number;
+  queueSize: number;
+  /** The process's thread pool, created on first need. */
+  pool: () => InferencePool;
+}
+
+const WARMUP_RUNS = 5;
+
+/**
+ * The fastest of `count` timed runs after one untimed run: a busy machine only ever adds time, so the minimum is
+ * the measure of the model's own cost (a median would let a noisy neighbour push a tiny model onto threads).
+ */
+async function timeRuns(run: () => Promise<unknown>, count: number): Promise<number> {
+  await run();
+  let fastest = Infinity;
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await run();
+    fastest = Math.min(fastest, performance.now() - start);
+  }
+  return fastest;
+}
+
+/** Rejects with INFERENCE_TIMEOUT after `ms`; the call itself runs on and its result is dropped. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new errors.INFERENCE_TIMEOUT(ms)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Loads a model file; `key` names this load of it (path and content hash), so that worker threads never run a
+ * session of an older file found at the same path.
+ */
+export async function loadOnnxModel(path: string, key: string, options: LoadOptions): Promise<ModelRuntime> {
+  const session = await createSession(path, options.intraOpThreads);
+  const { inputs, outputs } = specsOf(session);
+  const fetch = tensorOutputs(outputs);
+  const warmupMs = await timeRuns(() => runSession(session, zeroFeeds(inputs), fetch), WARMUP_RUNS);
+  const execution: Execution =
+    options.mode === 'auto' ? (warmupMs > options.inlineThresholdMs ? 'thread' : 'inline') : options.mode;
+  const batching = options.batchMaxRows > 1 && batchable(inputs, outputs);
+  if (execution === 'inline') {
+    const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
+    const batcher = batching
+      ? new Batcher(run, { concurrency: 1, maxRows: options.batchMaxRows, maxWaiting: Infinity })
+      : undefined;
+    const predict = batcher ? (f: TensorMap) => batcher.submit(f) : run;
+    return new InlineRuntime(session, inputs, outputs, warmupMs, batching, predict);
+  }
+
+  await session.release();
+  const pool = options.pool();
+  // The thread loads its own session now, so that the first request does not pay for it.
+  await pool.run({ path, key }, zeroFeeds(inputs), fetch);
+  const run = (feeds: TensorMap) => pool.run({ path, key }, feeds, fetch);
+  // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
+  const batcher = new Batcher(run, {
+    concurrency: options.threads,
+    maxRows: batching ? options.batchMaxRows : 1,
+    maxWaiting: options.queueSize,
+  });
+  const submit = (f: TensorMap) => batcher.submit(f);
+  return new ThreadRuntime(inputs, outputs, warmupMs, batching, options.inferenceTimeoutMs, submit);
+}
+
+class InlineRuntime implements ModelRuntime {
+  readonly execution = 'inline';
+  #session: Session;
+
+  constructor(
+    session: Session,
+    readonly inputs: TensorSpec[],
+    readonly outputs: TensorSpec[],
+    readonly warmupMs: number,
+    readonly batching: boolean,
+    readonly predict: (feeds: TensorMap) => Promise<TensorMap>,
+  ) {
+    this.#session = session;
+  }
+
+  async unload(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
+class ThreadRuntime implements ModelRuntime {
+  readonly execution = 'thread';
+  #timeoutMs: number;
+  #submit: (feeds: TensorMap) => Promise<TensorMap>;
+
+  constructor(
+    readonly inputs: TensorSpec[],
+    readonly outputs: TensorSpec[],
+    readonly warmupMs: number,
+    readonly batching: boolean,
+    timeoutMs: number,
+    submit: (feeds: TensorMap) => Promise<TensorMap>,
+  ) {
+    this.#timeoutMs = timeoutMs;
+    this.#submit = submit;
+  }
+
+  predict(feeds: TensorMap): Promise<TensorMap> {
+    const work = this.#submit(feeds);
+    work.catch(() => undefined); // a call that outlives its deadline may still fail: nobody is waiting for it
+    return withDeadline(work, this.#timeoutMs);
+  }
+
+  async unload(): Promise<void> {
+    // Sessions live in the pool's threads and end with it.
+  }
+}

@@ -1,0 +1,77 @@
+// The only module (with its thread twin) that touches onnxruntime-node: sessions, metadata and runs.
+import * as ort from 'onnxruntime-node';
+import { allocate, DATATYPES, dataTypeOf } from '../tensor/dtypes.js';
+import { isServable, type TensorArray, type TensorMap, type TensorSpec } from '../tensor/tensor.js';
+
+export type Session = ort.InferenceSession;
+
+export async function createSession(path: string, intraOpThreads: number): Promise<Session> {
+  return ort.InferenceSession.create(path, {
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+}
+
+function toSpecs(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorSpec[] {
+  return metadata.map((m) =>
+    m.isTensor
+      ? { name: m.name, datatype: dataTypeOf(m.type), type: m.type, shape: [...m.shape] }
+      : { name: m.name, datatype: undefined, type: 'non-tensor (map or sequence)', shape: [] },
+  );
+}
+
+export function specsOf(session: Session): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
+  return { inputs: toSpecs(session.inputMetadata), outputs: toSpecs(session.outputMetadata) };
+}
+
+/** onnxruntime hands FP16 back as a Float16Array where the runtime has one: Serval keeps FP16 as its bits. */
+function plainData(type: string, data: ort.Tensor['data']): TensorArray {
+  if (type === 'float16' && !(data instanceof Uint16Array)) {
+    const view = data as unknown as ArrayBufferView;
+    return new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+  }
+  return data;
+}
+
+/** Runs the session and returns plain tensors; `outputs` lists the outputs to fetch (ZipMap maps can't be). */
+export async function runSession(
+  session: Session,
+  feeds: TensorMap,
+  outputs: readonly string[],
+): Promise<TensorMap> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    ortFeeds[name] = new ort.Tensor(DATATYPES[t.datatype].onnx, t.data, t.dims);
+  }
+  const results = await session.run(ortFeeds, [...outputs]);
+  const plain: TensorMap = {};
+  for (const [name, t] of Object.entries(results)) {
+    const datatype = dataTypeOf(t.type);
+    if (datatype === undefined)
+      throw new Error(`output "${name}" has type ${t.type}, which Serval cannot send`);
+    plain[name] = { datatype, data: plainData(t.type, t.data), dims: t.dims };
+  }
+  return plain;
+}
+
+/** Zero-filled feeds (empty strings for text) with every dynamic dim set to 1: for warm-up and load checks. */
+export function zeroFeeds(inputs: readonly TensorSpec[]): TensorMap {
+  const feeds: TensorMap = {};
+  for (const input of inputs) {
+    if (!isServable(input))
+      throw new Error(`input "${input.name}" has type ${input.type}, which Serval cannot feed`);
+    const dims = input.shape.map((d) => (typeof d === 'number' ? d : 1));
+    const size = dims.reduce((a, b) => a * b, 1);
+    const data =
+      input.datatype === 'BYTES' ? new Array<string>(size).fill('') : allocate(input.datatype, size);
+    feeds[input.name] = { datatype: input.datatype, data, dims };
+  }
+  return feeds;
+}
+
+/** The outputs Serval can fetch and send: tensors of a datatype it serves. */
+export function tensorOutputs(outputs: readonly TensorSpec[]): string[] {
+  return outputs.filter(isServable).map((o) => o.name);
+}

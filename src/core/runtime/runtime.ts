@@ -1,0 +1,18 @@
+// The model runtime interface the rest of Serval depends on, never on onnxruntime itself.
+import type { TensorMap, TensorSpec } from '../tensor/tensor.js';
+
+export type Execution = 'inline' | 'thread';
+
+export interface ModelRuntime {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /** Where predict runs: on the event loop (tiny models) or on a worker thread (heavy ones). */
+  readonly execution: Execution;
+  /** Fastest warm-up call measured at load, in milliseconds. */
+  readonly warmupMs: number;
+  /** Whether concurrent calls are merged into one inference (dynamic batching). */
+  readonly batching: boolean;
+  /** Runs the model; resolves with every output it can send. */
+  predict(feeds: TensorMap): Promise<TensorMap>;
+  unload(): Promise<void>;
+}

@@ -1,0 +1,427 @@
+// Input tensors as a front end received them (JSON values or raw bytes), checked against the model's inputs and
+// turned into onnxruntime's form: the one set of tensor checks every protocol goes through.
+import { errors, excerpt, withExtras } from '../errors.js';
+import {
+  allocate,
+  DATATYPES,
+  fromHalf,
+  isDataType,
+  viewOf,
+  type DataType,
+  type NumericArray,
+} from './dtypes.js';
+import { elementCount, type TensorMap, type TensorSpec } from './tensor.js';
+
+/** JSON data (flat or nested row-major) or typed gRPC contents; or raw little-endian bytes. */
+export type WireData = { values: unknown } | { bytes: Uint8Array };
+
+export interface WireTensor {
+  name: string;
+  /** As the client wrote it; checked against the model. */
+  datatype: string;
+  shape: readonly number[];
+  data: WireData;
+}
+
+export interface DecodeOptions {
+  /** Most rows (the batch dimension of a batch-major model) one call may carry. */
+  maxRows: number;
+  /** Names an element in messages and details; V1 says "instances[3].petal_length". Default: input "x" element [3, 1]. */
+  locate?: (input: string, index: number, shape: readonly number[]) => Location;
+}
+
+/** Where an element is, for people (`where`) and for programs (`details`). */
+export interface Location {
+  where: string;
+  details: Record<string, unknown>;
+}
+
+/** Tensors larger than this many elements are refused before anything is allocated. */
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
+function invalid(message: string, details: Record<string, unknown>): Error {
+  return withExtras(new errors.INVALID_INPUT(message), { details });
+}
+
+export function formatShape(shape: readonly (number | string)[]): string {
+  return `[${shape.map((d) => (typeof d === 'number' ? d : -1)).join(', ')}]`;
+}
+
+/** The multi-dimensional index of a flat row-major index. */
+export function indexIn(shape: readonly number[], index: number): number[] {
+  const at: number[] = new Array<number>(shape.length);
+  let rest = index;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const size = shape[d] as number;
+    at[d] = rest % size;
+    rest = Math.floor(rest / size);
+  }
+  return at;
+}
+
+function defaultLocate(input: string, index: number, shape: readonly number[]): Location {
+  const at = indexIn(shape, index);
+  return { where: `input "${excerpt(input, 64)}" element [${at.join(', ')}]`, details: { input, index: at } };
+}
+
+const names = (specs: readonly TensorSpec[]) => specs.map((s) => `"${s.name}"`).join(', ');
+
+/** Checks the given tensors against the model's inputs; returns them in the model's input order. */
+export function decodeInputs(
+  specs: readonly TensorSpec[],
+  tensors: readonly WireTensor[],
+  options: DecodeOptions,
+): TensorMap {
+  const given = new Map<string, WireTensor>();
+  for (const t of tensors) {
+    if (!specs.some((s) => s.name === t.name)) {
+      throw invalid(`unknown input "${excerpt(t.name, 64)}"; the model's inputs are ${names(specs)}`, {
+        input: excerpt(t.name, 64),
+      });
+    }
+    if (given.has(t.name)) throw invalid(`input "${t.name}" is given twice`, { input: t.name });
+    given.set(t.name, t);
+  }
+  const symbols = new Map<string, { size: number; input: string }>();
+  const batchMajor = specs.length > 0 && specs.every((s) => typeof s.shape[0] === 'string');
+  let batch: { size: number; input: string } | undefined;
+  const feeds: TensorMap = {};
+  for (const spec of specs) {
+    const tensor = given.get(spec.name);
+    if (tensor === undefined) {
+      throw invalid(
+        `missing input "${spec.name}" (${spec.datatype ?? spec.type} ${formatShape(spec.shape)})`,
+        { input: spec.name },
+      );
+    }
+    const datatype = checkDataType(spec, tensor);
+    checkShape(spec, tensor.shape, symbols);
+    if (batchMajor) {
+      const rows = tensor.shape[0] as number;
+      if (rows > options.maxRows) {
+        throw invalid(`input "${spec.name}" has ${rows} rows; at most ${options.maxRows} are allowed`, {
+          input: spec.name,
+        });
+      }
+      // Every input of a batch-major model is one row per example: the batch sizes must agree.
+      if (batch !== undefined && batch.size !== rows) {
+        throw invalid(`input "${spec.name}" has ${rows} rows, but input "${batch.input}" has ${batch.size}`, {
+          input: spec.name,
+        });
+      }
+      batch ??= { size: rows, input: spec.name };
+    }
+    const locate = (index: number) => (options.locate ?? defaultLocate)(spec.name, index, tensor.shape);
+    const data =
+      'bytes' in tensor.data
+        ? fromBytes(datatype, tensor, tensor.data.bytes, locate)
+        : fromValues(datatype, tensor, tensor.data.values, locate);
+    feeds[spec.name] = { datatype, data, dims: tensor.shape };
+  }
+  return feeds;
+}
+
+function checkDataType(spec: TensorSpec, tensor: WireTensor): DataType {
+  const expected = spec.datatype;
+  if (expected === undefined) {
+    throw new errors.UNSUPPORTED_MODEL(
+      `input "${spec.name}" has type ${spec.type}, which Serval cannot feed`,
+    );
+  }
+  if (tensor.datatype !== expected) {
+    const what = isDataType(tensor.datatype) ? 'datatype' : 'unknown datatype';
+    throw invalid(
+      `input "${spec.name}" has ${what} ${excerpt(tensor.datatype, 16)}; the model expects ${expected}`,
+      { input: spec.name, expected },
+    );
+  }
+  return expected;
+}
+
+function checkShape(
+  spec: TensorSpec,
+  shape: readonly number[],
+  symbols: Map<string, { size: number; input: string }>,
+): void {
+  const expected = formatShape(spec.shape);
+  if (shape.length !== spec.shape.length) {
+    throw invalid(
+      `input "${spec.name}" has shape ${formatShape(shape)} (rank ${shape.length}); the model expects ${expected}`,
+      { input: spec.name, expected: spec.shape.map((d) => (typeof d === 'number' ? d : -1)) },
+    );
+  }
+  let count = 1;
+  for (let d = 0; d < shape.length; d++) {
+    const size = shape[d] as number;
+    const want = spec.shape[d] as number | string;
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw invalid(
+        `input "${spec.name}" dimension ${d} is ${excerpt(size)}: dimensions are integers from 1`,
+        {
+          input: spec.name,
+          dim: d,
+        },
+      );
+    }
+    if (typeof want === 'number' && size !== want) {
+      throw invalid(
+        `input "${spec.name}" dimension ${d} is ${size}; the model expects ${want} (shape ${expected})`,
+        { input: spec.name, dim: d, expected: want, received: size },
+      );
+    }
+    if (typeof want === 'string' && want !== '') {
+      // A named dynamic dim ("batch") must have one size across all inputs, as the graph requires.
+      const bound = symbols.get(want);
+      if (bound === undefined) symbols.set(want, { size, input: spec.name });
+      else if (bound.size !== size) {
+        throw invalid(
+          `input "${spec.name}" dimension ${d} ("${want}") is ${size}, but input "${bound.input}" has ${bound.size}`,
+          { input: spec.name, dim: d },
+        );
+      }
+    }
+    count *= size;
+  }
+  if (count > MAX_ELEMENTS) {
+    throw invalid(`input "${spec.name}" has ${count} elements; at most ${MAX_ELEMENTS} are allowed`, {
+      input: spec.name,
+    });
+  }
+}
+
+/** The last-level arrays of nested (or flat) data, in row-major order, once its structure matches the shape. */
+function rowsOf(values: unknown, tensor: WireTensor): unknown[][] {
+  const { shape, name } = tensor;
+  const count = elementCount(shape);
+  const mismatch = () =>
+    invalid(
+      `input "${name}" data does not match its shape ${formatShape(shape)}: it must hold ${count} ` +
+        `value${count === 1 ? '' : 's'}, flat or nested row-major`,
+      { input: name },
+    );
+  if (!Array.isArray(values)) throw invalid(`input "${name}" data must be an array`, { input: name });
+  if (values.length === count && (count === 0 || !Array.isArray(values[0]))) return [values];
+  if (shape.length < 2) throw mismatch();
+  const rows: unknown[][] = [];
+  const walk = (level: unknown, d: number): void => {
+    if (!Array.isArray(level) || level.length !== shape[d]) throw mismatch();
+    if (d === shape.length - 1) rows.push(level);
+    else for (const inner of level) walk(inner, d + 1);
+  };
+  walk(values, 0);
+  return rows;
+}
+
+type Locate = (index: number) => Location;
+
+function bad(locate: Locate, index: number, rule: string, value: unknown): Error {
+  const at = locate(index);
+  const got = typeof value === 'string' ? JSON.stringify(excerpt(value)) : excerpt(value);
+  return invalid(`${at.where} must be ${rule}, got ${got}`, at.details);
+}
+
+/** An element's own problem, named where it is. */
+function badElement(locate: Locate, index: number, problem: string): Error {
+  const at = locate(index);
+  return invalid(`${at.where} ${problem}`, at.details);
+}
+
+function fromValues(datatype: DataType, tensor: WireTensor, values: unknown, locate: Locate) {
+  if (datatype === 'FP16') {
+    throw invalid(
+      `input "${tensor.name}" is FP16, which travels only as binary data (binary_data_size, raw contents)`,
+      { input: tensor.name },
+    );
+  }
+  const rows = rowsOf(values, tensor);
+  const count = elementCount(tensor.shape);
+  const info = DATATYPES[datatype];
+  if (datatype === 'BYTES') return stringsOf(rows, count, locate);
+  const target = allocate(datatype, count);
+  let offset = 0;
+  for (const row of rows) {
+    switch (info.kind) {
+      case 'float':
+        fillFloats(row, target as Float32Array, offset, info, locate);
+        break;
+      case 'int':
+        fillInts(row, target as Int32Array, offset, info, locate);
+        break;
+      case 'bigint':
+        fillBigInts(row, target as BigInt64Array, offset, datatype, locate);
+        break;
+      case 'bool':
+        fillBools(row, target as Uint8Array, offset, locate);
+        break;
+    }
+    offset += row.length;
+  }
+  return target;
+}
+
+// One loop per kind keeps each monomorphic: this runs for every element of every JSON request.
+function fillFloats(
+  row: unknown[],
+  target: Float32Array | Float64Array,
+  offset: number,
+  range: { min: number; max: number },
+  locate: Locate,
+): void {
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j];
+    if (typeof v !== 'number' || !(v >= range.min && v <= range.max)) {
+      throw bad(locate, offset + j, `a finite number within the ${datatypeName(target)} range`, v);
+    }
+    target[offset + j] = v;
+  }
+}
+
+const datatypeName = (target: NumericArray) => (target instanceof Float64Array ? 'FP64' : 'FP32');
+
+function fillInts(
+  row: unknown[],
+  target: Int32Array,
+  offset: number,
+  range: { min: number; max: number },
+  locate: Locate,
+): void {
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < range.min || v > range.max) {
+      throw bad(locate, offset + j, `an integer from ${range.min} to ${range.max}`, v);
+    }
+    target[offset + j] = v;
+  }
+}
+
+const BIG_RANGE = {
+  INT64: [-(2n ** 63n), 2n ** 63n - 1n],
+  UINT64: [0n, 2n ** 64n - 1n],
+} as const;
+
+function fillBigInts(
+  row: unknown[],
+  target: BigInt64Array | BigUint64Array,
+  offset: number,
+  datatype: DataType,
+  locate: Locate,
+): void {
+  const [min, max] = BIG_RANGE[datatype as 'INT64' | 'UINT64'];
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j];
+    // JSON numbers past 2^53 have lost digits already; gRPC's int64 contents arrive as BigInts.
+    const value =
+      typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : typeof v === 'bigint' ? v : null;
+    if (value === null || value < min || value > max) {
+      const rule = `an integer within the ${datatype} range (JSON numbers: at most 2^53 in magnitude)`;
+      throw bad(locate, offset + j, rule, v);
+    }
+    target[offset + j] = value;
+  }
+}
+
+function fillBools(row: unknown[], target: Uint8Array, offset: number, locate: Locate): void {
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j];
+    if (typeof v !== 'boolean') throw bad(locate, offset + j, 'true or false', v);
+    target[offset + j] = v ? 1 : 0;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function utf8Text(bytes: Uint8Array, locate: Locate, index: number): string {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw badElement(locate, index, 'is not valid UTF-8 (the model takes text)');
+  }
+  return checkText(text, locate, index);
+}
+
+/** onnxruntime's strings end at a NUL: a text holding one would reach the model cut short. */
+function checkText(text: string, locate: Locate, index: number): string {
+  if (text.includes('\0'))
+    throw badElement(locate, index, 'contains a NUL character, which the model cannot take');
+  return text;
+}
+
+function stringsOf(rows: unknown[][], count: number, locate: Locate): string[] {
+  const out = new Array<string>(count);
+  let i = 0;
+  for (const row of rows) {
+    for (const v of row) {
+      if (typeof v === 'string') out[i] = v.includes('\0') ? checkText(v, locate, i) : v;
+      else if (v instanceof Uint8Array) out[i] = utf8Text(v, locate, i);
+      else throw bad(locate, i, 'a string', v);
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Raw little-endian elements (the binary extension, gRPC raw contents); BYTES are 4-byte-length-prefixed. */
+function fromBytes(datatype: DataType, tensor: WireTensor, bytes: Uint8Array, locate: Locate) {
+  const count = elementCount(tensor.shape);
+  const input = tensor.name;
+  if (datatype === 'BYTES') return stringsFromBytes(bytes, count, input, locate);
+  const expected = count * DATATYPES[datatype].size;
+  if (bytes.length !== expected) {
+    throw invalid(
+      `input "${input}" has ${bytes.length} bytes of binary data; ${datatype} ${formatShape(tensor.shape)} takes ${expected}`,
+      { input, expected, received: bytes.length },
+    );
+  }
+  const data = viewOf(datatype, bytes, count);
+  if (datatype === 'FP32' || datatype === 'FP64') {
+    const floats = data as Float32Array;
+    for (let i = 0; i < count; i++) {
+      const v = floats[i] as number;
+      if (v - v !== 0) throw bad(locate, i, 'finite', v); // NaN and ±Infinity
+    }
+  } else if (datatype === 'FP16') {
+    const halves = data as Uint16Array;
+    for (let i = 0; i < count; i++) {
+      const bits = halves[i] as number;
+      if ((bits & 0x7c00) === 0x7c00) throw bad(locate, i, 'finite', fromHalf(bits));
+    }
+  } else if (datatype === 'BOOL') {
+    const flags = data as Uint8Array;
+    for (let i = 0; i < count; i++) {
+      if ((flags[i] as number) > 1) throw bad(locate, i, 'a byte 0 (false) or 1 (true)', flags[i]);
+    }
+  }
+  return data;
+}
+
+function stringsFromBytes(bytes: Uint8Array, count: number, input: string, locate: Locate): string[] {
+  if (count * 4 > bytes.length) {
+    throw invalid(
+      `input "${input}" has ${bytes.length} bytes of binary data, too few for ${count} BYTES elements`,
+      {
+        input,
+      },
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Array<string>(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const length = at + 4 <= bytes.length ? view.getUint32(at, true) : -1;
+    if (length < 0 || at + 4 + length > bytes.length) {
+      throw badElement(locate, i, 'has a length prefix that runs past the end of the binary data');
+    }
+    out[i] = utf8Text(bytes.subarray(at + 4, at + 4 + length), locate, i);
+    at += 4 + length;
+  }
+  if (at !== bytes.length) {
+    throw invalid(
+      `input "${input}" has ${bytes.length - at} bytes of binary data past its ${count} elements`,
+      {
+        input,
+      },
+    );
+  }
+  return out;
+}

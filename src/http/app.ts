@@ -1,0 +1,96 @@
+// buildApp(config, core): the whole Fastify application over the core, without listening; the process owns both.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from '../config/schema.js';
+import type { Core } from '../core/core.js';
+import { SERVAL_VERSION } from '../lib/version.js';
+import { clientErrorHandler } from './client-errors.js';
+import { requestLogger } from './request-logger.js';
+import accessLog, { AccessLogController } from './plugins/app/access-log.js';
+import auth from './plugins/app/auth.js';
+import corePlugin from './plugins/app/core.js';
+import errorsPlugin from './plugins/app/errors.js';
+import jsonBody from './plugins/app/json-body.js';
+import security from './plugins/external/security.js';
+import swagger from './plugins/external/swagger.js';
+import serviceRoutes from './routes/service.js';
+import v1Routes from './v1/routes.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A client's X-Request-Id is kept when it is short and plain; otherwise a UUID is made. */
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Fastify's trustProxy from the config string: "", "true", a hop count, or proxy addresses. */
+function trustProxy(value: string): boolean | string | ((address: string, hop: number) => boolean) {
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value;
+}
+
+export async function buildApp(config: Config, core: Core): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = core.log;
+  const app = Fastify({
+    loggerInstance: logger,
+    genReqId: requestId,
+    childLoggerFactory: requestLogger,
+    logController: new AccessLogController(),
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: { headersTimeout: config.headersTimeoutMs, maxHeaderSize: config.maxHeaderBytes },
+    trustProxy: trustProxy(config.trustProxy),
+    clientErrorHandler,
+    // Requests that reach a draining worker are served, not refused: the listener is closed, so no new ones come.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(corePlugin, { core });
+  await app.register(errorsPlugin, { bodyLimitBytes: config.bodyLimitBytes });
+  await app.register(jsonBody);
+  await app.register(accessLog);
+  await app.register(security, { corsOrigins: config.corsOrigins });
+  // Optional features load their libraries (jose, @fastify/rate-limit) only when configured: start-up time is
+  // module loading, paid by every worker.
+  const keys =
+    config.authEnabled || config.oauthClientsFile
+      ? (await import('../auth/keys.js')).keyMaterial(config)
+      : undefined;
+  await app.register(swagger, { version: SERVAL_VERSION, bearerAuth: config.authEnabled });
+  const verifier =
+    config.authEnabled && keys ? new (await import('../auth/verifier.js')).TokenVerifier(keys, config) : null;
+  await app.register(auth, { verifier });
+  if (config.rateLimitEnabled)
+    await app.register((await import('./plugins/external/rate-limit.js')).default, config);
+  await app.register(serviceRoutes, { version: SERVAL_VERSION });
+  if (config.oauthClientsFile && keys?.signing) {
+    const [{ ClientRegistry }, { default: oauthRoutes }] = await Promise.all([
+      import('../auth/clients.js'),
+      import('./routes/oauth.js'),
+    ]);
+    await app.register(oauthRoutes, {
+      clients: ClientRegistry.fromFile(config.oauthClientsFile),
+      signing: keys.signing,
+      ttlSeconds: config.oauthTokenTtlSeconds,
+      issuer: config.jwtIssuer || 'serval',
+      audience: config.jwtAudience || 'serval',
+      rateLimitMax: config.rateLimitTokenMax,
+    });
+  }
+  await app.register(v1Routes, {
+    maxInstances: config.maxInstances,
+    predictRateLimit: config.rateLimitPredictMax,
+  });
+  return app;
+}

@@ -1,0 +1,89 @@
+// What every HTTP inference route shares (V1 and V2 alike): the prediction cache's headers, the exact-repeat fast
+// path, and sending the core's encoded answer.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { EXACT_MAX_BODY, exactKey, type ExactEntry } from '../core/cache/prediction-cache.js';
+import type { CacheOutcome, CacheUse } from '../core/inference.js';
+import type { ReadyModel } from '../core/models/repository.js';
+import { parseJsonBody } from './plugins/app/json-body.js';
+
+/** What Fastify itself would say of a JSON string; the core's answers are bytes, so it is set explicitly. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Cache-Status (RFC 9211) for each outcome; none when the cache is off. */
+const CACHE_STATUS: Record<CacheOutcome, string | undefined> = {
+  hit: 'serval; hit',
+  miss: 'serval; fwd=miss; stored',
+  collapsed: 'serval; fwd=miss; collapsed',
+  bypass: 'serval; fwd=request',
+  uncacheable: 'serval; fwd=bypass; detail=uncacheable',
+  off: undefined,
+};
+
+export function cacheStatus(reply: FastifyReply, outcome: CacheOutcome): FastifyReply {
+  const value = CACHE_STATUS[outcome];
+  return value === undefined ? reply : reply.header('cache-status', value);
+}
+
+/** Cache-Control: no-cache (or no-store) on the request: compute afresh. */
+export function bypassed(request: FastifyRequest): boolean {
+  return /\bno-(cache|store)\b/i.test(request.headers['cache-control'] ?? '');
+}
+
+/** How the core may use its cache for this request: bypassed, and the exact-repeat key to file the answer under. */
+export function cacheUse(request: FastifyRequest, instances: number): CacheUse {
+  const key = request.exactKey;
+  return { bypass: bypassed(request), ...(key === null ? {} : { exact: { key, instances } }) };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The exact-repeat key of the raw body, on inference routes when the cache is on. */
+    exactKey: string | null;
+    /** The cached answer for exactly this body, found before parsing it. */
+    exactRepeat: ExactEntry | null;
+  }
+}
+
+/**
+ * An inference route scope's JSON parser when the cache is on: an exact repeat of a cached body is found by its
+ * text and not parsed at all (the same bytes passed parsing and every check before being cached); any other body is
+ * parsed as everywhere else, its key kept for filing the answer. `format` is the scope's response format, whose
+ * answers must be whole JSON documents that depend on nothing but the body.
+ */
+export function useExactRepeats(fastify: FastifyInstance, format: string): void {
+  const cache = fastify.core.cache;
+  if (!cache) return;
+  fastify.decorateRequest('exactKey', null);
+  fastify.decorateRequest('exactRepeat', null);
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, function (request, body, done) {
+    if (!bypassed(request)) {
+      const params = request.params as { model?: string; version?: string };
+      const model =
+        params.model === undefined ? undefined : fastify.models.peek(params.model, params.version);
+      if (model && model.descriptor.cache !== false && body.length <= EXACT_MAX_BODY) {
+        const space = { format, model: model.name, version: model.version, generation: model.generation };
+        request.exactKey = exactKey(space, body as string);
+        const hit = cache.exact(request.exactKey);
+        if (hit !== undefined) {
+          request.exactRepeat = hit;
+          request.inference = { model: model.name, version: model.version, instances: hit.instances };
+          done(null, undefined);
+          return;
+        }
+      }
+    }
+    parseJsonBody(request, body, done);
+  });
+  // An exact repeat is answered before validation and decoding.
+  fastify.addHook('preValidation', async function (request, reply) {
+    const hit = request.exactRepeat;
+    if (hit === null) return;
+    return cacheStatus(reply, 'hit').type(JSON_TYPE).send(hit.value);
+  });
+}
+
+/** The access line's inference fields. */
+export function logInference(request: FastifyRequest, model: ReadyModel, instances: number): void {
+  request.inference = { model: model.name, version: model.version, instances };
+}

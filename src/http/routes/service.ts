@@ -1,0 +1,86 @@
+// Service routes: what this server is (/), liveness (/healthz) and readiness (/readyz).
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { errors, withExtras } from '../../core/errors.js';
+import { ErrorSchema } from '../schemas/common.js';
+
+export interface ServiceOptions {
+  version: string;
+}
+
+const RootSchema = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  description: Type.String(),
+  links: Type.Record(Type.String(), Type.String()),
+});
+
+const HealthSchema = Type.Object({ status: Type.String() });
+const ReadySchema = Type.Object({ status: Type.String(), models_ready: Type.Integer() });
+
+const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function (fastify, options) {
+  fastify.get(
+    '/',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'Service name, version and links',
+        response: { 200: RootSchema },
+      },
+    },
+    async function () {
+      return {
+        name: 'serval',
+        version: options.version,
+        description: 'ONNX model server with a KServe V1 compatible REST API',
+        links: {
+          docs: '/docs',
+          openapi: '/openapi.json',
+          models: '/v1/models',
+          health: '/healthz',
+          ready: '/readyz',
+        },
+      };
+    },
+  );
+
+  fastify.get(
+    '/healthz',
+    {
+      config: { rateLimit: false },
+      schema: {
+        tags: ['service'],
+        summary: 'Liveness: the process answers',
+        response: { 200: HealthSchema },
+      },
+    },
+    async function () {
+      return { status: 'ok' };
+    },
+  );
+
+  fastify.get(
+    '/readyz',
+    {
+      config: { rateLimit: false },
+      schema: {
+        tags: ['service'],
+        summary: 'Readiness: models loaded and at least one ready',
+        response: { 200: ReadySchema, 503: ErrorSchema },
+      },
+    },
+    async function (_request, reply) {
+      const readiness = fastify.core.health.readiness();
+      if (!readiness.ready) {
+        const error = new errors.NOT_READY(readiness.reason ?? 'unknown');
+        throw readiness.retryAfter === undefined
+          ? error
+          : withExtras(error, { retryAfter: readiness.retryAfter });
+      }
+      void reply.header('cache-control', 'no-store');
+      return { status: 'ready', models_ready: readiness.modelsReady };
+    },
+  );
+};
+
+export default serviceRoutes;

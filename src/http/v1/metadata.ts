@@ -1,0 +1,43 @@
+// V1 model metadata: the graph's tensors merged with the descriptor, computed per request from the repository's state.
+import type { ModelVersion } from '../../core/models/repository.js';
+import type { TensorSpec } from '../../core/tensor/tensor.js';
+import type { ModelMetadata, VersionMetadata } from '../schemas/common.js';
+
+function tensors(specs: readonly TensorSpec[] | undefined): VersionMetadata['inputs'] {
+  return (specs ?? []).map((s) => ({
+    name: s.name,
+    datatype: s.datatype ?? s.type.toUpperCase(),
+    shape: s.shape.map((d) => (typeof d === 'number' ? d : -1)),
+  }));
+}
+
+export function versionMetadata(entry: ModelVersion): VersionMetadata {
+  const { descriptor, runtime } = entry;
+  return {
+    name: entry.name,
+    version: entry.version,
+    state: entry.state,
+    ready: entry.state === 'READY',
+    ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    task: descriptor.task ?? 'raw',
+    ...(descriptor.description === undefined ? {} : { description: descriptor.description }),
+    ...(runtime ? { execution: runtime.execution } : {}),
+    inputs: tensors(runtime?.inputs),
+    outputs: tensors(runtime?.outputs),
+    ...(descriptor.features ? { features: descriptor.features } : {}),
+    ...(descriptor.labels ? { labels: descriptor.labels } : {}),
+  };
+}
+
+/** The default version's metadata plus the list of all versions. */
+export function modelMetadata(chosen: ModelVersion, versions: readonly ModelVersion[]): ModelMetadata {
+  return {
+    ...versionMetadata(chosen),
+    default_version: chosen.version,
+    versions: versions.map((v) => ({
+      version: v.version,
+      state: v.state,
+      ...(v.reason === undefined ? {} : { reason: v.reason }),
+    })),
+  };
+}

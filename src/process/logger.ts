@@ -1,0 +1,11 @@
+// pino options from the config, shared by the primary (which must not load the app) and every worker.
+import type { LoggerOptions } from 'pino';
+import type { Config } from '../config/schema.js';
+
+export function loggerOptions(config: Config): LoggerOptions {
+  return {
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    ...(config.logFormat === 'pretty' ? { transport: { target: 'pino-pretty' } } : {}),
+  };
+}

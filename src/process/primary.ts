@@ -1,0 +1,56 @@
+// The pre-fork primary: keeps N workers alive and stops them all on a stop signal, like gunicorn's arbiter.
+import cluster, { type Worker } from 'node:cluster';
+import { pino } from 'pino';
+import type { Config } from '../config/schema.js';
+import { loggerOptions } from './logger.js';
+import type { StopSignals } from './signals.js';
+
+export function runPrimary(config: Config, workers: number, stop: StopSignals): void {
+  const log = pino(loggerOptions(config));
+  let stopping = false;
+  const recentDeaths: number[] = [];
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths[0] !== undefined && recentDeaths[0] < now - 30_000) recentDeaths.shift();
+    if (recentDeaths.length > workers * 5) {
+      log.fatal('workers keep dying; giving up');
+      process.exit(1);
+    }
+    cluster.fork();
+  });
+
+  // One SIGTERM per worker, once: a worker drains once whether this, its process group's signal, or both reach it.
+  void stop.requested.then((signal) => {
+    stopping = true;
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    log.info({ signal, workers: alive.length }, 'stopping workers');
+    let failed = false;
+    const exits = alive.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          w.once('exit', (code) => {
+            failed ||= code !== 0;
+            resolve();
+          });
+          w.process.kill('SIGTERM');
+        }),
+    );
+    const deadline = setTimeout(() => {
+      log.error('workers did not stop within the grace period; killing them');
+      for (const w of alive) w.process.kill('SIGKILL');
+      process.exit(1);
+    }, config.shutdownGraceMs + 1000);
+    void Promise.all(exits).then(() => {
+      clearTimeout(deadline);
+      log.info({ failed }, 'all workers stopped');
+      process.exit(failed ? 1 : 0);
+    });
+  });
+
+  log.info({ workers, port: config.port, host: config.host }, 'serval primary starting workers');
+  for (let i = 0; i < workers; i++) cluster.fork();
+}

@@ -1,0 +1,98 @@
+// The config loader: defaults, env overrides, errors naming the key, the README table, CPU quotas.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { quotaCpus } from '../../src/process/cpus.js';
+import {
+  ConfigError,
+  configKeys,
+  createConfig,
+  envName,
+  readConfigFile,
+} from '../../src/config/create-config.js';
+
+describe('createConfig', () => {
+  it('defaults to 0.0.0.0:50505 with one worker per core', () => {
+    const config = createConfig();
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.port, 50505);
+    assert.equal(config.workers, 0);
+  });
+
+  it('lets the environment override the file, converting numbers', () => {
+    const config = createConfig({ port: 8000, logLevel: 'warn' }, { SERVAL_PORT: '9000' });
+    assert.equal(config.port, 9000);
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  it('derives every environment variable name from the schema key', () => {
+    assert.equal(envName('requestTimeoutMs'), 'SERVAL_REQUEST_TIMEOUT_MS');
+    for (const key of configKeys) assert.match(envName(key), /^SERVAL_[A-Z_]+$/);
+  });
+
+  it('names the environment variable of a bad value', () => {
+    assert.throws(() => createConfig({}, { SERVAL_PORT: '70000' }), /SERVAL_PORT.*65535/);
+    assert.throws(() => createConfig({}, { SERVAL_WORKERS: '2abc' }), /SERVAL_WORKERS/);
+    assert.throws(() => createConfig({}, { SERVAL_LOG_LEVEL: 'loud' }), /SERVAL_LOG_LEVEL/);
+  });
+
+  it('names the config file key of a bad value', () => {
+    assert.throws(() => createConfig({ bodyLimitBytes: -1 }), /config file key "bodyLimitBytes"/);
+    assert.throws(() => createConfig({ inferenceMode: 'gpu' }), /"inferenceMode"/);
+  });
+
+  it('rejects unknown keys, naming them', () => {
+    assert.throws(
+      () => createConfig({ prot: 50505 }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /unknown key "prot"/);
+        return true;
+      },
+    );
+  });
+
+  it('rejects a headers timeout longer than the request timeout', () => {
+    assert.throws(() => createConfig({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 }), /headersTimeoutMs/);
+  });
+
+  it('documents every key and its environment variable in the README', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const key of configKeys) {
+      assert.ok(readme.includes(`| \`${key}\``), `README lacks ${key}`);
+      assert.ok(readme.includes(`\`${envName(key)}\``), `README lacks ${envName(key)}`);
+    }
+  });
+
+  it('skips "//" comment keys in the file', () => {
+    assert.equal(createConfig({ '//': 'a comment', port: 1234 }).port, 1234);
+  });
+});
+
+describe('readConfigFile', () => {
+  it('reads the repository config file, which validates', () => {
+    const file = readConfigFile(undefined);
+    assert.equal(createConfig(file).port, 50505);
+  });
+
+  it('fails on an explicit missing file and on invalid JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'serval-config-'));
+    assert.throws(() => readConfigFile(join(dir, 'missing.json')), /Cannot read config file/);
+    await writeFile(join(dir, 'bad.json'), '{ "port": ');
+    assert.throws(() => readConfigFile(join(dir, 'bad.json')), /not valid JSON/);
+    await writeFile(join(dir, 'array.json'), '[1]');
+    assert.throws(() => readConfigFile(join(dir, 'array.json')), /JSON object/);
+  });
+});
+
+describe('quotaCpus', () => {
+  it('reads the cgroup v2 CPU quota, rounding up, and ignores "max"', () => {
+    assert.equal(quotaCpus('max 100000\n'), undefined);
+    assert.equal(quotaCpus('100000 100000\n'), 1);
+    assert.equal(quotaCpus('150000 100000'), 2);
+    assert.equal(quotaCpus('50000 100000'), 1);
+  });
+});

@@ -1,0 +1,197 @@
+// Dynamic batching with a fake model: merging, splitting, limits and failures.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Batcher, batchable } from '../../src/core/runtime/batcher.js';
+import type { TensorMap } from '../../src/core/tensor/tensor.js';
+import { spec } from '../fakes.js';
+
+const rows = (...values: number[][]): TensorMap => ({
+  input: {
+    datatype: 'FP32',
+    data: Float32Array.from(values.flat()),
+    dims: [values.length, values[0]!.length],
+  },
+});
+
+/** A fake model: output row = sum of the input row; records each call's batch size. */
+function model() {
+  const calls: number[] = [];
+  const run = async (feeds: TensorMap): Promise<TensorMap> => {
+    const input = feeds.input!;
+    const [n, width] = input.dims as [number, number];
+    calls.push(n);
+    const sums = Float32Array.from({ length: n }, (_, i) =>
+      (input.data as Float32Array).slice(i * width, (i + 1) * width).reduce((a, b) => a + b, 0),
+    );
+    return { sum: { datatype: 'FP32', data: sums, dims: [n, 1] } };
+  };
+  return { calls, run };
+}
+
+describe('Batcher', () => {
+  it('merges calls of the same turn into one run and gives each caller its own rows', async () => {
+    const { calls, run } = model();
+    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const results = await Promise.all([
+      batcher.submit(rows([1, 2])),
+      batcher.submit(rows([3, 4], [5, 6])),
+      batcher.submit(rows([7, 8])),
+    ]);
+    assert.deepEqual(calls, [4]);
+    assert.deepEqual(
+      results.map((r) => [...(r.sum!.data as Float32Array)]),
+      [[3], [7, 11], [15]],
+    );
+    assert.deepEqual(
+      results.map((r) => r.sum!.dims),
+      [
+        [1, 1],
+        [2, 1],
+        [1, 1],
+      ],
+    );
+  });
+
+  it('gathers calls that arrive while a run is busy into the next batch, within maxRows', async () => {
+    const { calls, run } = model();
+    const slow = async (feeds: TensorMap) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return run(feeds);
+    };
+    const batcher = new Batcher(slow, { concurrency: 1, maxRows: 3, maxWaiting: Infinity });
+    const first = batcher.submit(rows([1, 1]));
+    await new Promise((resolve) => setImmediate(resolve));
+    const rest = Array.from({ length: 5 }, (_, i) => batcher.submit(rows([i, 0])));
+    const results = await Promise.all([first, ...rest]);
+    assert.deepEqual(calls, [1, 3, 2]);
+    assert.deepEqual(
+      results.map((r) => (r.sum!.data as Float32Array)[0]),
+      [2, 0, 1, 2, 3, 4],
+    );
+  });
+
+  it('keeps inputs of different widths in separate runs', async () => {
+    const { calls, run } = model();
+    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    await Promise.all([batcher.submit(rows([1, 2])), batcher.submit(rows([1, 2, 3]))]);
+    assert.deepEqual(calls, [1, 1]);
+  });
+
+  it('refuses with 503 OVERLOADED past maxWaiting', async () => {
+    const { run } = model();
+    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: 2 });
+    const results = await Promise.allSettled([1, 2, 3].map(() => batcher.submit(rows([1]))));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'rejected'],
+    );
+    assert.equal(((results[2] as PromiseRejectedResult).reason as { code: string }).code, 'OVERLOADED');
+  });
+
+  it('rejects every caller of a batch whose run fails', async () => {
+    const batcher = new Batcher(async () => Promise.reject(new Error('boom')), {
+      concurrency: 1,
+      maxRows: 64,
+      maxWaiting: Infinity,
+    });
+    const results = await Promise.allSettled([batcher.submit(rows([1])), batcher.submit(rows([2]))]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+  });
+});
+
+describe('Batcher with several inputs and failing rows', () => {
+  const pair = (a: number[], b: bigint[]): TensorMap => ({
+    a: { datatype: 'FP32', data: Float32Array.from(a), dims: [a.length, 1] },
+    b: { datatype: 'INT64', data: BigInt64Array.from(b), dims: [b.length, 1] },
+  });
+  /** out[i] = a[i] + b[i]; a row with b = 13 makes the whole call fail, as a bad index does in a graph. */
+  function twoInputModel() {
+    const calls: number[] = [];
+    const run = async (feeds: TensorMap): Promise<TensorMap> => {
+      const a = feeds.a!.data as Float32Array;
+      const b = feeds.b!.data as BigInt64Array;
+      calls.push(a.length);
+      if (b.includes(13n)) throw new Error('Status Message: index 13 out of range');
+      const out = Float32Array.from(a, (v, i) => v + Number(b[i]));
+      return { out: { datatype: 'FP32', data: out, dims: [a.length, 1] } };
+    };
+    return { calls, run };
+  }
+
+  it('merges multi-input calls and gives each caller the sums of its own rows', async () => {
+    const { calls, run } = twoInputModel();
+    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const results = await Promise.all([
+      batcher.submit(pair([1, 2], [10n, 20n])),
+      batcher.submit(pair([3], [30n])),
+    ]);
+    assert.deepEqual(calls, [3]);
+    assert.deepEqual(
+      results.map((r) => [...(r.out!.data as Float32Array)]),
+      [[11, 22], [33]],
+    );
+  });
+
+  it('gives the failure only to the caller whose rows the model refuses', async () => {
+    const { calls, run } = twoInputModel();
+    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const results = await Promise.allSettled([
+      batcher.submit(pair([1], [1n])),
+      batcher.submit(pair([2], [13n])),
+      batcher.submit(pair([3], [3n])),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.deepEqual(calls, [3, 1, 1, 1], 'the merged call failed, then each ran alone');
+    assert.deepEqual(
+      [...((results[2] as PromiseFulfilledResult<TensorMap>).value.out!.data as Float32Array)],
+      [6],
+    );
+  });
+
+  it('runs a call alone when its inputs disagree on the batch size', async () => {
+    const { calls, run } = twoInputModel();
+    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const odd: TensorMap = { ...pair([1, 2], [1n, 2n]), b: pair([1], [1n]).b! };
+    await Promise.allSettled([
+      batcher.submit(pair([1], [1n])),
+      batcher.submit(odd),
+      batcher.submit(pair([1], [1n])),
+    ]);
+    assert.deepEqual(calls, [1, 2, 1]);
+  });
+
+  it('stops merging for good when the outputs are not one row per input row', async () => {
+    const calls: number[] = [];
+    const total = async (feeds: TensorMap): Promise<TensorMap> => {
+      const a = feeds.a!.data as Float32Array;
+      calls.push(a.length);
+      return { sum: { datatype: 'FP32', data: Float32Array.of(a.reduce((x, y) => x + y, 0)), dims: [1] } };
+    };
+    const batcher = new Batcher(total, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const first = await Promise.all([
+      batcher.submit(pair([1, 2], [0n, 0n])),
+      batcher.submit(pair([5], [0n])),
+    ]);
+    assert.deepEqual(
+      first.map((r) => (r.sum!.data as Float32Array)[0]),
+      [3, 5],
+    );
+    await Promise.all([batcher.submit(pair([1], [0n])), batcher.submit(pair([2], [0n]))]);
+    assert.deepEqual(calls, [3, 2, 1, 1, 1]);
+  });
+});
+
+describe('batchable', () => {
+  it('needs a dynamic first dimension on every input and tensor output', () => {
+    const dynamic = [spec('x', 'FP32', ['batch', 4])];
+    assert.equal(batchable(dynamic, [spec('y', 'INT64', ['batch'])]), true);
+    assert.equal(batchable(dynamic, [spec('y', 'FP32', [1, 3])]), false);
+    assert.equal(batchable([spec('x', 'FP32', [1, 4])], [spec('y', 'INT64', ['batch'])]), false);
+  });
+});

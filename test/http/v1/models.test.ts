@@ -1,0 +1,138 @@
+// Model metadata routes, 404/405 answers, and how the repository loads, fails and picks versions.
+import assert from 'node:assert/strict';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { loadedApp, MODELS, tempRepository } from '../../helpers.js';
+
+describe('model metadata routes', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await loadedApp();
+  });
+  after(() => app.close());
+
+  it('lists every bundled model with its versions', async () => {
+    const res = await app.inject('/v1/models');
+    assert.equal(res.statusCode, 200);
+    const names = res.json().models.map((m: { name: string }) => m.name);
+    assert.deepEqual(names, ['diabetes', 'digits', 'iris']);
+  });
+
+  it('describes Iris from its graph and descriptor', async () => {
+    const body = (await app.inject('/v1/models/iris')).json();
+    assert.equal(body.default_version, '1');
+    assert.equal(body.ready, true);
+    assert.equal(body.task, 'classification');
+    assert.equal(body.execution, 'inline');
+    assert.deepEqual(body.inputs, [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }]);
+    assert.deepEqual(body.outputs, [
+      { name: 'label', datatype: 'INT64', shape: [-1] },
+      { name: 'probabilities', datatype: 'FP32', shape: [-1, 3] },
+    ]);
+    assert.deepEqual(body.features, ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    assert.deepEqual(body.labels, ['setosa', 'versicolor', 'virginica']);
+  });
+
+  it('describes the 64-input digits model and one version', async () => {
+    const res = await app.inject('/v1/models/digits/versions/1');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().features.length, 64);
+    assert.equal(res.json().labels.length, 10);
+  });
+
+  it('answers 404 ROUTE_NOT_FOUND for an unknown path', async () => {
+    const res = await app.inject('/v2/nothing');
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().code, 'ROUTE_NOT_FOUND');
+  });
+
+  it('answers 405 with Allow for a wrong method', async () => {
+    const get = await app.inject('/v1/models/iris:predict');
+    assert.equal(get.statusCode, 405);
+    assert.equal(get.json().code, 'METHOD_NOT_ALLOWED');
+    assert.equal(get.headers.allow, 'POST');
+    const del = await app.inject({ method: 'DELETE', url: '/v1/models/iris' });
+    assert.equal(del.statusCode, 405);
+    assert.equal(del.headers.allow, 'GET, HEAD');
+  });
+});
+
+describe('model repository behaviour', () => {
+  it('reports a model that fails to load, with its reason, and serves the others', async (t) => {
+    const iris = join(MODELS, 'iris/1');
+    const repo = await tempRepository({
+      'iris/1': { from: iris },
+      'broken/1': { files: { 'model.onnx': 'this is not an onnx file' } },
+      'mismatch/1': { from: iris, files: { 'model.json': JSON.stringify({ features: ['only', 'two'] }) } },
+    });
+    const app = await loadedApp({ modelRepository: repo.root });
+    t.after(async () => {
+      await app.close();
+      await repo.cleanup();
+    });
+    const broken = (await app.inject('/v1/models/broken')).json();
+    assert.equal(broken.state, 'FAILED');
+    assert.equal(broken.ready, false);
+    assert.ok(broken.reason.length > 0);
+    assert.doesNotMatch(broken.reason, new RegExp(repo.root));
+    const mismatch = (await app.inject('/v1/models/mismatch')).json();
+    assert.match(mismatch.reason, /2 features but input "input" has 4/);
+    const predict = await app.inject({
+      method: 'POST',
+      url: '/v1/models/broken:predict',
+      payload: { instances: [[1]] },
+    });
+    assert.equal(predict.statusCode, 503);
+    assert.equal(predict.json().code, 'MODEL_NOT_READY');
+    assert.equal((await app.inject('/readyz')).statusCode, 200);
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/v1/models/iris:predict',
+      payload: { instances: [[1, 2, 3, 4]] },
+    });
+    assert.equal(ok.statusCode, 200);
+  });
+
+  it('follows symbolic links to model and version folders (volume mounts)', async (t) => {
+    const repo = await tempRepository({});
+    await symlink(join(MODELS, 'iris'), join(repo.root, 'iris-linked'));
+    await mkdir(join(repo.root, 'digits'));
+    await symlink(join(MODELS, 'digits/1'), join(repo.root, 'digits/3'));
+    const app = await loadedApp({ modelRepository: repo.root });
+    t.after(async () => {
+      await app.close();
+      await repo.cleanup();
+    });
+    assert.equal((await app.inject('/v1/models/iris-linked')).json().state, 'READY');
+    assert.equal((await app.inject('/v1/models/digits')).json().default_version, '3');
+  });
+
+  it('uses the highest ready version by default', async (t) => {
+    const iris = join(MODELS, 'iris/1');
+    const repo = await tempRepository({
+      'iris/1': { from: iris },
+      'iris/2': { from: iris },
+      'iris/10': { from: iris, files: { 'model.json': '{"task": "nonsense"}' } },
+      'iris/latest': { from: iris },
+    });
+    const app = await loadedApp({ modelRepository: repo.root });
+    t.after(async () => {
+      await app.close();
+      await repo.cleanup();
+    });
+    const body = (await app.inject('/v1/models/iris')).json();
+    assert.equal(body.default_version, '2');
+    assert.deepEqual(
+      body.versions.map((v: { version: string; state: string }) => `${v.version}:${v.state}`),
+      ['10:FAILED', '2:READY', '1:READY'],
+    );
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/models/iris:predict',
+      payload: { instances: [[1, 2, 3, 4]] },
+    });
+    assert.equal(res.json().model_version, '2');
+  });
+});
