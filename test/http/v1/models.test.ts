@@ -17,7 +17,7 @@ describe('model metadata routes', () => {
     const res = await app.inject('/v1/models');
     assert.equal(res.statusCode, 200);
     const names = res.json().models.map((m: { name: string }) => m.name);
-    assert.deepEqual(names, ['diabetes', 'digits', 'iris']);
+    assert.deepEqual(names, ['diabetes', 'digits', 'digits-cnn', 'fraud', 'iris']);
   });
 
   it('describes Iris from its graph and descriptor', async () => {
