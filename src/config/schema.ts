@@ -56,11 +56,24 @@ export const ConfigSchema = Type.Object(
       default: 1_048_576,
       description: 'Largest accepted request body.',
     }),
+    binaryBodyLimitBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 2_147_483_647,
+      default: 67_108_864,
+      description:
+        'Largest accepted V2 inference body with binary tensor data (Inference-Header-Content-Length).',
+    }),
+    jsonMaxDepth: Type.Integer({
+      minimum: 4,
+      maximum: 1000,
+      default: 32,
+      description: 'Most arrays and objects nested inside each other in a JSON body; deeper ones get 400.',
+    }),
     maxInstances: Type.Integer({
       minimum: 1,
       maximum: 100_000,
       default: 1024,
-      description: 'Most instances in one predict request.',
+      description: 'Most instances (rows of the batch dimension) in one inference request.',
     }),
     logLevel: Type.Enum(LogLevels, { default: 'info', description: 'pino log level.' }),
     logFormat: Type.Enum(['json', 'pretty'], {

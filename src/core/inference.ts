@@ -112,7 +112,7 @@ export class Inference {
       chosen[name] =
         classification === undefined
           ? tensor
-          : topClasses(tensor, classification, model.signature.labels, name);
+          : topClasses(tensor, classification, model.signature.labels, name, model.signature.batched);
     }
     return chosen;
   }

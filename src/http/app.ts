@@ -12,11 +12,13 @@ import accessLog, { AccessLogController } from './plugins/app/access-log.js';
 import auth from './plugins/app/auth.js';
 import corePlugin from './plugins/app/core.js';
 import errorsPlugin from './plugins/app/errors.js';
+import bodyEncoding from './plugins/app/body-encoding.js';
 import jsonBody from './plugins/app/json-body.js';
 import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
 import serviceRoutes from './routes/service.js';
 import v1Routes from './v1/routes.js';
+import v2Routes from './v2/routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -58,7 +60,8 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
 
   await app.register(corePlugin, { core });
   await app.register(errorsPlugin, { bodyLimitBytes: config.bodyLimitBytes });
-  await app.register(jsonBody);
+  await app.register(jsonBody, { maxDepth: config.jsonMaxDepth });
+  await app.register(bodyEncoding);
   await app.register(accessLog);
   await app.register(security, { corsOrigins: config.corsOrigins });
   // Optional features load their libraries (jose, @fastify/rate-limit) only when configured: start-up time is
@@ -91,6 +94,15 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
   await app.register(v1Routes, {
     maxInstances: config.maxInstances,
     predictRateLimit: config.rateLimitPredictMax,
+  });
+  await app.register(v2Routes, {
+    version: SERVAL_VERSION,
+    predictRateLimit: config.rateLimitPredictMax,
+    jsonBodyLimit: config.bodyLimitBytes,
+    binaryBodyLimit: config.binaryBodyLimitBytes,
+    maxRows: config.maxInstances,
+    batchMaxRows: config.batchMaxRows,
+    threads: config.inferenceThreads,
   });
   return app;
 }

@@ -1,10 +1,11 @@
 // What every HTTP inference route shares (V1 and V2 alike): the prediction cache's headers, the exact-repeat fast
 // path, and sending the core's encoded answer.
+import { promisify } from 'node:util';
+import { deflate, gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EXACT_MAX_BODY, exactKey, type ExactEntry } from '../core/cache/prediction-cache.js';
 import type { CacheOutcome, CacheUse } from '../core/inference.js';
 import type { ReadyModel } from '../core/models/repository.js';
-import { parseJsonBody } from './plugins/app/json-body.js';
 
 /** What Fastify itself would say of a JSON string; the core's answers are bytes, so it is set explicitly. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -31,8 +32,9 @@ export function bypassed(request: FastifyRequest): boolean {
 
 /** How the core may use its cache for this request: bypassed, and the exact-repeat key to file the answer under. */
 export function cacheUse(request: FastifyRequest, instances: number): CacheUse {
-  const key = request.exactKey;
-  return { bypass: bypassed(request), ...(key === null ? {} : { exact: { key, instances } }) };
+  // Only scopes with exact repeats (useExactRepeats) decorate requests with a key.
+  const key = request.exactKey as string | null | undefined;
+  return { bypass: bypassed(request), ...(typeof key === 'string' ? { exact: { key, instances } } : {}) };
 }
 
 declare module 'fastify' {
@@ -73,7 +75,14 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
         }
       }
     }
-    parseJsonBody(request, body, done);
+    let parsed: unknown;
+    try {
+      parsed = fastify.parseJson(body as string);
+    } catch (err) {
+      done(err as Error, undefined);
+      return;
+    }
+    done(null, parsed);
   });
   // An exact repeat is answered before validation and decoding.
   fastify.addHook('preValidation', async function (request, reply) {
@@ -86,4 +95,41 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
 /** The access line's inference fields. */
 export function logInference(request: FastifyRequest, model: ReadyModel, instances: number): void {
   request.inference = { model: model.name, version: model.version, instances };
+}
+
+const compress = { gzip: promisify(gzip), deflate: promisify(deflate) };
+
+/** The first of gzip and deflate that an Accept-Encoding value allows (q > 0), if any. */
+export function acceptedEncoding(accept: string | undefined): 'gzip' | 'deflate' | undefined {
+  if (accept === undefined) return undefined;
+  const allowed = new Set<string>();
+  for (const item of accept.toLowerCase().split(',')) {
+    const [token = '', ...params] = item.split(';').map((p) => p.trim());
+    const q = params.find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) allowed.add(token);
+  }
+  if (allowed.has('gzip') || allowed.has('x-gzip')) return 'gzip';
+  return allowed.has('deflate') ? 'deflate' : undefined;
+}
+
+/**
+ * An inference answer compressed as the client's Accept-Encoding allows (tritonclient can ask for it), off the
+ * event loop; answers under 1 KiB go as they are, where compressing costs more than it saves.
+ */
+async function compressed(request: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<Buffer> {
+  if (body.length < 1024) return body;
+  const encoding = acceptedEncoding(request.headers['accept-encoding']);
+  if (encoding === undefined) return body;
+  void reply.header('content-encoding', encoding).header('vary', 'accept-encoding');
+  return compress[encoding](body);
+}
+
+/** Sends the core's answer with its Cache-Status and content type, compressed when asked. */
+export async function sendAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  answer: { body: Buffer; cache: CacheOutcome; type: string },
+): Promise<FastifyReply> {
+  cacheStatus(reply, answer.cache).type(answer.type);
+  return reply.send(await compressed(request, reply, answer.body));
 }

@@ -1,7 +1,8 @@
 // Dynamic batching with a fake model: merging, splitting, limits and failures.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Batcher, batchable } from '../../src/core/runtime/batcher.js';
+import { batchMajor } from '../../src/core/models/signature.js';
+import { Batcher } from '../../src/core/runtime/batcher.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { spec } from '../fakes.js';
 
@@ -187,11 +188,11 @@ describe('Batcher with several inputs and failing rows', () => {
   });
 });
 
-describe('batchable', () => {
+describe('batchMajor', () => {
   it('needs a dynamic first dimension on every input and tensor output', () => {
     const dynamic = [spec('x', 'FP32', ['batch', 4])];
-    assert.equal(batchable(dynamic, [spec('y', 'INT64', ['batch'])]), true);
-    assert.equal(batchable(dynamic, [spec('y', 'FP32', [1, 3])]), false);
-    assert.equal(batchable([spec('x', 'FP32', [1, 4])], [spec('y', 'INT64', ['batch'])]), false);
+    assert.equal(batchMajor(dynamic, [spec('y', 'INT64', ['batch'])]), true);
+    assert.equal(batchMajor(dynamic, [spec('y', 'FP32', [1, 3])]), false);
+    assert.equal(batchMajor([spec('x', 'FP32', [1, 4])], [spec('y', 'INT64', ['batch'])]), false);
   });
 });

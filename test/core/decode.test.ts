@@ -231,11 +231,12 @@ describe('decodeInputs: raw little-endian bytes', () => {
     assert.deepEqual([...(feeds.h!.data as Uint16Array)].map(fromHalf), [1.5, -65504]);
   });
 
-  it('reads values at an odd offset (a view into a request body) correctly', () => {
-    const body = new Uint8Array(1 + 8);
-    body.set(le(Float32Array.from([2.5, -1])), 1);
-    const feeds = decode([spec('f', 'FP32', [2])], [raw('f', 'FP32', [2], body.subarray(1))]);
-    assert.deepEqual([...feeds.f!.data], [2.5, -1]);
+  it('reads values at an odd offset (a view into a request body, a Buffer or not) correctly', () => {
+    for (const body of [new Uint8Array(1 + 8), Buffer.alloc(1 + 8)]) {
+      body.set(le(Float32Array.from([2.5, -1])), 1);
+      const feeds = decode([spec('f', 'FP32', [2])], [raw('f', 'FP32', [2], body.subarray(1))]);
+      assert.deepEqual([...feeds.f!.data], [2.5, -1]);
+    }
   });
 
   it('says how many bytes the shape takes when the sizes disagree', () => {

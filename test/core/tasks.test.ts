@@ -79,22 +79,32 @@ describe('predictions', () => {
 
 describe('topClasses (the classification extension)', () => {
   it('gives the top k of each row as "score:index:label", best first', () => {
-    const top = topClasses(probabilities, 2, labels, 'probabilities');
+    const top = topClasses(probabilities, 2, labels, 'probabilities', true);
     assert.deepEqual(top.dims, [2, 2]);
     assert.equal(top.datatype, 'BYTES');
     assert.deepEqual(top.data, ['0.7:2:virginica', '0.2:1:versicolor', '0.5:0:setosa', '0.25:1:versicolor']);
   });
 
-  it('leaves labels out when they do not fit, keeps [k] for a 1-D output, and caps k at the classes', () => {
+  it('leaves labels out when they do not fit, gives [k] without a batch dim, and caps k at the classes', () => {
     const scores: TensorData = { datatype: 'FP64', data: Float64Array.from([3, 9, 1]), dims: [3] };
-    const top = topClasses(scores, 5, ['only', 'two'], 'scores');
+    const top = topClasses(scores, 5, ['only', 'two'], 'scores', false);
     assert.deepEqual(top.dims, [3]);
     assert.deepEqual(top.data, ['9:1', '3:0', '1:2']);
   });
 
+  it('treats each row of a [batch] output as one class, as Triton does', () => {
+    const ids: TensorData = { datatype: 'INT64', data: BigInt64Array.from([2n, 0n]), dims: [2] };
+    const top = topClasses(ids, 2, labels, 'label', true);
+    assert.deepEqual(top.dims, [2, 1]);
+    assert.deepEqual(top.data, ['2:0', '0:0']);
+  });
+
   it('refuses outputs that hold no scores', () => {
     const text: TensorData = { datatype: 'BYTES', data: ['a'], dims: [1] };
-    assert.throws(() => topClasses(text, 1, undefined, 'text'), /classification needs a numeric output/);
+    assert.throws(
+      () => topClasses(text, 1, undefined, 'text', false),
+      /classification needs a numeric output/,
+    );
   });
 });
 

@@ -1,13 +1,14 @@
-// End to end: the built server as a real process (2 workers) over real HTTP, including SIGTERM draining.
+// End to end: the built server as a real process (2 workers) over real HTTP (V1 and binary V2), including SIGTERM draining.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { once } from 'node:events';
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FIXTURE_MODELS, freePort, MODELS, ROOT, startRedis, tempRepository } from '../helpers.js';
+import { binaryRequest, rawBytes, readResponse } from '../oip.js';
 
 interface Running {
   child: ChildProcessByStdio<null, Readable, Readable>;
@@ -111,6 +112,42 @@ describe('the built server over real HTTP', () => {
     assert.doesNotMatch(all, /5\.1,3\.5/);
   });
 
+  it('answers binary V2 requests sent without a Content-Type from both workers, each with its own rows', async () => {
+    const rows = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.7, 3.0, 5.2, 2.3],
+      [5.7, 2.8, 4.1, 1.3],
+    ];
+    const species = [0n, 2n, 1n];
+    const calls = Array.from({ length: 30 }, (_, i) => {
+      const row = rows[i % 3]!;
+      const { payload, headers } = binaryRequest(
+        [{ name: 'input', datatype: 'FP32', shape: [1, 4], bytes: rawBytes(Float32Array.from(row)) }],
+        { id: `b${i}`, outputs: [{ name: 'label', parameters: { binary_data: true } }] },
+      );
+      return postRaw(server.base, '/v2/models/iris/infer', payload, {
+        ...headers,
+        'x-request-id': `v2-${i}`,
+      });
+    });
+    const answers = await Promise.all(calls);
+    answers.forEach((answer, i) => {
+      assert.equal(answer.status, 200, answer.body.toString());
+      const { json } = readResponse(answer.body, answer.headers['inference-header-content-length']);
+      assert.equal(json.id, `b${i}`);
+      const label = new BigInt64Array(new Uint8Array(json.outputs[0]!.bytes!).buffer)[0];
+      assert.equal(label, species[i % 3], `request ${i}`);
+    });
+    await sleep(100);
+    const pids = new Set(
+      server
+        .lines()
+        .filter((l) => typeof l.reqId === 'string' && l.reqId.startsWith('v2-') && l.msg === 'request')
+        .map((l) => l.pid),
+    );
+    assert.equal(pids.size, 2, 'both workers answered');
+  });
+
   it('replaces a worker that dies and keeps serving', async () => {
     const workers = workersReady(server).map((l) => l.pid as number);
     process.kill(workers[0]!, 'SIGKILL');
@@ -141,6 +178,26 @@ describe('the built server over real HTTP', () => {
     await assert.rejects(fetch(server.base + '/healthz'));
   });
 });
+
+/** One POST of raw bytes on a fresh connection (no Content-Type unless given), as tritonclient sends it. */
+function postRaw(
+  base: string,
+  path: string,
+  body: Buffer,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(base + path, { method: 'POST', agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /** One POST on a fresh connection, so that the cluster spreads requests over its workers. */
 function postFresh(base: string, path: string, body: string): Promise<number> {

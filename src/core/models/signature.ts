@@ -23,6 +23,14 @@ export interface Signature {
   outputs: { label?: string; probabilities?: string; value?: string };
   /** The outputs Serval can fetch and send, in graph order. */
   tensorOutputs: string[];
+  /** Every input and output has a dynamic first dim: the batch (Triton's max_batch_size > 0). */
+  batched: boolean;
+}
+
+/** A dynamic first dim on every input and on every output Serval can send. */
+export function batchMajor(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
+  const dynamicFirst = (t: TensorSpec) => typeof t.shape[0] === 'string';
+  return inputs.length > 0 && inputs.every(dynamicFirst) && outputs.filter((o) => o.datatype !== undefined).every(dynamicFirst);
 }
 
 function tabularInput(inputs: readonly TensorSpec[], descriptor: Descriptor): TabularInput | undefined {
@@ -91,5 +99,6 @@ export function buildSignature(
     labels: descriptor.labels,
     outputs: Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined)),
     tensorOutputs: outputs.filter((o) => o.datatype !== undefined).map((o) => o.name),
+    batched: batchMajor(inputs, outputs),
   };
 }

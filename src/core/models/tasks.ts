@@ -80,23 +80,25 @@ function score(value: number): string {
 }
 
 /**
- * The classification extension (Triton's): the top `k` classes of a [classes] or [batch, classes] output as BYTES
- * "score:index[:label]", best first, [k] or [batch, k]; labels come from model.json when they fit the width.
+ * The classification extension (Triton's): the top `k` classes of each batch row (or of the whole tensor, for a model
+ * without a batch dim) as BYTES "score:index[:label]", best first, [batch, k] or [k]; labels come from model.json
+ * when they fit the number of classes.
  */
 export function topClasses(
   tensor: TensorData,
   k: number,
   labels: readonly string[] | undefined,
   name: string,
+  batched: boolean,
 ): TensorData {
   const { dims } = tensor;
-  if ((dims.length !== 1 && dims.length !== 2) || tensor.datatype === 'BYTES' || tensor.datatype === 'BOOL') {
+  if (tensor.datatype === 'BYTES' || tensor.datatype === 'BOOL' || (batched && dims.length === 0)) {
     throw new errors.INVALID_REQUEST(
-      `classification needs a numeric output of shape [classes] or [batch, classes]; "${name}" is ${tensor.datatype} [${dims.join(', ')}]`,
+      `classification needs a numeric output; "${name}" is ${tensor.datatype} [${dims.join(', ')}]`,
     );
   }
-  const classes = dims[dims.length - 1] as number;
-  const rows = dims.length === 2 ? (dims[0] as number) : 1;
+  const rows = batched ? (dims[0] as number) : 1;
+  const classes = elementCount(batched ? dims.slice(1) : dims);
   const top = Math.min(k, classes);
   const named = labels?.length === classes ? labels : undefined;
   const out: string[] = [];
@@ -109,5 +111,5 @@ export function topClasses(
       out.push(`${score(value(c))}:${c}${named ? `:${named[c]}` : ''}`);
     }
   }
-  return { datatype: 'BYTES', data: out, dims: dims.length === 2 ? [rows, top] : [top] };
+  return { datatype: 'BYTES', data: out, dims: batched ? [rows, top] : [top] };
 }

@@ -1,6 +1,6 @@
 // Dynamic batching: calls that arrive while a model is busy (or in the same event-loop turn) run as one batch.
 import { errors, ServalError, withExtras } from '../errors.js';
-import type { TensorArray, TensorData, TensorMap, TensorSpec } from '../tensor/tensor.js';
+import type { TensorArray, TensorData, TensorMap } from '../tensor/tensor.js';
 
 interface Pending {
   feeds: TensorMap;
@@ -17,16 +17,6 @@ export interface BatcherOptions {
   maxRows: number;
   /** Most calls waiting; the next is refused with 503 OVERLOADED. */
   maxWaiting: number;
-}
-
-/** A model can be batched when every input and output is batch-major: a dynamic first dimension. */
-export function batchable(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
-  const dynamicFirst = (t: TensorSpec) => typeof t.shape[0] === 'string';
-  return (
-    inputs.length > 0 &&
-    inputs.every(dynamicFirst) &&
-    outputs.filter((o) => o.datatype !== undefined).every(dynamicFirst)
-  );
 }
 
 function rowsOf(feeds: TensorMap): number | undefined {

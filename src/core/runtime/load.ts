@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { errors } from '../errors.js';
 import type { TensorMap, TensorSpec } from '../tensor/tensor.js';
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
-import { Batcher, batchable } from './batcher.js';
+import { batchMajor } from '../models/signature.js';
+import { Batcher } from './batcher.js';
 import type { InferencePool } from './pool.js';
 import type { Execution, ModelRuntime } from './runtime.js';
 
@@ -62,7 +63,7 @@ export async function loadOnnxModel(path: string, key: string, options: LoadOpti
   const warmupMs = await timeRuns(() => runSession(session, zeroFeeds(inputs), fetch), WARMUP_RUNS);
   const execution: Execution =
     options.mode === 'auto' ? (warmupMs > options.inlineThresholdMs ? 'thread' : 'inline') : options.mode;
-  const batching = options.batchMaxRows > 1 && batchable(inputs, outputs);
+  const batching = options.batchMaxRows > 1 && batchMajor(inputs, outputs);
   if (execution === 'inline') {
     const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
     const batcher = batching

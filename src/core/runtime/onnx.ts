@@ -5,6 +5,8 @@ import { isServable, type TensorArray, type TensorMap, type TensorSpec } from '.
 
 export type Session = ort.InferenceSession;
 
+const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
+
 export async function createSession(path: string, intraOpThreads: number): Promise<Session> {
   return ort.InferenceSession.create(path, {
     intraOpNumThreads: intraOpThreads,
@@ -45,7 +47,8 @@ export async function runSession(
   for (const [name, t] of Object.entries(feeds)) {
     ortFeeds[name] = new ort.Tensor(DATATYPES[t.datatype].onnx, t.data, t.dims);
   }
-  const results = await session.run(ortFeeds, [...outputs]);
+  // A failed run is the caller's error to report (with the request id), not onnxruntime's to print on stderr.
+  const results = await session.run(ortFeeds, [...outputs], RUN_OPTIONS);
   const plain: TensorMap = {};
   for (const [name, t] of Object.entries(results)) {
     const datatype = dataTypeOf(t.type);

@@ -100,7 +100,8 @@ export function viewOf(
   length: number,
 ): NumericArray {
   const size = DATATYPES[datatype].size;
-  if (bytes.byteOffset % size !== 0) bytes = bytes.slice(); // a copy starts at offset 0
+  // A copy starts at offset 0 (not bytes.slice(): on a Buffer that is another view).
+  if (bytes.byteOffset % size !== 0) bytes = new Uint8Array(bytes);
   const { buffer, byteOffset } = bytes;
   switch (datatype) {
     case 'BOOL':

@@ -91,23 +91,33 @@ function shapeOf(value: unknown): number[] {
   return dims;
 }
 
-/** One row of an input (an instance without the batch dim) must have the graph's shape past the batch. */
+/**
+ * One row of an input (an instance without the batch dim) has the graph's shape past the batch, nested, or is the
+ * same values flat (64 pixels for a [1, 8, 8] image).
+ */
 function rowTensor(spec: TensorSpec, rows: readonly unknown[], where: (i: number) => string): WireTensor {
   const inner = spec.shape.slice(1).map((d, k) => (typeof d === 'number' ? d : (shapeOf(rows[0])[k] ?? 0)));
-  rows.forEach((row, i) => {
+  const size = inner.reduce((a, b) => a * b, 1);
+  let flat = false;
+  for (const [i, row] of rows.entries()) {
     const dims = shapeOf(row);
-    if (dims.length !== inner.length || dims.some((d, k) => d !== inner[k])) {
-      throw invalid(
-        `${where(i)} has shape ${formatShape(dims)}; the model's "${spec.name}" takes ${formatShape(spec.shape.slice(1))} per instance`,
-        { instance: i, input: spec.name },
-      );
+    if (dims.length === inner.length && dims.every((d, k) => d === inner[k])) continue;
+    if (inner.length > 1 && dims.length === 1 && dims[0] === size) {
+      flat = true;
+      continue;
     }
-  });
+    throw invalid(
+      `${where(i)} has shape ${formatShape(dims)}; the model's "${spec.name}" takes ` +
+        `${formatShape(spec.shape.slice(1))} per instance (nested, or ${size} values flat)`,
+      { instance: i, input: spec.name },
+    );
+  }
+  const values = flat ? rows.flatMap((row) => (row as unknown[]).flat(inner.length)) : rows;
   return {
     name: spec.name,
     datatype: spec.datatype ?? spec.type,
     shape: [rows.length, ...inner],
-    data: { values: rows },
+    data: { values },
   };
 }
 

@@ -152,6 +152,23 @@ describe('decodeInstances for other models (TF Serving row format)', () => {
     assert.deepEqual([...feeds.image!.data], [0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('takes the same row flat', () => {
+    const { feeds } = decodeInstances(
+      image,
+      [
+        [0, 1, 2, 3],
+        [
+          [
+            [4, 5],
+            [6, 7],
+          ],
+        ],
+      ],
+      8,
+    );
+    assert.deepEqual([...feeds.image!.data], [0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('names the instance whose row has the wrong shape', () => {
     assert.match(
       code(() =>
@@ -169,7 +186,7 @@ describe('decodeInstances for other models (TF Serving row format)', () => {
           8,
         ),
       ),
-      /instances\[1\] has shape \[1, 1, 2\]; the model's "image" takes \[1, 2, 2\] per instance/,
+      /instances\[1\] has shape \[1, 1, 2\]; the model's "image" takes \[1, 2, 2\] per instance \(nested, or 4 values flat\)/,
     );
   });
 

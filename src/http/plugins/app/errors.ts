@@ -20,6 +20,10 @@ function normalize(error: FastifyError | ServalError, bodyLimitBytes: number): S
       formatValidation(error.validationContext ?? 'request', error.validation),
     );
   }
+  if (typeof error.code === 'string' && error.code.startsWith('Z_')) {
+    // zlib refusing a Content-Encoding: gzip or deflate body (body-encoding plugin).
+    return new errors.INVALID_REQUEST(`the request body cannot be decoded: ${error.message}`);
+  }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new httpErrors.PAYLOAD_TOO_LARGE(bodyLimitBytes);
