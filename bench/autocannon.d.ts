@@ -27,7 +27,7 @@ declare module 'autocannon' {
       url: string;
       method?: 'GET' | 'POST';
       headers?: Record<string, string>;
-      body?: string;
+      body?: string | Buffer;
       requests?: Request[];
       connections?: number;
       /** Seconds. */

@@ -3,8 +3,10 @@ import autocannon from 'autocannon';
 
 export interface LoadSpec {
   url: string;
-  /** A JSON body means POST; none means GET. */
-  body?: string;
+  /** A body means POST (JSON unless headers say otherwise); none means GET. */
+  body?: string | Buffer;
+  /** Request headers instead of content-type: application/json (e.g. a V2 binary body's). */
+  headers?: Record<string, string>;
   /** A JSON body made before each request (POST), e.g. a new cache key every time; replaces body. */
   nextBody?: () => string;
   /** A response header whose values are counted over the run (e.g. cache-status). */
@@ -98,7 +100,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   const instance = autocannon({
     url: spec.url,
     method: body === undefined ? 'GET' : 'POST',
-    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+    ...(body === undefined ? {} : { body, headers: spec.headers ?? { 'content-type': 'application/json' } }),
     ...(requests === undefined ? {} : { requests }),
     connections: spec.connections,
     duration: spec.durationS,

@@ -20,6 +20,10 @@ function responseFor(instances: number): string {
   return body;
 }
 
+/** The large fixture's V2 answer as Serval writes it, for requests with binary tensors. */
+const V2_LARGE =
+  '{"model_name":"large","model_version":"1","outputs":[{"name":"mean","datatype":"FP32","shape":[1,3],"data":[0.49993273615837097,0.4999663829803467,0.5]}]}';
+
 function instanceCount(payload: unknown): number {
   if (typeof payload !== 'object' || payload === null || !('instances' in payload)) return 0;
   return Array.isArray(payload.instances) ? payload.instances.length : 0;
@@ -32,9 +36,16 @@ function serve(): void {
     req.on('end', () => {
       let status = 200;
       let payload = '{"status":"ok"}';
+      const headerLength = req.headers['inference-header-content-length'];
       if (req.method === 'POST') {
         try {
-          payload = responseFor(instanceCount(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+          const body = Buffer.concat(chunks);
+          if (headerLength === undefined) {
+            payload = responseFor(instanceCount(JSON.parse(body.toString('utf8'))));
+          } else {
+            JSON.parse(body.subarray(0, Number(headerLength)).toString('utf8')); // the binary part is only received
+            payload = V2_LARGE;
+          }
         } catch {
           status = 400;
           payload = '{"error":"invalid JSON"}';

@@ -11,6 +11,17 @@ export interface MatrixRow {
   ratio: number;
 }
 
+/** Two ways to ask one question, measured in A-B-B-A halves: `ratio` is a's req/s over b's. */
+export interface PairRow {
+  scenario: string;
+  connections: number;
+  aName: string;
+  a: LoadResult;
+  bName: string;
+  b: LoadResult;
+  ratio: number;
+}
+
 /** Cache hits (one body repeated) against misses (a new body each request) on one cache-enabled server. */
 export interface CacheRow {
   body: string;
@@ -53,6 +64,9 @@ export interface BenchResults {
   matrix: MatrixRow[];
   logInfo: MatrixRow;
   cache: CacheRow[];
+  /** V1 against V2 JSON and V2 binary on one server; the large tensor through binary, JSON and the ceiling. */
+  protocols: PairRow[];
+  large: PairRow[];
   heavy: {
     connections: number;
     singleCallMs: number[];
@@ -108,6 +122,36 @@ function throughputTable(r: BenchResults): string {
     ],
     rows,
     [false, ...Array<boolean>(10).fill(true)],
+  );
+}
+
+function pairTable(title: string, rows: readonly PairRow[]): string {
+  return table(
+    [
+      title,
+      'Conns',
+      'A',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'B',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs/req',
+      'A ÷ B req/s',
+    ],
+    rows.map((row) => [
+      row.scenario,
+      String(row.connections),
+      row.aName,
+      ...loadCells(row.a),
+      row.bName,
+      ...loadCells(row.b),
+      `${(row.ratio * 100).toFixed(0)}%`,
+    ]),
+    [false, true, false, true, true, true, true, false, true, true, true, true, true],
   );
 }
 
@@ -223,6 +267,17 @@ export function renderReport(r: BenchResults): string {
       'and threads) per response, the steadier figure on a shared machine.',
     '',
     throughputTable(r),
+    '',
+    'Protocols on one Serval server (A-B-B-A halves): the same single-row Iris question as V1 instances, V2 JSON ' +
+      'tensors and V2 binary tensors.',
+    '',
+    pairTable('Protocols', r.protocols),
+    '',
+    'The large-tensor fixture ([1, 3, 224, 224] FP32, 588 KiB as binary, cheap compute) through V2 binary tensors, ' +
+      'V2 JSON tensors, and the ceiling receiving the same binary bytes (it reads the JSON header and answers a ' +
+      'fixed V2 response of the same size).',
+    '',
+    pairTable('Large tensor', r.large),
     '',
     'Prediction cache (SERVAL_CACHE_ENABLED=true, one server, hit and miss runs in A-B-B-A halves): hits repeat one ' +
       'body; misses send the same shape with one feature value changed per request, a new cache key each time. ' +

@@ -13,6 +13,7 @@ import {
   type BenchResults,
   type CacheRow,
   type MatrixRow,
+  type PairRow,
   type Target,
 } from './report.js';
 import { heavyRepository, startCeiling, startServal, type ServerContext, type Started } from './servers.js';
@@ -57,6 +58,44 @@ const instances = (n: number): string =>
 const IRIS_1 = { name: 'iris ×1', body: instances(1) };
 const IRIS_32 = { name: 'iris ×32', body: instances(32) };
 const HEAVY_BODY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
+
+/** A V2 inference request with binary tensors: the JSON header, then the raw bytes, as tritonclient sends it. */
+function binaryBody(
+  name: string,
+  shape: number[],
+  data: Float32Array,
+  parameters: Record<string, unknown> = {},
+) {
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }],
+      parameters,
+    }),
+  );
+  return {
+    body: Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
+    headers: { 'inference-header-content-length': String(header.length) },
+  };
+}
+
+const V2_IRIS_JSON = JSON.stringify({
+  inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: IRIS_ROWS[0] }],
+});
+const V2_IRIS_BINARY = binaryBody('input', [1, 4], Float32Array.from(IRIS_ROWS[0] ?? []), {
+  binary_data_output: true,
+});
+
+/** The large fixture's input (the formula of its golden.json): [1, 3, 224, 224] FP32, 588 KiB as binary. */
+const LARGE_SHAPE = [1, 3, 224, 224];
+const LARGE_DATA = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => {
+  const [c, h, w] = [Math.floor(i / 50176), Math.floor(i / 224) % 224, i % 224];
+  return ((c * 3 + h + w) % 17) / 16;
+});
+const LARGE_BINARY = binaryBody('image', LARGE_SHAPE, LARGE_DATA);
+const LARGE_JSON = JSON.stringify({
+  inputs: [{ name: 'image', shape: LARGE_SHAPE, datatype: 'FP32', data: Array.from(LARGE_DATA) }],
+});
+const LARGE_CONNECTIONS = 8;
 
 const CACHE_HIT = 'serval; hit';
 const CACHE_MISS = 'serval; fwd=miss; stored';
@@ -122,16 +161,24 @@ async function timedSlice(side: Side, durationS: number): Promise<void> {
   side.cpuSeconds += treeCpuSeconds(side.server.pid) - before;
 }
 
-/** Serval and the ceiling in A-B-B-A halves, so that a noisy neighbour's burst or drift hits both sides alike. */
-async function compare(
-  serval: Started,
-  ceiling: Started,
-  body: string,
-  connections: number,
-): Promise<[LoadResult, LoadResult]> {
-  const [a, b] = [serval, ceiling].map((s): Side => ({
-    server: s.server,
-    spec: { url: `${s.base}/v1/models/iris:predict`, body, connections },
+/** One side of a comparison: a server and the request it is sent. */
+interface Ask {
+  started: Started;
+  path: string;
+  body: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** Two sides in A-B-B-A halves, so that a noisy neighbour's burst or drift hits both alike. */
+async function compareSides(asks: [Ask, Ask], connections: number): Promise<[LoadResult, LoadResult]> {
+  const [a, b] = asks.map((ask): Side => ({
+    server: ask.started.server,
+    spec: {
+      url: `${ask.started.base}${ask.path}`,
+      body: ask.body,
+      ...(ask.headers ? { headers: ask.headers } : {}),
+      connections,
+    },
     runs: [],
     cpuSeconds: 0,
   })) as [Side, Side];
@@ -139,6 +186,67 @@ async function compare(
   await warmUp(b.spec);
   for (const side of [a, b, b, a]) await timedSlice(side, DURATION_S / 2);
   return [summarize(connections, a.runs, a.cpuSeconds), summarize(connections, b.runs, b.cpuSeconds)];
+}
+
+/** Serval and the ceiling asked the same V1 question. */
+function compare(serval: Started, ceiling: Started, body: string, connections: number) {
+  const path = '/v1/models/iris:predict';
+  return compareSides(
+    [
+      { started: serval, path, body },
+      { started: ceiling, path, body },
+    ],
+    connections,
+  );
+}
+
+async function pair(
+  scenario: string,
+  asks: [Ask & { name: string }, Ask & { name: string }],
+  connections: number,
+): Promise<PairRow> {
+  const [a, b] = await compareSides(asks, connections);
+  expectAllOk(`${scenario}: ${asks[0].name}`, a);
+  expectAllOk(`${scenario}: ${asks[1].name}`, b);
+  process.stderr.write(
+    `  ${scenario} at ${connections} conns: ${asks[0].name} ${a.rps.toFixed(0)} req/s, ${asks[1].name} ${b.rps.toFixed(0)} req/s\n`,
+  );
+  return { scenario, connections, aName: asks[0].name, a, bName: asks[1].name, b, ratio: a.rps / b.rps };
+}
+
+/** The same single-row Iris question through V1, V2 JSON and V2 binary, on one server. */
+async function protocolRows(serval: Started): Promise<PairRow[]> {
+  const v1 = { name: 'V1 instances', started: serval, path: '/v1/models/iris:predict', body: IRIS_1.body };
+  const v2 = '/v2/models/iris/infer';
+  return [
+    await pair('iris ×1', [{ name: 'V2 JSON', started: serval, path: v2, body: V2_IRIS_JSON }, v1], 64),
+    await pair('iris ×1', [{ name: 'V2 binary', started: serval, path: v2, ...V2_IRIS_BINARY }, v1], 64),
+  ];
+}
+
+/** The large tensor through V2 binary against the ceiling receiving the same bytes, and against V2 JSON. */
+async function largeRows(ceiling: Started): Promise<{ started: Started; rows: PairRow[] }> {
+  const started = await startServal(ctx, 'serval (large tensor)', {
+    modelRepository: heavyRepository(ctx),
+    bodyLimitBytes: 8 * 1024 * 1024,
+  });
+  const path = '/v2/models/large/infer';
+  const binary = { name: 'V2 binary', started, path, ...LARGE_BINARY };
+  const rows = [
+    await pair(
+      '[1, 3, 224, 224] FP32',
+      [binary, { name: 'ceiling, same bytes', started: ceiling, path, ...LARGE_BINARY }],
+      LARGE_CONNECTIONS,
+    ),
+    await pair(
+      '[1, 3, 224, 224] FP32',
+      [binary, { name: 'V2 JSON', started, path, body: LARGE_JSON }],
+      LARGE_CONNECTIONS,
+    ),
+  ];
+  started.facts.memoryAfterLoad = treeMemory(started.server.pid);
+  await stopServer(started.server);
+  return { started, rows };
 }
 
 async function throughputMatrix(serval: Started, ceiling: Started): Promise<MatrixRow[]> {
@@ -303,14 +411,43 @@ function cacheTargets(cache: readonly CacheRow[]): Target[] {
   }));
 }
 
+function protocolTargets(protocols: readonly PairRow[], large: readonly PairRow[]): Target[] {
+  const [v2json] = protocols;
+  const [ceiling, json] = large;
+  if (!v2json || !ceiling || !json) throw new Error('missing protocol or large-tensor rows');
+  return [
+    {
+      name: 'V2 JSON iris ×1 at 64 conns: req/s vs V1 in the same run',
+      goal: '≥ 90%',
+      measured: `${(v2json.ratio * 100).toFixed(0)}%`,
+      pass: v2json.ratio >= 0.9,
+    },
+    {
+      name: `large tensor, V2 binary at ${LARGE_CONNECTIONS} conns: req/s vs the ceiling receiving the same bytes`,
+      goal: '≥ 50%',
+      measured: `${(ceiling.ratio * 100).toFixed(0)}%`,
+      pass: ceiling.ratio >= 0.5,
+    },
+    {
+      name: `large tensor at ${LARGE_CONNECTIONS} conns: V2 binary req/s vs V2 JSON`,
+      goal: '≥ 10x',
+      measured: `${json.ratio.toFixed(1)}x`,
+      pass: json.ratio >= 10,
+    },
+  ];
+}
+
 function targets(
   top: MatrixRow,
   heavy: BenchResults['heavy'],
   cache: readonly CacheRow[],
   serval: Started,
+  protocols: readonly PairRow[],
+  large: readonly PairRow[],
 ): Target[] {
   const ready = serval.facts.readiness.firstReadyMs;
   return [
+    ...protocolTargets(protocols, large),
     {
       name: 'iris ×1 at 64 conns: req/s vs ceiling',
       goal: '≥ 50%',
@@ -345,6 +482,7 @@ async function main(): Promise<void> {
   await checkPredict(serval.base);
   const ceiling = await startCeiling(ctx);
   const matrix = await throughputMatrix(serval, ceiling);
+  const protocols = await protocolRows(serval);
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
   ceiling.facts.memoryAfterLoad = treeMemory(ceiling.server.pid);
   await stopServer(serval.server);
@@ -354,7 +492,9 @@ async function main(): Promise<void> {
   const [infoRun, infoCeiling] = await compare(verbose, ceiling, IRIS_1.body, 64);
   expectAllOk('Serval iris ×1 at 64 conns, log info', infoRun);
   verbose.facts.memoryAfterLoad = treeMemory(verbose.server.pid);
-  await Promise.all([stopServer(verbose.server), stopServer(ceiling.server)]);
+  await stopServer(verbose.server);
+  const { started: largeServer, rows: large } = await largeRows(ceiling);
+  await stopServer(ceiling.server);
   const logInfo = {
     body: 'iris ×1, log info',
     connections: 64,
@@ -376,12 +516,21 @@ async function main(): Promise<void> {
     workers: ctx.workers,
     durationS: DURATION_S,
     warmupS: WARMUP_S,
-    servers: [serval.facts, verbose.facts, cacheServer.facts, heavyServer.facts, ceiling.facts],
+    servers: [
+      serval.facts,
+      verbose.facts,
+      largeServer.facts,
+      cacheServer.facts,
+      heavyServer.facts,
+      ceiling.facts,
+    ],
     matrix,
     logInfo,
     cache,
+    protocols,
+    large,
     heavy,
-    targets: targets(top, heavy, cache, serval),
+    targets: targets(top, heavy, cache, serval, protocols, large),
   };
   process.stdout.write('\n' + renderReport(results) + '\n');
   if (warnings.length > 0) {

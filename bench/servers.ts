@@ -54,6 +54,8 @@ export interface ServalOptions {
   cache?: boolean;
   /** Where Serval's stdout (its log lines) goes; stderr always goes to the run's log file. */
   stdoutPath?: string;
+  /** bodyLimitBytes, for JSON bodies larger than the default 1 MiB. */
+  bodyLimitBytes?: number;
 }
 
 export function startServal(ctx: ServerContext, name: string, options: ServalOptions = {}): Promise<Started> {
@@ -72,6 +74,9 @@ export function startServal(ctx: ServerContext, name: string, options: ServalOpt
       SERVAL_AUTH_ENABLED: 'false',
       SERVAL_RATE_LIMIT_ENABLED: 'false',
       ...(options.modelRepository === undefined ? {} : { SERVAL_MODEL_REPOSITORY: options.modelRepository }),
+      ...(options.bodyLimitBytes === undefined
+        ? {}
+        : { SERVAL_BODY_LIMIT_BYTES: String(options.bodyLimitBytes) }),
     }),
     '/readyz',
     options.stdoutPath,
@@ -96,8 +101,8 @@ export function startCeiling(ctx: ServerContext): Promise<Started> {
 }
 
 /**
- * A model repository with iris and the slow fixture model. The folders are real and only the files are links:
- * Serval's repository scan skips symlinked model and version folders.
+ * A model repository with iris, the slow fixture model and the large-tensor one. The folders are real and only the
+ * files are links.
  */
 export function heavyRepository(ctx: ServerContext): string {
   const repo = join(ctx.runDir, 'models');
@@ -105,6 +110,7 @@ export function heavyRepository(ctx: ServerContext): string {
   const models = {
     iris: join(ctx.root, 'models/iris/1'),
     heavy: join(ctx.root, 'test/fixtures/models/heavy/1'),
+    large: join(ctx.root, 'test/fixtures/models/large/1'),
   };
   for (const [name, source] of Object.entries(models)) {
     mkdirSync(join(repo, name, '1'), { recursive: true });

@@ -114,10 +114,12 @@ export function acceptedEncoding(accept: string | undefined): 'gzip' | 'deflate'
 
 /**
  * An inference answer compressed as the client's Accept-Encoding allows (tritonclient can ask for it), off the
- * event loop; answers under 1 KiB go as they are, where compressing costs more than it saves.
+ * event loop.
  */
+/** Answers under 1 KiB go as they are: compressing them costs more than it saves. */
+const COMPRESS_FROM = 1024;
+
 async function compressed(request: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<Buffer> {
-  if (body.length < 1024) return body;
   const encoding = acceptedEncoding(request.headers['accept-encoding']);
   if (encoding === undefined) return body;
   void reply.header('content-encoding', encoding).header('vary', 'accept-encoding');
@@ -125,11 +127,15 @@ async function compressed(request: FastifyRequest, reply: FastifyReply, body: Bu
 }
 
 /** Sends the core's answer with its Cache-Status and content type, compressed when asked. */
-export async function sendAnswer(
+export function sendAnswer(
   request: FastifyRequest,
   reply: FastifyReply,
   answer: { body: Buffer; cache: CacheOutcome; type: string },
-): Promise<FastifyReply> {
+): FastifyReply | Promise<FastifyReply> {
   cacheStatus(reply, answer.cache).type(answer.type);
-  return reply.send(await compressed(request, reply, answer.body));
+  const { body } = answer;
+  // Most answers are small or not asked to be compressed: no promise for them.
+  if (body.length < COMPRESS_FROM || request.headers['accept-encoding'] === undefined)
+    return reply.send(body);
+  return compressed(request, reply, body).then((sent) => reply.send(sent));
 }

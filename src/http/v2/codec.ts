@@ -8,8 +8,6 @@ import { tensorBytes } from '../../core/tensor/raw.js';
 import type { TensorData, TensorMap } from '../../core/tensor/tensor.js';
 import type { InferRequest } from './schemas.js';
 
-export const HEADER_LENGTH = 'inference-header-content-length';
-
 /** What a V2 request asks for, decoded: the inputs, the outputs (all when undefined) and which go back as binary. */
 export interface V2Call {
   inputs: WireTensor[];
@@ -22,11 +20,23 @@ export interface V2Call {
   variant: string;
 }
 
+/** Names a tensor of the request in messages, only when one is written. */
+type Where = () => string;
+
+const inputAt =
+  (name: string, i: number): Where =>
+  () =>
+    `inputs[${i}] ("${excerpt(name, 64)}")`;
+const outputAt =
+  (name: string, i: number): Where =>
+  () =>
+    `outputs[${i}] ("${excerpt(name, 64)}")`;
+
 function parameter(
   parameters: Record<string, unknown> | undefined,
   key: string,
   kind: 'boolean' | 'count',
-  where: string,
+  where: Where,
 ): boolean | number | undefined {
   const value = parameters?.[key];
   if (value === undefined) return undefined;
@@ -36,7 +46,7 @@ function parameter(
     return value as boolean | number;
   }
   const rule = kind === 'boolean' ? 'true or false' : 'a non-negative integer';
-  throw new errors.INVALID_REQUEST(`${where} parameters.${key} must be ${rule}, got ${excerpt(value)}`);
+  throw new errors.INVALID_REQUEST(`${where()} parameters.${key} must be ${rule}, got ${excerpt(value)}`);
 }
 
 /**
@@ -46,39 +56,38 @@ function parameter(
 export function decodeCall(request: InferRequest, binary: Buffer | undefined): V2Call {
   let offset = 0;
   const inputs = request.inputs.map((input, i): WireTensor => {
-    const where = `inputs[${i}] ("${excerpt(input.name, 64)}")`;
+    const where = inputAt(input.name, i);
     const size = parameter(input.parameters, 'binary_data_size', 'count', where) as number | undefined;
-    const base = { name: input.name, datatype: input.datatype, shape: input.shape };
     if (size === undefined) {
       if (input.data === undefined)
-        throw new errors.INVALID_REQUEST(`${where} has neither data nor binary_data_size`);
-      return { ...base, data: { values: input.data } };
+        throw new errors.INVALID_REQUEST(`${where()} has neither data nor binary_data_size`);
+      return { name: input.name, datatype: input.datatype, shape: input.shape, data: { values: input.data } };
     }
     if (input.data !== undefined)
-      throw new errors.INVALID_REQUEST(`${where} has both data and binary_data_size`);
+      throw new errors.INVALID_REQUEST(`${where()} has both data and binary_data_size`);
     if (binary === undefined) {
       throw new errors.INVALID_REQUEST(
-        `${where} has binary_data_size, but the request has no Inference-Header-Content-Length header`,
+        `${where()} has binary_data_size, but the request has no Inference-Header-Content-Length header`,
       );
     }
     if (offset + size > binary.length) {
       throw new errors.INVALID_REQUEST(
-        `${where} has binary_data_size ${size}, but only ${binary.length - offset} bytes of binary data are left`,
+        `${where()} has binary_data_size ${size}, but only ${binary.length - offset} bytes of binary data are left`,
       );
     }
     const bytes = binary.subarray(offset, offset + size);
     offset += size;
-    return { ...base, data: { bytes } };
+    return { name: input.name, datatype: input.datatype, shape: input.shape, data: { bytes } };
   });
   if (binary !== undefined && offset !== binary.length) {
     throw new errors.INVALID_REQUEST(
       `the binary data has ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}`,
     );
   }
-  const all = parameter(request.parameters, 'binary_data_output', 'boolean', 'the request') === true;
+  const all = parameter(request.parameters, 'binary_data_output', 'boolean', () => 'the request') === true;
   const flags = new Map<string, boolean>();
   const outputs = request.outputs?.map((output, i): RequestedOutput => {
-    const where = `outputs[${i}] ("${excerpt(output.name, 64)}")`;
+    const where = outputAt(output.name, i);
     const flag = parameter(output.parameters, 'binary_data', 'boolean', where) as boolean | undefined;
     flags.set(output.name, flag ?? all);
     const k = parameter(output.parameters, 'classification', 'count', where) as number | undefined;

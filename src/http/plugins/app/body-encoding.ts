@@ -30,19 +30,23 @@ class Limiter extends Transform {
 }
 
 async function bodyEncodingPlugin(fastify: FastifyInstance): Promise<void> {
-  fastify.addHook('preParsing', async function (request, _reply, payload) {
+  // A callback hook, not an async one: every request with a body passes here, nearly all without an encoding.
+  fastify.addHook('preParsing', function (request, _reply, payload, done) {
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
-    if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
-    if (encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') {
-      throw new httpErrors.UNSUPPORTED_ENCODING(encoding.slice(0, 32), 'gzip or deflate');
+    if (encoding === undefined || encoding === '' || encoding === 'identity') {
+      done(null, payload);
+      return;
     }
-    const limit = request.routeOptions.bodyLimit;
-    const limiter = new Limiter(limit);
+    if (encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') {
+      done(new httpErrors.UNSUPPORTED_ENCODING(encoding.slice(0, 32), 'gzip or deflate'));
+      return;
+    }
+    const limiter = new Limiter(request.routeOptions.bodyLimit);
     payload.on('data', (chunk: Buffer) => (limiter.receivedEncodedLength += chunk.length));
     // HTTP's "deflate" is the zlib format (RFC 9110 section 8.4.1.2), which is what tritonclient sends.
     const decoder = encoding === 'deflate' ? createInflate() : createGunzip();
     pipeline(payload, decoder, limiter, () => undefined); // an error reaches Fastify through the limiter
-    return limiter;
+    done(null, limiter);
   });
 }
 

@@ -1,0 +1,105 @@
+// POST /v2/models/{m}[/versions/{v}]/infer: JSON or binary tensors in, through the core, JSON or binary out.
+import type { IncomingMessage } from 'node:http';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Scopes } from '../../auth/scopes.js';
+import { checkOutputs } from '../../core/inference.js';
+import { decodeInputs } from '../../core/tensor/decode.js';
+import { cacheUse, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
+import { ErrorSchema } from '../schemas/common.js';
+import { HEADER_LENGTH, readInferBody } from './body.js';
+import { checkJsonOutputs, decodeCall, encodeOutputs, envelope } from './codec.js';
+import { errorResponses, tags, type V2Options } from './options.js';
+import {
+  InferRequestSchema,
+  InferResponseSchema,
+  ModelParamsSchema,
+  VersionParamsSchema,
+} from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The binary tensor data after the JSON header of a V2 inference request, when it has some. */
+    binaryData: Buffer | null;
+  }
+}
+
+/** Inference: the predict scope, its own rate limit, JSON and binary bodies. */
+const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, options) {
+  const { models, core } = fastify;
+  const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
+  fastify.decorateRequest('binaryData', null);
+  fastify.removeAllContentTypeParsers();
+  const limits = { json: options.jsonBodyLimit, binary: options.binaryBodyLimit };
+  // Exact types are found at once; '*' takes the rest, no Content-Type at all (tritonclient) included.
+  for (const type of ['application/json', 'application/octet-stream', '*']) {
+    fastify.addContentTypeParser(type, async function (request: FastifyRequest, payload: IncomingMessage) {
+      const body = await readInferBody(request, payload, limits, fastify.parseJson);
+      request.binaryData = body.binary ?? null;
+      return body.request;
+    });
+  }
+
+  const route = {
+    bodyLimit: options.binaryBodyLimit,
+    config: { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit } },
+  };
+  const schema = {
+    security,
+    tags,
+    body: InferRequestSchema,
+    response: {
+      200: InferResponseSchema,
+      ...errorResponses,
+      413: ErrorSchema,
+      415: ErrorSchema,
+      504: ErrorSchema,
+    },
+  };
+  for (const [suffix, Params] of [
+    ['', ModelParamsSchema],
+    ['/versions/:version', VersionParamsSchema],
+  ] as const) {
+    fastify.post(
+      `/v2/models/:model${suffix}/infer`,
+      {
+        ...route,
+        // Answers are written by encodeOutputs; the response schema documents them.
+        serializerCompiler: () => (data: unknown) => JSON.stringify(data),
+        schema: {
+          ...schema,
+          params: Params,
+          summary: 'Inference with JSON or binary tensors',
+          description:
+            'The Open Inference Protocol request; with Triton’s binary tensor extension the body is the JSON ' +
+            'header (its length in Inference-Header-Content-Length) followed by raw little-endian tensors.',
+        },
+      },
+      async (request, reply) => {
+        const { model: name, version } = request.params as { model: string; version?: string };
+        const model = models.ready(name, version);
+        const call = decodeCall(request.body, request.binaryData ?? undefined);
+        checkJsonOutputs(model, call);
+        const outputs = call.outputs && checkOutputs(model, call.outputs);
+        const feeds = decodeInputs(model.runtime.inputs, call.inputs, { maxRows: options.maxRows });
+        const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
+        logInference(request, model, rows);
+        const outcome = await core.inference.infer(
+          { model, inputs: feeds, ...(outputs ? { outputs } : {}) },
+          {
+            format: call.anyBinary ? 'v2-binary' : 'v2-json',
+            variant: call.variant,
+            encode: (tensors) => encodeOutputs(tensors, call.binary),
+          },
+          cacheUse(request, rows),
+        );
+        const { body, header } = envelope(model, request.body.id, outcome.body);
+        if (header > 0) void reply.header(HEADER_LENGTH, header);
+        const type = header > 0 ? 'application/octet-stream' : JSON_TYPE;
+        return sendAnswer(request, reply, { body, cache: outcome.cache, type });
+      },
+    );
+  }
+};
+
+export default inferRoutes;
