@@ -34,77 +34,61 @@ function headerLengthOf(request: FastifyRequest): number | undefined {
   return length;
 }
 
+type Done<T> = (err: Error | null, value?: T) => void;
+
 /**
  * Collects the body into one buffer that begins `pad` bytes into memory of its own. When Content-Length is known
  * (and the body not compressed) the chunks go straight to their place: one copy, as Fastify's own reading makes.
+ * Callbacks, not promises: every inference request passes here.
  */
 function collect(
   payload: Readable,
   limit: number,
   declared: number | undefined,
   pad: number,
-): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const target = declared === undefined ? undefined : Buffer.allocUnsafeSlow(pad + declared);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = (err: Error) => {
-      payload.off('data', onData);
-      payload.off('end', onEnd);
-      reject(err);
-    };
-    const onData = (chunk: Buffer) => {
-      const at = size;
-      size += chunk.length;
-      if (size > limit) return stop(new httpErrors.PAYLOAD_TOO_LARGE(limit));
-      if (target === undefined) chunks.push(chunk);
-      else if (size > (declared as number))
-        stop(new errors.INVALID_REQUEST('the body is longer than its Content-Length'));
-      else chunk.copy(target, pad + at);
-    };
-    const onEnd = () => {
-      if (target !== undefined) {
-        if (size !== declared)
-          return reject(new errors.INVALID_REQUEST('the body is shorter than its Content-Length'));
-        return resolve(target.subarray(pad));
-      }
-      const whole = Buffer.allocUnsafeSlow(pad + size);
-      let at = pad;
-      for (const chunk of chunks) at += chunk.copy(whole, at);
-      resolve(whole.subarray(pad));
-    };
-    payload.on('data', onData);
-    payload.on('end', onEnd);
-    payload.on('error', (err) => reject(err));
-  });
+  done: Done<Buffer>,
+) {
+  const target = declared === undefined ? undefined : Buffer.allocUnsafeSlow(pad + declared);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const finish = (err: Error | null, body?: Buffer) => {
+    payload.off('data', onData);
+    payload.off('end', onEnd);
+    payload.off('error', finish);
+    done(err, body);
+  };
+  const onData = (chunk: Buffer) => {
+    const at = size;
+    size += chunk.length;
+    if (size > limit) return finish(new httpErrors.PAYLOAD_TOO_LARGE(limit));
+    if (target === undefined) chunks.push(chunk);
+    else if (size > (declared as number))
+      finish(new errors.INVALID_REQUEST('the body is longer than its Content-Length'));
+    else chunk.copy(target, pad + at);
+  };
+  const onEnd = () => {
+    if (target !== undefined) {
+      if (size !== declared)
+        return finish(new errors.INVALID_REQUEST('the body is shorter than its Content-Length'));
+      return finish(null, target.subarray(pad));
+    }
+    const whole = Buffer.allocUnsafeSlow(pad + size);
+    let at = pad;
+    for (const chunk of chunks) at += chunk.copy(whole, at);
+    finish(null, whole.subarray(pad));
+  };
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', finish);
 }
 
-/**
- * The inference route's body parser for every content type, none included: the JSON limit for JSON bodies, the
- * larger binary limit for bodies with binary tensors, each checked against Content-Length before reading.
- */
-export async function readInferBody(
-  request: FastifyRequest,
-  payload: Readable,
+/** The parsed request and its binary part, once the body is read. */
+function split(
+  body: Buffer,
+  headerLength: number | undefined,
   limits: BodyLimits,
   parseJson: (text: string) => unknown,
-): Promise<InferBody> {
-  const type = request.headers['content-type'];
-  if (type !== undefined && !ACCEPTED.test(type)) {
-    throw new httpErrors.UNSUPPORTED_MEDIA_TYPE(
-      'application/json, or application/octet-stream with binary tensors',
-    );
-  }
-  const headerLength = headerLengthOf(request);
-  const limit = headerLength === undefined ? limits.json : limits.binary;
-  // Content-Length counts the bytes on the wire: a compressed body's decoded size is only known once read.
-  const compressed = request.headers['content-encoding'] !== undefined;
-  const length = request.headers['content-length'];
-  const declared = compressed || length === undefined ? undefined : Number(length);
-  if (declared !== undefined && declared > limit) throw new httpErrors.PAYLOAD_TOO_LARGE(limit);
-  // After a header of this length, the tensors start on an 8-byte boundary (the widest element, INT64 or FP64).
-  const pad = headerLength === undefined ? 0 : (8 - (headerLength % 8)) % 8;
-  const body = await collect(payload, limit, declared, pad);
+) {
   if (headerLength === undefined) return { request: parseJson(body.toString('utf8')), binary: undefined };
   if (headerLength > body.length) {
     throw new errors.INVALID_REQUEST(
@@ -116,4 +100,50 @@ export async function readInferBody(
     request: parseJson(body.subarray(0, headerLength).toString('utf8')),
     binary: body.subarray(headerLength),
   };
+}
+
+/**
+ * The inference route's body parser for every content type, none included: the JSON limit for JSON bodies, the
+ * larger binary limit for bodies with binary tensors, each checked against Content-Length before reading.
+ */
+export function readInferBody(
+  request: FastifyRequest,
+  payload: Readable,
+  limits: BodyLimits,
+  parseJson: (text: string) => unknown,
+  done: Done<InferBody>,
+): void {
+  let headerLength: number | undefined;
+  let limit: number;
+  let declared: number | undefined;
+  try {
+    const type = request.headers['content-type'];
+    if (type !== undefined && !ACCEPTED.test(type)) {
+      throw new httpErrors.UNSUPPORTED_MEDIA_TYPE(
+        'application/json, or application/octet-stream with binary tensors',
+      );
+    }
+    headerLength = headerLengthOf(request);
+    limit = headerLength === undefined ? limits.json : limits.binary;
+    // Content-Length counts the bytes on the wire: a compressed body's decoded size is only known once read.
+    const length = request.headers['content-length'];
+    declared =
+      request.headers['content-encoding'] !== undefined || length === undefined ? undefined : Number(length);
+    if (declared !== undefined && declared > limit) throw new httpErrors.PAYLOAD_TOO_LARGE(limit);
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  // After a header of this length, the tensors start on an 8-byte boundary (the widest element, INT64 or FP64).
+  const pad = headerLength === undefined ? 0 : (8 - (headerLength % 8)) % 8;
+  collect(payload, limit, declared, pad, (err, body) => {
+    if (err !== null) return done(err);
+    let parsed: InferBody;
+    try {
+      parsed = split(body as Buffer, headerLength, limits, parseJson);
+    } catch (e) {
+      return done(e as Error);
+    }
+    done(null, parsed);
+  });
 }

@@ -133,10 +133,15 @@ function jsonData(tensor: TensorData): string {
 }
 
 /**
- * The answer as the cache keeps it: [4-byte length of the outputs JSON][the outputs JSON][binary tensors]. The
- * envelope around the outputs (model, version, the request's id) is added per request by `envelope`.
+ * The answer as the cache keeps it, without the request's id: the JSON document (model, version, outputs); when
+ * outputs go back as binary, its 4-byte length first and the tensors after it. `envelope` adds the id per request.
  */
-export function encodeOutputs(outputs: TensorMap, binary: (name: string) => boolean): Buffer {
+export function encodeAnswer(
+  model: ReadyModel,
+  outputs: TensorMap,
+  binary: (name: string) => boolean,
+  anyBinary: boolean,
+): Buffer {
   const parts: string[] = [];
   const blobs: Uint8Array[] = [];
   for (const [name, tensor] of Object.entries(outputs)) {
@@ -149,26 +154,31 @@ export function encodeOutputs(outputs: TensorMap, binary: (name: string) => bool
       parts.push(`${head},"data":${jsonData(tensor)}}`);
     }
   }
-  const json = Buffer.from(`[${parts.join(',')}]`);
+  const json = Buffer.from(
+    `{"model_name":${JSON.stringify(model.name)},"model_version":${JSON.stringify(model.version)},"outputs":[${parts.join(',')}]}`,
+  );
+  if (!anyBinary) return json;
   const length = Buffer.allocUnsafe(4);
   length.writeUInt32LE(json.length, 0);
   return Buffer.concat([length, json, ...blobs]);
 }
 
-/** The response body and its JSON header's length (zero when the whole body is JSON). */
+/**
+ * The response body, with the request's id when it has one, and its JSON header's length (zero when the whole body
+ * is JSON). Without an id the cached answer is sent as it is: no copy.
+ */
 export function envelope(
-  model: ReadyModel,
-  id: string | undefined,
   encoded: Buffer,
+  anyBinary: boolean,
+  id: string | undefined,
 ): { body: Buffer; header: number } {
-  const jsonLength = encoded.readUInt32LE(0);
-  const outputs = encoded.subarray(4, 4 + jsonLength);
-  const binary = encoded.subarray(4 + jsonLength);
-  const idField = id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
-  const head = Buffer.from(
-    `{"model_name":${JSON.stringify(model.name)},"model_version":${JSON.stringify(model.version)}${idField},"outputs":`,
-  );
-  const tail = Buffer.from('}');
-  const header = head.length + outputs.length + tail.length;
-  return { body: Buffer.concat([head, outputs, tail, binary]), header: binary.length === 0 ? 0 : header };
+  const length = anyBinary ? encoded.readUInt32LE(0) : encoded.length;
+  const json = anyBinary ? encoded.subarray(4, 4 + length) : encoded;
+  const tensors = anyBinary ? encoded.subarray(4 + length) : undefined;
+  if (id === undefined)
+    return { body: anyBinary ? encoded.subarray(4) : encoded, header: anyBinary ? length : 0 };
+  // {"model_name":… becomes {"id":"…","model_name":…
+  const head = Buffer.from(`{"id":${JSON.stringify(id)},`);
+  const parts = [head, json.subarray(1), ...(tensors ? [tensors] : [])];
+  return { body: Buffer.concat(parts), header: anyBinary ? length + head.length - 1 : 0 };
 }

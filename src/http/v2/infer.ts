@@ -8,7 +8,7 @@ import { decodeInputs } from '../../core/tensor/decode.js';
 import { cacheUse, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
-import { checkJsonOutputs, decodeCall, encodeOutputs, envelope } from './codec.js';
+import { checkJsonOutputs, decodeCall, encodeAnswer, envelope } from './codec.js';
 import { errorResponses, tags, type V2Options } from './options.js';
 import {
   InferRequestSchema,
@@ -33,10 +33,12 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
   const limits = { json: options.jsonBodyLimit, binary: options.binaryBodyLimit };
   // Exact types are found at once; '*' takes the rest, no Content-Type at all (tritonclient) included.
   for (const type of ['application/json', 'application/octet-stream', '*']) {
-    fastify.addContentTypeParser(type, async function (request: FastifyRequest, payload: IncomingMessage) {
-      const body = await readInferBody(request, payload, limits, fastify.parseJson);
-      request.binaryData = body.binary ?? null;
-      return body.request;
+    fastify.addContentTypeParser(type, function (request: FastifyRequest, payload: IncomingMessage, done) {
+      readInferBody(request, payload, limits, fastify.parseJson, (err, body) => {
+        if (err !== null || body === undefined) return done(err);
+        request.binaryData = body.binary ?? null;
+        done(null, body.request);
+      });
     });
   }
 
@@ -64,7 +66,7 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
       `/v2/models/:model${suffix}/infer`,
       {
         ...route,
-        // Answers are written by encodeOutputs; the response schema documents them.
+        // Answers are written by encodeAnswer; the response schema documents them.
         serializerCompiler: () => (data: unknown) => JSON.stringify(data),
         schema: {
           ...schema,
@@ -89,11 +91,11 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
           {
             format: call.anyBinary ? 'v2-binary' : 'v2-json',
             variant: call.variant,
-            encode: (tensors) => encodeOutputs(tensors, call.binary),
+            encode: (tensors) => encodeAnswer(model, tensors, call.binary, call.anyBinary),
           },
           cacheUse(request, rows),
         );
-        const { body, header } = envelope(model, request.body.id, outcome.body);
+        const { body, header } = envelope(outcome.body, call.anyBinary, request.body.id);
         if (header > 0) void reply.header(HEADER_LENGTH, header);
         const type = header > 0 ? 'application/octet-stream' : JSON_TYPE;
         return sendAnswer(request, reply, { body, cache: outcome.cache, type });

@@ -1,7 +1,7 @@
 // V2 bodies to calls and tensors to answers: parameters, binary splits, JSON values and the envelope.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeCall, encodeOutputs, envelope } from '../../../src/http/v2/codec.js';
+import { decodeCall, encodeAnswer, envelope } from '../../../src/http/v2/codec.js';
 import { fakeModel, spec } from '../../fakes.js';
 import { readResponse } from '../../oip.js';
 
@@ -64,7 +64,7 @@ describe('decodeCall', () => {
   });
 });
 
-describe('encodeOutputs and envelope', () => {
+describe('encodeAnswer and envelope', () => {
   const model = fakeModel({
     name: 'm"x',
     inputs: [spec('x', 'FP32', ['n', 2])],
@@ -72,7 +72,8 @@ describe('encodeOutputs and envelope', () => {
   });
 
   it('writes JSON values exactly: BigInts in full, non-finite numbers as null, BOOL as booleans', () => {
-    const encoded = encodeOutputs(
+    const encoded = encodeAnswer(
+      model,
       {
         i: { datatype: 'INT64', data: BigInt64Array.of(2n ** 62n, -1n), dims: [2] },
         f: { datatype: 'FP32', data: Float32Array.of(NaN, 1.5), dims: [2] },
@@ -80,8 +81,9 @@ describe('encodeOutputs and envelope', () => {
         s: { datatype: 'BYTES', data: ['a"b', '☃'], dims: [2] },
       },
       () => false,
+      false,
     );
-    const { body, header } = envelope(model, 'id "7"', encoded);
+    const { body, header } = envelope(encoded, false, 'id "7"');
     assert.equal(header, 0);
     const text = body.toString();
     assert.match(text, /"data":\[4611686018427387904,-1\]/);
@@ -96,15 +98,20 @@ describe('encodeOutputs and envelope', () => {
   });
 
   it('puts binary outputs after the JSON header, whose length it reports', () => {
-    const encoded = encodeOutputs(
+    const encoded = encodeAnswer(
+      model,
       {
         y: { datatype: 'FP32', data: Float32Array.of(1, 2), dims: [1, 2] },
         s: { datatype: 'BYTES', data: ['hi'], dims: [1] },
       },
       () => true,
+      true,
     );
-    const { body, header } = envelope(model, undefined, encoded);
+    const { body, header } = envelope(encoded, true, undefined);
     const { json } = readResponse(body, header);
+    assert.equal(body.buffer, encoded.buffer, 'without an id the cached answer goes as it is');
+    const withId = envelope(encoded, true, 'x');
+    assert.equal(readResponse(withId.body, withId.header).json.id, 'x');
     assert.deepEqual([...new Float32Array(new Uint8Array(json.outputs[0]!.bytes!).buffer)], [1, 2]);
     assert.deepEqual([...json.outputs[1]!.bytes!], [2, 0, 0, 0, 104, 105]);
   });
