@@ -43,6 +43,10 @@ export default defineConfig(
     regex: '^(fastify|@fastify/|@grpc/)|(^|/)(http|grpc|process)/',
     message: 'auth is shared by every front end',
   }),
+  layer('src/limits/**', {
+    regex: '^(fastify|@fastify/|@grpc/)|(^|/)(http|grpc|process|auth)/',
+    message: 'rate limits are shared by every front end',
+  }),
   layer('src/lib/**', { regex: '^\\.\\./', message: 'lib holds leaf helpers with no Serval imports' }),
   layer('src/config/**', {
     regex: '(^|/)(core|http|grpc|process|auth)/',

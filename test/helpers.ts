@@ -80,8 +80,17 @@ export interface Golden {
   values?: number[];
 }
 
+export interface RunningRedis {
+  url: string;
+  port: number;
+  stop: () => Promise<void>;
+  /** SIGSTOP: the TCP port stays open and nothing answers, as a hung Redis or a cut link looks. */
+  pause: () => void;
+  resume: () => void;
+}
+
 /** A real redis-server on a free port, for the tests that share state through Redis. */
-export async function startRedis(): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+export async function startRedis(): Promise<RunningRedis> {
   const port = await freePort();
   const child = spawn(
     'redis-server',
@@ -110,8 +119,10 @@ export async function startRedis(): Promise<{ url: string; port: number; stop: (
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || (child.signalCode !== null && child.signalCode !== 'SIGSTOP')) return;
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
     },

@@ -1,5 +1,4 @@
 // The protocol-neutral core, built once per process by the entry point and handed to every front end.
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { PredictionCache } from './cache/prediction-cache.js';
@@ -7,7 +6,7 @@ import { Health } from './health.js';
 import { Inference } from './inference.js';
 import { ModelRepository } from './models/repository.js';
 import { InferencePool } from './runtime/pool.js';
-import { createRedis } from './redis.js';
+import { createRedis, type SharedRedis } from './redis.js';
 
 export interface Core {
   readonly config: Config;
@@ -15,7 +14,7 @@ export interface Core {
   readonly models: ModelRepository;
   readonly cache: PredictionCache | null;
   /** null without redisUrl. */
-  readonly redis: Redis | null;
+  readonly redis: SharedRedis | null;
   readonly inference: Inference;
   readonly health: Health;
   /** Loads every model (once); never rejects: failures are recorded per model. */
@@ -71,7 +70,7 @@ export async function createCore(config: Config, log: Logger): Promise<Core> {
       (closed ??= (async () => {
         await models.close();
         await pool?.close();
-        redis?.disconnect();
+        redis?.client.disconnect();
       })()),
   };
 }

@@ -1,12 +1,32 @@
-// The shared Redis client (ioredis) for rate limits and the prediction cache, when redisUrl is set.
+// The shared Redis (ioredis) behind rate limits and the prediction cache, when redisUrl is set, and the circuit
+// breaker every command goes through.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { throttledWarning } from '../lib/throttled-warning.js';
+import { CircuitBreaker } from './breaker.js';
 
-/** Commands fail fast while disconnected (no offline queue): callers fall back, never wait. */
-export async function createRedis(url: string, log: Logger): Promise<Redis> {
+/** Redis commands through a circuit breaker: a hung or lost Redis costs callers a fast failure, not a timeout. */
+export class SharedRedis {
+  readonly client: Redis;
+  readonly breaker: CircuitBreaker;
+
+  constructor(client: Redis, breaker: CircuitBreaker) {
+    this.client = client;
+    this.breaker = breaker;
+  }
+
+  call<T>(command: (client: Redis) => Promise<T>): Promise<T> {
+    return this.breaker.call(() => command(this.client));
+  }
+}
+
+/**
+ * Commands fail fast while disconnected (no offline queue) and time out after 300 ms when Redis hangs (TCP open, no
+ * answers); three failures in a row open the breaker for two seconds, then one command probes.
+ */
+export async function createRedis(url: string, log: Logger): Promise<SharedRedis> {
   const { Redis: Client } = await import('ioredis'); // loaded only when Redis is configured
-  const redis: Redis = new Client(url, {
+  const client: Redis = new Client(url, {
     lazyConnect: true,
     enableOfflineQueue: false, // a command while Redis is down fails at once instead of queueing
     maxRetriesPerRequest: 1,
@@ -14,8 +34,16 @@ export async function createRedis(url: string, log: Logger): Promise<Redis> {
     connectTimeout: 1000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
-  redis.on('error', throttledWarning(log, 'redis unavailable; using the failure policy'));
-  redis.on('ready', () => log.info('redis connected'));
-  redis.connect().catch(() => undefined); // reconnects by itself; errors are reported above
-  return redis;
+  client.on('error', throttledWarning(log, 'redis unavailable; using the failure policy'));
+  client.on('ready', () => log.info('redis connected'));
+  client.connect().catch(() => undefined); // reconnects by itself; errors are reported above
+  const breaker = new CircuitBreaker({
+    failures: 3,
+    cooldownMs: 2000,
+    onChange: (state) =>
+      state === 'open'
+        ? log.warn('redis is not answering: stopped asking it for a while (the failure policy applies)')
+        : log.info('redis answers again: shared limits and cache resumed'),
+  });
+  return new SharedRedis(client, breaker);
 }

@@ -14,6 +14,7 @@ import corePlugin from './plugins/app/core.js';
 import errorsPlugin from './plugins/app/errors.js';
 import bodyEncoding from './plugins/app/body-encoding.js';
 import jsonBody from './plugins/app/json-body.js';
+import rateLimit from './plugins/app/rate-limit.js';
 import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
 import serviceRoutes from './routes/service.js';
@@ -64,8 +65,8 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
   await app.register(bodyEncoding);
   await app.register(accessLog);
   await app.register(security, { corsOrigins: config.corsOrigins });
-  // Optional features load their libraries (jose, @fastify/rate-limit) only when configured: start-up time is
-  // module loading, paid by every worker.
+  // Optional features load their libraries (jose) only when configured: start-up time is module loading, paid by
+  // every worker.
   const keys =
     config.authEnabled || config.oauthClientsFile
       ? (await import('../auth/keys.js')).keyMaterial(config)
@@ -74,8 +75,7 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
   const verifier =
     config.authEnabled && keys ? new (await import('../auth/verifier.js')).TokenVerifier(keys, config) : null;
   await app.register(auth, { verifier });
-  if (config.rateLimitEnabled)
-    await app.register((await import('./plugins/external/rate-limit.js')).default, config);
+  await app.register(rateLimit, config);
   await app.register(serviceRoutes, { version: SERVAL_VERSION });
   if (config.oauthClientsFile && keys?.signing) {
     const [{ ClientRegistry }, { default: oauthRoutes }] = await Promise.all([

@@ -1,8 +1,8 @@
 // A bounded LRU of encoded prediction responses (entries, bytes, TTL), shared through Redis, with single-flight.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { SharedRedis } from '../redis.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
 
@@ -12,7 +12,7 @@ export interface PredictionCacheOptions {
   maxEntries: number;
   maxBytes: number;
   ttlMs: number;
-  redis: Redis | null;
+  redis: SharedRedis | null;
   log: Logger;
 }
 
@@ -74,7 +74,7 @@ export class PredictionCache {
   #lru: LRUCache<string, Buffer>;
   #exact: LRUCache<string, ExactEntry>;
   #inFlight = new Map<string, Promise<Buffer>>();
-  #redis: Redis | null;
+  #redis: SharedRedis | null;
   #ttlMs: number;
   /** Redis trouble makes the cache local for a while; it is reported, never raised. */
   #report: (err: Error) => void;
@@ -150,7 +150,7 @@ export class PredictionCache {
   async #redisGet(key: string): Promise<Buffer | undefined> {
     if (!this.#redis) return undefined;
     try {
-      const bytes = await this.#redis.getBuffer(`serval-cache:${key}`);
+      const bytes = await this.#redis.call((redis) => redis.getBuffer(`serval-cache:${key}`));
       return bytes ?? undefined;
     } catch (err) {
       this.#report(err as Error);
@@ -159,8 +159,12 @@ export class PredictionCache {
   }
 
   #redisSet(key: string, value: Buffer): void {
-    this.#redis?.set(`serval-cache:${key}`, value, 'PX', this.#ttlMs).catch((err: unknown) => {
-      this.#report(err as Error);
-    });
+    const redis = this.#redis;
+    if (!redis || redis.breaker.open) return;
+    redis
+      .call((client) => client.set(`serval-cache:${key}`, value, 'PX', this.#ttlMs))
+      .catch((err: unknown) => {
+        this.#report(err as Error);
+      });
   }
 }

@@ -89,7 +89,12 @@ const oauthRoutes: FastifyPluginAsyncTypebox<OAuthOptions> = async function (fas
     '/oauth/token',
     {
       attachValidation: true,
-      config: { rateLimit: { max: options.rateLimitMax } },
+      // Limited per client IP whether rate limiting is on or not: secrets must not be guessable at line speed.
+      config: { rateLimit: false },
+      preParsing: async function (request, reply, payload) {
+        await fastify.countRequest(request, reply, { max: options.rateLimitMax, bucket: 'token' }, 'ip');
+        return payload;
+      },
       schema: {
         tags: ['auth'],
         summary: 'Get an access token (client credentials grant)',

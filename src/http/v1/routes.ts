@@ -104,7 +104,7 @@ const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
 const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, options) {
   const { models } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
-  const config = { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit } };
+  const config = { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit, bucket: 'predict' } };
   const PredictRequestSchema = predictRequestSchema(options.maxInstances);
   // predict() sends predictions already serialized (codec.ts). The response union documents every prediction
   // shape; fast-json-stringify compiled from it would run Ajv to pick a branch, so the rest (errors) is

@@ -44,7 +44,7 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
 
   const route = {
     bodyLimit: options.binaryBodyLimit,
-    config: { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit } },
+    config: { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit, bucket: 'predict' } },
   };
   const schema = {
     security,

@@ -310,7 +310,7 @@ describe('the prediction cache shared through Redis', () => {
     a = await loadedApp({ cacheEnabled: true, redisUrl: redis.url });
     b = await loadedApp({ cacheEnabled: true, redisUrl: redis.url });
     await until(
-      () => a.core.redis?.status === 'ready' && b.core.redis?.status === 'ready',
+      () => a.core.redis?.client.status === 'ready' && b.core.redis?.client.status === 'ready',
       'both apps reach Redis',
     );
   });
@@ -325,7 +325,7 @@ describe('the prediction cache shared through Redis', () => {
     assert.equal(stored.headers['cache-status'], 'serval; fwd=miss; stored');
     // A writes to Redis after answering: wait for the entry before asking B.
     await until(
-      async () => (await a.core.redis!.keys('serval-cache:*')).length === 1,
+      async () => (await a.core.redis!.client.keys('serval-cache:*')).length === 1,
       'A has stored the entry',
     );
     const counter = countCalls(b);

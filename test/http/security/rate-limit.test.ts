@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashSecret } from '../../../src/auth/clients.js';
 import { loadedApp, startRedis } from '../../helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
@@ -67,6 +71,44 @@ describe('rate limiting in memory', () => {
     const spoof = (ip: string) => predict(untrusting, { 'x-forwarded-for': ip });
     assert.equal((await spoof('203.0.113.1')).statusCode, 200);
     assert.equal((await spoof('203.0.113.2')).statusCode, 429, 'a spoofed header does not make a new client');
+  });
+});
+
+describe('rate limits on tokens', () => {
+  it('counts requests with a refused token against the client IP: guessing is not free', async (t) => {
+    const app = await loadedApp({
+      rateLimitEnabled: true,
+      rateLimitPredictMax: 3,
+      authEnabled: true,
+      jwtSecret: SECRET,
+    });
+    t.after(() => app.close());
+    const forged = { authorization: 'Bearer not.a.token' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await predict(app, forged)).statusCode);
+    assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
+  });
+
+  it('limits the token endpoint per IP even with rate limiting off', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'serval-oauth-'));
+    const clientsFile = join(dir, 'clients.json');
+    const secret = 'a-client-secret-of-some-length';
+    await writeFile(
+      clientsFile,
+      JSON.stringify({
+        clients: [{ client_id: 'c', secret_hash: await hashSecret(secret), scopes: ['serval:predict'] }],
+      }),
+    );
+    const app = await loadedApp({ jwtSecret: SECRET, oauthClientsFile: clientsFile, rateLimitTokenMax: 2 });
+    t.after(() => app.close());
+    const ask = () =>
+      app.inject({
+        method: 'POST',
+        url: '/oauth/token',
+        payload: { grant_type: 'client_credentials', client_id: 'c', client_secret: 'wrong guess' },
+      });
+    const statuses = [(await ask()).statusCode, (await ask()).statusCode, (await ask()).statusCode];
+    assert.deepEqual(statuses, [401, 401, 429]);
   });
 });
 

@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize } from '../../../auth/authorize.js';
+import { ServalError } from '../../../core/errors.js';
 import { Scopes, type Scope } from '../../../auth/scopes.js';
 import type { Principal, TokenVerifier } from '../../../auth/verifier.js';
 
@@ -23,9 +24,17 @@ declare module 'fastify' {
 export function requireScopes(fastify: FastifyInstance): void {
   const verifier = fastify.tokenVerifier;
   if (!verifier) return;
-  fastify.addHook('onRequest', async function (request: FastifyRequest) {
+  fastify.addHook('onRequest', async function (request: FastifyRequest, reply) {
     const scope = request.routeOptions.config.scope ?? Scopes.admin;
-    request.principal = await authorize(verifier, request.headers.authorization, scope);
+    try {
+      request.principal = await authorize(verifier, request.headers.authorization, scope);
+    } catch (err) {
+      // A refused token counts against its IP's limit (429 past it): tokens cannot be guessed for free.
+      if (fastify.rateLimiting && err instanceof ServalError && err.code === 'UNAUTHORIZED') {
+        await fastify.countRequest(request, reply, undefined, 'ip');
+      }
+      throw err;
+    }
   });
 }
 

@@ -1,0 +1,82 @@
+// Rate limits on HTTP routes (the shared RateLimiter): per principal or client IP, before the body is read, with
+// the RateLimit-* headers; routes choose their bucket and limit, or opt out.
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../../config/schema.js';
+import { RateLimiter, rateLimited, type Allowance } from '../../../limits/rate-limiter.js';
+
+export interface RouteLimit {
+  /** Requests per window per principal (or IP); the config's rateLimitMax by default. */
+  max?: number;
+  /** Routes of one bucket share a budget (all inference routes, V1 and V2, are "predict"). */
+  bucket?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Always there: the token endpoint is limited per IP even when rate limiting is otherwise off. */
+    rateLimiter: RateLimiter;
+    /** Whether routes are limited (rateLimitEnabled); the token endpoint is either way. */
+    rateLimiting: boolean;
+    /**
+     * Counts a request against a limit (its route's by default), by principal or client IP; throws 429, or 503 when
+     * the shared store fails and the policy is to refuse.
+     */
+    countRequest: (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      limit?: false | RouteLimit,
+      by?: 'principal' | 'ip',
+    ) => Promise<void>;
+  }
+  interface FastifyContextConfig {
+    rateLimit?: false | RouteLimit;
+  }
+}
+
+function setHeaders(reply: FastifyReply, allowance: Allowance): void {
+  void reply
+    .header('ratelimit-limit', allowance.limit)
+    .header('ratelimit-remaining', allowance.remaining)
+    .header('ratelimit-reset', allowance.resetSeconds);
+}
+
+async function rateLimitPlugin(fastify: FastifyInstance, config: Config): Promise<void> {
+  const limiter = new RateLimiter({
+    windowMs: config.rateLimitWindowMs,
+    redis: fastify.core.redis,
+    policy: config.redisFailurePolicy,
+    log: fastify.core.log.child({ component: 'rate-limit' }),
+  });
+  fastify.decorate('rateLimiter', limiter);
+  fastify.decorate('rateLimiting', config.rateLimitEnabled);
+  fastify.decorate(
+    'countRequest',
+    async function (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      limit: false | RouteLimit | undefined = request.routeOptions.config.rateLimit,
+      by: 'principal' | 'ip' = 'principal',
+    ) {
+      if (limit === false) return;
+      const who =
+        by === 'principal' && request.principal ? `sub:${request.principal.subject}` : `ip:${request.ip}`;
+      const allowance = await limiter.consume(
+        `${limit?.bucket ?? 'api'}:${who}`,
+        limit?.max ?? config.rateLimitMax,
+      );
+      setHeaders(reply, allowance);
+      if (!allowance.allowed) throw rateLimited(allowance, config.rateLimitWindowMs);
+    },
+  );
+  if (!config.rateLimitEnabled) return;
+  // After onRequest, where auth names the principal; before the body is read and validated.
+  fastify.addHook('preParsing', function (request, reply, payload, done) {
+    fastify.countRequest(request, reply).then(
+      () => done(null, payload),
+      (err: unknown) => done(err as Error),
+    );
+  });
+}
+
+export default fp(rateLimitPlugin, { name: 'rate-limit', dependencies: ['core'] });
