@@ -23,6 +23,7 @@ FROM base AS build
 # the build on the half-installed tree instead of letting it surface at runtime.
 RUN npm ci && npm ls >/dev/null
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
@@ -42,7 +43,7 @@ FROM ${NODE_IMAGE} AS runtime
 ARG VERSION=dev
 ARG SOURCE=""
 LABEL org.opencontainers.image.title="serval" \
-      org.opencontainers.image.description="A small, fast, standard model server for ONNX models: KServe V1 predict over Fastify and onnxruntime-node." \
+      org.opencontainers.image.description="A small, fast, standard model server for ONNX models: the Open Inference Protocol (KServe V2) and KServe V1 over Fastify and onnxruntime-node." \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.version="${VERSION}"
