@@ -59,6 +59,15 @@ export default defineConfig(
     regex: '^(fastify|@fastify/)|(^|/)(http|process)/',
     message: 'the gRPC front end does not reach into HTTP or the process',
   }),
+  // Build scripts are plain Node ESM run before anything is compiled: linted without type information.
+  {
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false, project: false },
+      globals: { process: 'readonly', console: 'readonly' },
+    },
+  },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

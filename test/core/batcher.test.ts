@@ -6,6 +6,9 @@ import { Batcher } from '../../src/core/runtime/batcher.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { spec } from '../fakes.js';
 
+/** No deadline, no first estimate: what these tests of merging need. */
+const base = { timeoutMs: Infinity, expectedRunMs: 0 };
+
 const rows = (...values: number[][]): TensorMap => ({
   input: {
     datatype: 'FP32',
@@ -29,16 +32,46 @@ function model() {
   return { calls, run };
 }
 
+/** Holds every run of `run` until released: a busy model, so that calls queue behind it. */
+function gated(run: (feeds: TensorMap) => Promise<TensorMap>) {
+  let gate: Promise<void> | undefined;
+  let open = () => undefined as unknown;
+  return {
+    run: async (feeds: TensorMap) => {
+      if (gate) await gate;
+      return run(feeds);
+    },
+    hold: () => (gate = new Promise<void>((resolve) => (open = resolve))),
+    release: () => {
+      gate = undefined;
+      open();
+    },
+  };
+}
+
 describe('Batcher', () => {
-  it('merges calls of the same turn into one run and gives each caller its own rows', async () => {
+  it('runs a call at once on an idle model', async () => {
     const { calls, run } = model();
-    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
-    const results = await Promise.all([
+    const batcher = new Batcher(run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const started = batcher.submit(rows([1, 2]));
+    assert.deepEqual(calls, [1], 'started before any turn of the event loop');
+    await started;
+  });
+
+  it('merges the calls that arrive while the model is busy into one run and gives each caller its own rows', async () => {
+    const { calls, run } = model();
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    gate.hold();
+    const busy = batcher.submit(rows([0, 0]));
+    const waiting = [
       batcher.submit(rows([1, 2])),
       batcher.submit(rows([3, 4], [5, 6])),
       batcher.submit(rows([7, 8])),
-    ]);
-    assert.deepEqual(calls, [4]);
+    ];
+    gate.release();
+    const [, ...results] = await Promise.all([busy, ...waiting]);
+    assert.deepEqual(calls, [1, 4]);
     assert.deepEqual(
       results.map((r) => [...(r.sum!.data as Float32Array)]),
       [[3], [7, 11], [15]],
@@ -59,7 +92,7 @@ describe('Batcher', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       return run(feeds);
     };
-    const batcher = new Batcher(slow, { concurrency: 1, maxRows: 3, maxWaiting: Infinity });
+    const batcher = new Batcher(slow, { ...base, concurrency: 1, maxRows: 3, maxWaiting: Infinity });
     const first = batcher.submit(rows([1, 1]));
     await new Promise((resolve) => setImmediate(resolve));
     const rest = Array.from({ length: 5 }, (_, i) => batcher.submit(rows([i, 0])));
@@ -73,24 +106,29 @@ describe('Batcher', () => {
 
   it('keeps inputs of different widths in separate runs', async () => {
     const { calls, run } = model();
-    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const batcher = new Batcher(run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
     await Promise.all([batcher.submit(rows([1, 2])), batcher.submit(rows([1, 2, 3]))]);
     assert.deepEqual(calls, [1, 1]);
   });
 
   it('refuses with 503 OVERLOADED past maxWaiting', async () => {
     const { run } = model();
-    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: 2 });
-    const results = await Promise.allSettled([1, 2, 3].map(() => batcher.submit(rows([1]))));
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, { ...base, concurrency: 1, maxRows: 1, maxWaiting: 2 });
+    gate.hold();
+    const calls = [1, 2, 3, 4].map(() => batcher.submit(rows([1])));
+    gate.release();
+    const results = await Promise.allSettled(calls);
     assert.deepEqual(
       results.map((r) => r.status),
-      ['fulfilled', 'fulfilled', 'rejected'],
+      ['fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
     );
-    assert.equal(((results[2] as PromiseRejectedResult).reason as { code: string }).code, 'OVERLOADED');
+    assert.equal(((results[3] as PromiseRejectedResult).reason as { code: string }).code, 'OVERLOADED');
   });
 
   it('rejects every caller of a batch whose run fails', async () => {
     const batcher = new Batcher(async () => Promise.reject(new Error('boom')), {
+      ...base,
       concurrency: 1,
       maxRows: 64,
       maxWaiting: Infinity,
@@ -124,12 +162,14 @@ describe('Batcher with several inputs and failing rows', () => {
 
   it('merges multi-input calls and gives each caller the sums of its own rows', async () => {
     const { calls, run } = twoInputModel();
-    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
-    const results = await Promise.all([
-      batcher.submit(pair([1, 2], [10n, 20n])),
-      batcher.submit(pair([3], [30n])),
-    ]);
-    assert.deepEqual(calls, [3]);
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    gate.hold();
+    const busy = batcher.submit(pair([0], [0n]));
+    const waiting = [batcher.submit(pair([1, 2], [10n, 20n])), batcher.submit(pair([3], [30n]))];
+    gate.release();
+    const [, ...results] = await Promise.all([busy, ...waiting]);
+    assert.deepEqual(calls, [1, 3]);
     assert.deepEqual(
       results.map((r) => [...(r.out!.data as Float32Array)]),
       [[11, 22], [33]],
@@ -138,17 +178,22 @@ describe('Batcher with several inputs and failing rows', () => {
 
   it('gives the failure only to the caller whose rows the model refuses', async () => {
     const { calls, run } = twoInputModel();
-    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
-    const results = await Promise.allSettled([
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    gate.hold();
+    const busy = batcher.submit(pair([0], [0n]));
+    const waiting = [
       batcher.submit(pair([1], [1n])),
       batcher.submit(pair([2], [13n])),
       batcher.submit(pair([3], [3n])),
-    ]);
+    ];
+    gate.release();
+    const [, ...results] = await Promise.allSettled([busy, ...waiting]);
     assert.deepEqual(
       results.map((r) => r.status),
       ['fulfilled', 'rejected', 'fulfilled'],
     );
-    assert.deepEqual(calls, [3, 1, 1, 1], 'the merged call failed, then each ran alone');
+    assert.deepEqual(calls, [1, 3, 1, 1, 1], 'the merged call failed, then each ran alone');
     assert.deepEqual(
       [...((results[2] as PromiseFulfilledResult<TensorMap>).value.out!.data as Float32Array)],
       [6],
@@ -157,7 +202,7 @@ describe('Batcher with several inputs and failing rows', () => {
 
   it('runs a call alone when its inputs disagree on the batch size', async () => {
     const { calls, run } = twoInputModel();
-    const batcher = new Batcher(run, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    const batcher = new Batcher(run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
     const odd: TensorMap = { ...pair([1, 2], [1n, 2n]), b: pair([1], [1n]).b! };
     await Promise.allSettled([
       batcher.submit(pair([1], [1n])),
@@ -174,17 +219,89 @@ describe('Batcher with several inputs and failing rows', () => {
       calls.push(a.length);
       return { sum: { datatype: 'FP32', data: Float32Array.of(a.reduce((x, y) => x + y, 0)), dims: [1] } };
     };
-    const batcher = new Batcher(total, { concurrency: 1, maxRows: 64, maxWaiting: Infinity });
-    const first = await Promise.all([
-      batcher.submit(pair([1, 2], [0n, 0n])),
-      batcher.submit(pair([5], [0n])),
-    ]);
+    const gate = gated(total);
+    const batcher = new Batcher(gate.run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    gate.hold();
+    const busy = batcher.submit(pair([9], [0n]));
+    const waiting = [batcher.submit(pair([1, 2], [0n, 0n])), batcher.submit(pair([5], [0n]))];
+    gate.release();
+    const [, ...first] = await Promise.all([busy, ...waiting]);
     assert.deepEqual(
       first.map((r) => (r.sum!.data as Float32Array)[0]),
       [3, 5],
     );
-    await Promise.all([batcher.submit(pair([1], [0n])), batcher.submit(pair([2], [0n]))]);
-    assert.deepEqual(calls, [3, 2, 1, 1, 1]);
+    gate.hold();
+    const again = [
+      batcher.submit(pair([9], [0n])),
+      batcher.submit(pair([1], [0n])),
+      batcher.submit(pair([2], [0n])),
+    ];
+    gate.release();
+    await Promise.all(again);
+    assert.deepEqual(calls, [1, 3, 2, 1, 1, 1, 1], 'merged once, then each alone, and never merged again');
+  });
+});
+
+describe('Batcher deadlines and admission', () => {
+  it('refuses at once, with Retry-After, a call the queue ahead could not serve before its deadline', async () => {
+    const { run } = model();
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, {
+      concurrency: 1,
+      maxRows: 1,
+      maxWaiting: 64,
+      timeoutMs: 150,
+      expectedRunMs: 50,
+    });
+    gate.hold();
+    const running = batcher.submit(rows([1])); // finishes in about 50 ms
+    const next = batcher.submit(rows([2])); // 50 ms for the running one, 50 for its own: within 80% of 150
+    let refused: { code: string; retryAfter: number } | undefined;
+    const late = batcher
+      .submit(rows([3]))
+      .catch((err: unknown) => (refused = err as { code: string; retryAfter: number }));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(refused?.code, 'OVERLOADED', 'refused before anything ran');
+    assert.equal(refused.retryAfter, 1);
+    gate.release();
+    await Promise.all([running, next, late]);
+  });
+
+  it('answers 504 at the deadline and never runs a call whose deadline passed while it was queued', async () => {
+    const { calls, run } = model();
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, {
+      concurrency: 1,
+      maxRows: 1,
+      maxWaiting: 64,
+      timeoutMs: 40,
+      expectedRunMs: 0,
+    });
+    gate.hold();
+    const running = batcher.submit(rows([1, 1]));
+    const queued = batcher.submit(rows([2, 2, 2]));
+    const [a, b] = await Promise.allSettled([running, queued]);
+    assert.equal(((a as PromiseRejectedResult).reason as { code: string }).code, 'INFERENCE_TIMEOUT');
+    assert.equal(((b as PromiseRejectedResult).reason as { code: string }).code, 'INFERENCE_TIMEOUT');
+    gate.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(calls, [1], 'the running call finished (and was dropped); the queued one never ran');
+  });
+
+  it('takes a deadline sooner than its timeout (a gRPC client’s own)', async () => {
+    const { run } = model();
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, {
+      concurrency: 1,
+      maxRows: 1,
+      maxWaiting: 64,
+      timeoutMs: 10_000,
+      expectedRunMs: 0,
+    });
+    gate.hold();
+    const result = await Promise.allSettled([batcher.submit(rows([1]), Date.now() + 30)]);
+    assert.equal(((result[0] as PromiseRejectedResult).reason as { code: string }).code, 'INFERENCE_TIMEOUT');
+    gate.release();
   });
 });
 

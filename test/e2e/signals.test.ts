@@ -46,8 +46,8 @@ async function start(repo: string): Promise<{ child: ChildProcess; base: string;
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200 && (out.match(/"worker ready"/g) ?? []).length < 2; i++) await sleep(50);
   assert.equal((out.match(/"worker ready"/g) ?? []).length, 2, out);

@@ -44,6 +44,21 @@ describe('heavy models on worker threads', () => {
     assert.equal(rejected.headers['retry-after'], '1');
   });
 
+  it('refuses at once (503, Retry-After) the calls that could not finish before their deadline: none waits for a 504', async (t) => {
+    const app = await heavyApp(t, { batchMaxRows: 1, inferenceTimeoutMs: 2000, inferenceQueueSize: 64 });
+    const results = await Promise.all(Array.from({ length: 40 }, () => heavyPredict(app)));
+    const statuses = results.map((r) => r.statusCode);
+    assert.equal(statuses.filter((s) => s === 504).length, 0, String(statuses));
+    assert.ok(statuses.filter((s) => s === 200).length >= 5, String(statuses));
+    const refused = results.filter((r) => r.statusCode === 503);
+    assert.ok(refused.length >= 10, String(statuses));
+    for (const r of refused) {
+      assert.equal(r.json().code, 'OVERLOADED');
+      assert.match(r.json().error, /calls ahead would take about \d+ ms, past the \d+ ms deadline/);
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+    }
+  });
+
   it('answers 504 INFERENCE_TIMEOUT when an inference runs past its deadline, then recovers', async (t) => {
     const app = await heavyApp(t, { inferenceTimeoutMs: 5 });
     const res = await heavyPredict(app);

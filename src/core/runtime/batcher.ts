@@ -1,4 +1,5 @@
 // Dynamic batching: calls that arrive while a model is busy (or in the same event-loop turn) run as one batch.
+import { performance } from 'node:perf_hooks';
 import { errors, ServalError, withExtras } from '../errors.js';
 import type { TensorArray, TensorData, TensorMap } from '../tensor/tensor.js';
 
@@ -14,6 +15,9 @@ interface Pending {
   rows: number | undefined;
   /** Input bytes (strings count as their length). */
   bytes: number;
+  /** Set once the caller has its answer (or its timeout): a late result is dropped. */
+  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
   resolve: (outputs: TensorMap) => void;
   reject: (err: unknown) => void;
 }
@@ -25,6 +29,10 @@ export interface BatcherOptions {
   maxRows: number;
   /** Most calls waiting; the next is refused with 503 OVERLOADED. */
   maxWaiting: number;
+  /** Longest a call may wait and run (504 past it); Infinity for none. */
+  timeoutMs: number;
+  /** A first estimate of one run's duration (the warm-up's), refined by every run. */
+  expectedRunMs: number;
 }
 
 function bytesOf(feeds: TensorMap): number {
@@ -92,6 +100,12 @@ function compatible(a: TensorMap, b: TensorMap): boolean {
   return true;
 }
 
+/** The share of a call's deadline that the expected wait may take for it to be let in. */
+const ADMISSION_SHARE = 0.8;
+
+/** How much each new run counts in the running estimates of run time and calls per run. */
+const LEARNING_RATE = 0.2;
+
 export class Batcher {
   #run: (feeds: TensorMap) => Promise<TensorMap>;
   #options: BatcherOptions;
@@ -100,11 +114,14 @@ export class Batcher {
   #scheduled = false;
   /** Turned off for good when a merged call's outputs turn out not to be batch-major. */
   #merging: boolean;
+  #runMs: number;
+  #callsPerRun = 1;
 
   constructor(run: (feeds: TensorMap) => Promise<TensorMap>, options: BatcherOptions) {
     this.#run = run;
     this.#options = options;
     this.#merging = options.maxRows > 1;
+    this.#runMs = options.expectedRunMs;
   }
 
   /** Calls waiting for a run, and calls running. */
@@ -112,21 +129,86 @@ export class Batcher {
     return this.#waiting.length + this.#running;
   }
 
-  submit(feeds: TensorMap): Promise<TensorMap> {
-    if (this.#waiting.length >= this.#options.maxWaiting) {
+  /**
+   * How long a call submitted now would take to finish: the runs queued ahead of it (fewer when calls merge), the
+   * one it waits for when every slot is busy, and its own.
+   */
+  expectedMs(): number {
+    const { concurrency } = this.#options;
+    const runsAhead = Math.ceil(this.#waiting.length / (concurrency * this.#callsPerRun));
+    return (runsAhead + (this.#running >= concurrency ? 1 : 0) + 1) * this.#runMs;
+  }
+
+  /**
+   * Queues a call. It is refused at once (503 OVERLOADED, with Retry-After) when the queue is full or when the queue
+   * ahead of it could not be served before its deadline; past its deadline it gets 504 and, if still queued, never
+   * runs. `deadline` (epoch ms) may come sooner than the timeout: a gRPC client's own.
+   */
+  submit(feeds: TensorMap, deadline = Infinity): Promise<TensorMap> {
+    const { maxWaiting, timeoutMs } = this.#options;
+    if (this.#waiting.length >= maxWaiting) {
       return Promise.reject(
         withExtras(new errors.OVERLOADED('the inference queue is full'), { retryAfter: 1 }),
       );
     }
+    const budget = Math.min(timeoutMs, deadline - Date.now());
+    const expected = this.expectedMs();
+    // A fifth of the budget is kept for runs slower than the estimate: a call let in should not end in a 504.
+    if (expected > budget * ADMISSION_SHARE && this.pending > 0) {
+      const message = `the calls ahead would take about ${Math.round(expected)} ms, past the ${Math.round(budget)} ms deadline`;
+      return Promise.reject(
+        withExtras(new errors.OVERLOADED(message), { retryAfter: Math.max(1, Math.ceil(expected / 1000)) }),
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ feeds, rows: rowsOf(feeds), bytes: bytesOf(feeds), resolve, reject });
+      const call: Pending = {
+        feeds,
+        rows: rowsOf(feeds),
+        bytes: bytesOf(feeds),
+        settled: false,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+      call.resolve = (outputs) => {
+        if (this.#settle(call)) resolve(outputs);
+      };
+      call.reject = (err) => {
+        if (this.#settle(call)) reject(err instanceof Error ? err : new Error(String(err)));
+      };
+      if (Number.isFinite(budget)) {
+        call.timer = setTimeout(
+          () => {
+            // Still queued: it never runs. Running: it finishes (a native run cannot be stopped) and is dropped.
+            const at = this.#waiting.indexOf(call);
+            if (at >= 0) this.#waiting.splice(at, 1);
+            call.reject(new errors.INFERENCE_TIMEOUT(Math.round(budget)));
+          },
+          Math.max(0, budget),
+        );
+      }
+      this.#waiting.push(call);
       this.#schedule();
     });
   }
 
-  // Flushing at setImmediate lets every request parsed in this turn of the event loop join the batch.
+  #settle(call: Pending): boolean {
+    if (call.settled) return false;
+    call.settled = true;
+    clearTimeout(call.timer);
+    return true;
+  }
+
+  /**
+   * An idle model runs the call at once: nothing could join it. Otherwise the flush waits for setImmediate, so that
+   * every request parsed in this turn of the event loop joins the batch.
+   */
   #schedule(): void {
     if (this.#scheduled || this.#running >= this.#options.concurrency || this.#waiting.length === 0) return;
+    if (this.#running === 0 && this.#waiting.length === 1) {
+      this.#start(this.#take());
+      return;
+    }
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -153,7 +235,10 @@ export class Batcher {
 
   #start(batch: Pending[]): void {
     this.#running++;
+    const started = performance.now();
     void this.#execute(batch).finally(() => {
+      this.#runMs += LEARNING_RATE * (performance.now() - started - this.#runMs);
+      this.#callsPerRun += LEARNING_RATE * (batch.length - this.#callsPerRun);
       this.#running--;
       this.#schedule();
     });
@@ -196,6 +281,6 @@ export class Batcher {
   }
 
   async #alone(batch: readonly Pending[]): Promise<void> {
-    for (const p of batch) await this.#run(p.feeds).then(p.resolve, p.reject);
+    for (const p of batch) if (!p.settled) await this.#run(p.feeds).then(p.resolve, p.reject);
   }
 }

@@ -1,6 +1,5 @@
 // Loads one ONNX file into a ModelRuntime, measuring it to choose inline or worker-thread execution.
 import { performance } from 'node:perf_hooks';
-import { errors } from '../errors.js';
 import type { TensorMap, TensorSpec } from '../tensor/tensor.js';
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
 import { batchMajor } from '../models/signature.js';
@@ -25,31 +24,25 @@ export interface LoadOptions {
 const WARMUP_RUNS = 5;
 
 /**
- * The fastest of `count` timed runs after one untimed run: a busy machine only ever adds time, so the minimum is
- * the measure of the model's own cost (a median would let a noisy neighbour push a tiny model onto threads).
+ * The fastest and slowest of `count` timed runs after one untimed run. A busy machine only ever adds time, so the
+ * fastest is the measure of the model's own cost (a median would let a noisy neighbour push a tiny model onto
+ * threads); the slowest is a cautious first guess of a run under load, for admission (the batcher then learns).
  */
-async function timeRuns(run: () => Promise<unknown>, count: number): Promise<number> {
+async function timeRuns(
+  run: () => Promise<unknown>,
+  count: number,
+): Promise<{ fastest: number; slowest: number }> {
   await run();
   let fastest = Infinity;
+  let slowest = 0;
   for (let i = 0; i < count; i++) {
     const start = performance.now();
     await run();
-    fastest = Math.min(fastest, performance.now() - start);
+    const ms = performance.now() - start;
+    fastest = Math.min(fastest, ms);
+    slowest = Math.max(slowest, ms);
   }
-  return fastest;
-}
-
-/** Rejects with INFERENCE_TIMEOUT after `ms`; the call itself runs on and its result is dropped. */
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new errors.INFERENCE_TIMEOUT(ms)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return { fastest, slowest };
 }
 
 /**
@@ -60,14 +53,22 @@ export async function loadOnnxModel(path: string, key: string, options: LoadOpti
   const session = await createSession(path, options.intraOpThreads);
   const { inputs, outputs } = specsOf(session);
   const fetch = tensorOutputs(outputs);
-  const warmupMs = await timeRuns(() => runSession(session, zeroFeeds(inputs), fetch), WARMUP_RUNS);
+  const warmup = await timeRuns(() => runSession(session, zeroFeeds(inputs), fetch), WARMUP_RUNS);
+  const warmupMs = warmup.fastest;
   const execution: Execution =
     options.mode === 'auto' ? (warmupMs > options.inlineThresholdMs ? 'thread' : 'inline') : options.mode;
   const batching = options.batchMaxRows > 1 && batchMajor(inputs, outputs);
   if (execution === 'inline') {
     const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
+    // Inline runs take well under a millisecond: nothing waits long enough for a deadline to matter.
     const batcher = batching
-      ? new Batcher(run, { concurrency: 1, maxRows: options.batchMaxRows, maxWaiting: Infinity })
+      ? new Batcher(run, {
+          concurrency: 1,
+          maxRows: options.batchMaxRows,
+          maxWaiting: Infinity,
+          timeoutMs: Infinity,
+          expectedRunMs: warmup.slowest,
+        })
       : undefined;
     const predict = batcher ? (f: TensorMap) => batcher.submit(f) : run;
     return new InlineRuntime(session, inputs, outputs, warmupMs, batching, predict);
@@ -83,9 +84,10 @@ export async function loadOnnxModel(path: string, key: string, options: LoadOpti
     concurrency: options.threads,
     maxRows: batching ? options.batchMaxRows : 1,
     maxWaiting: options.queueSize,
+    timeoutMs: options.inferenceTimeoutMs,
+    expectedRunMs: warmup.slowest,
   });
-  const submit = (f: TensorMap) => batcher.submit(f);
-  return new ThreadRuntime(inputs, outputs, warmupMs, batching, options.inferenceTimeoutMs, submit);
+  return new ThreadRuntime(inputs, outputs, warmupMs, batching, (f, deadline) => batcher.submit(f, deadline));
 }
 
 class InlineRuntime implements ModelRuntime {
@@ -110,26 +112,15 @@ class InlineRuntime implements ModelRuntime {
 
 class ThreadRuntime implements ModelRuntime {
   readonly execution = 'thread';
-  #timeoutMs: number;
-  #submit: (feeds: TensorMap) => Promise<TensorMap>;
 
   constructor(
     readonly inputs: TensorSpec[],
     readonly outputs: TensorSpec[],
     readonly warmupMs: number,
     readonly batching: boolean,
-    timeoutMs: number,
-    submit: (feeds: TensorMap) => Promise<TensorMap>,
-  ) {
-    this.#timeoutMs = timeoutMs;
-    this.#submit = submit;
-  }
-
-  predict(feeds: TensorMap): Promise<TensorMap> {
-    const work = this.#submit(feeds);
-    work.catch(() => undefined); // a call that outlives its deadline may still fail: nobody is waiting for it
-    return withDeadline(work, this.#timeoutMs);
-  }
+    /** Deadlines, admission by expected wait and 504s are the batcher's. */
+    readonly predict: (feeds: TensorMap, deadline?: number) => Promise<TensorMap>,
+  ) {}
 
   async unload(): Promise<void> {
     // Sessions live in the pool's threads and end with it.

@@ -12,7 +12,7 @@ export interface ModelRuntime {
   readonly warmupMs: number;
   /** Whether concurrent calls are merged into one inference (dynamic batching). */
   readonly batching: boolean;
-  /** Runs the model; resolves with every output it can send. */
-  predict(feeds: TensorMap): Promise<TensorMap>;
+  /** Runs the model; resolves with every output it can send. `deadline` (epoch ms) may cut the wait short. */
+  predict(feeds: TensorMap, deadline?: number): Promise<TensorMap>;
   unload(): Promise<void>;
 }
