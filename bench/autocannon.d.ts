@@ -1,4 +1,4 @@
-// Types for the part of autocannon's programmatic API the bench uses: autocannon ships none of its own.
+// Types for the part of autocannon's programmatic API the bench and the e2e tests use: it ships none of its own.
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
@@ -25,6 +25,8 @@ declare module 'autocannon' {
 
     interface Options {
       url: string;
+      /** A unix socket to connect to instead of url's host and port (url still gives the Host header). */
+      socketPath?: string;
       method?: 'GET' | 'POST';
       headers?: Record<string, string>;
       body?: string | Buffer;
@@ -67,6 +69,10 @@ declare module 'autocannon' {
         event: 'response',
         listener: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void,
       ): this;
+      /** A request that got no response: connection error, reset or timeout. */
+      on(event: 'reqError', listener: (error: Error) => void): this;
+      /** Ends the run early; the result comes as usual. */
+      stop(): void;
     }
   }
 
