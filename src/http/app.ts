@@ -50,7 +50,13 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    http: { headersTimeout: config.headersTimeoutMs, maxHeaderSize: config.maxHeaderBytes },
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      maxHeaderSize: config.maxHeaderBytes,
+      // Node checks the headers and request timeouts on this interval (30 s by default): a slow client was cut
+      // up to 30 s past its limit. Every half second, it is cut within about that of it.
+      connectionsCheckingInterval: 500,
+    },
     trustProxy: trustProxy(config.trustProxy),
     clientErrorHandler,
     // Requests that reach a draining worker are served, not refused: the listener is closed, so no new ones come.
