@@ -1,6 +1,12 @@
 // The process entry point: stop signals first, then config from file and env, then the cluster primary or a worker.
 import cluster from 'node:cluster';
-import { ConfigError, createConfig, readConfigFile } from './config/create-config.js';
+import {
+  checkPaths,
+  ConfigError,
+  createConfig,
+  readConfigFile,
+  unknownVariables,
+} from './config/create-config.js';
 import type { Config } from './config/schema.js';
 import { usableCpus } from './process/cpus.js';
 import { stopSignals } from './process/signals.js';
@@ -8,15 +14,27 @@ import { stopSignals } from './process/signals.js';
 // Before anything slow: from here on no SIGTERM or SIGINT can kill this process mid-request.
 const stop = stopSignals();
 
+/** EX_CONFIG: a supervisor should not restart-loop on a bad config. */
+const EX_CONFIG = 78;
+
+function configFailed(err: unknown): never {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`serval: ${err.message}\n`);
+  process.exit(EX_CONFIG);
+}
+
 function loadConfig(): Config {
+  // Before validation: a typo may be why a value is missing or wrong. Once, from the primary (or the only process).
+  if (cluster.isPrimary) {
+    for (const warning of unknownVariables(process.env))
+      process.stderr.write(`serval: warning: ${warning}\n`);
+  }
   try {
-    return createConfig(readConfigFile(process.env.SERVAL_CONFIG), process.env);
+    const config = createConfig(readConfigFile(process.env.SERVAL_CONFIG), process.env);
+    checkPaths(config);
+    return config;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`serval: ${err.message}\n`);
-      process.exit(78); // EX_CONFIG: a supervisor should not restart-loop on a bad config
-    }
-    throw err;
+    configFailed(err);
   }
 }
 
@@ -28,5 +46,6 @@ if (cluster.isPrimary && workers > 1) {
   // The primary never loads the app: it only supervises.
   (await import('./process/primary.js')).runPrimary(config, workers, stop);
 } else {
-  await (await import('./process/worker.js')).runWorker(config, !cluster.isPrimary, stop);
+  // A setting found wrong only when the app is built (a key that cannot verify with the algorithms) stops the start.
+  await (await import('./process/worker.js')).runWorker(config, !cluster.isPrimary, stop).catch(configFailed);
 }

@@ -50,9 +50,13 @@ export class TokenVerifier {
         typeof key === 'function'
           ? await jwtVerify(token, key, options)
           : await jwtVerify(token, key, options);
-      return { subject: String(payload.sub), scopes: scopesOf(payload) };
+      // RFC 7519 section 4.1.2: "sub" is a StringOrURI. An array or an object must not become a principal.
+      if (typeof payload.sub !== 'string' || payload.sub === '') {
+        throw new TokenError('the "sub" claim must be a non-empty string');
+      }
+      return { subject: payload.sub, scopes: scopesOf(payload) };
     } catch (err) {
-      throw new TokenError(reasonOf(err));
+      throw err instanceof TokenError ? err : new TokenError(reasonOf(err));
     }
   }
 }

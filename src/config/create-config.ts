@@ -1,6 +1,7 @@
 // Builds the validated Config from a config file object and an environment; pure, so tests call it directly.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Value } from 'typebox/value';
+import { closest } from '../lib/closest.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'serval.config.json';
@@ -50,16 +51,18 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
   }
   const unknown = Object.keys(merged).find((key) => !(configKeys as string[]).includes(key));
   if (unknown !== undefined) {
-    throw new ConfigError(
-      `Invalid configuration: unknown key "${unknown}" (known keys: ${configKeys.join(', ')})`,
-    );
+    const near = closest(unknown, configKeys);
+    const hint = near === undefined ? `known keys: ${configKeys.join(', ')}` : `did you mean "${near}"?`;
+    throw new ConfigError(`Invalid configuration: unknown key "${unknown}" (${hint})`);
   }
   const candidate = Value.Default(ConfigSchema, merged);
   const firstError = Value.Errors(ConfigSchema, candidate)[0];
   if (firstError) {
     const key = firstError.instancePath.split('/')[1];
     const where = key === undefined ? 'configuration' : (origin.get(key) ?? `key "${key}"`);
-    const detail = key === undefined ? '' : ` ${firstError.message} (got ${JSON.stringify(merged[key])})`;
+    const allowed = key === undefined ? undefined : allowedValues(key as keyof Config);
+    const rule = allowed === undefined ? firstError.message : `must be one of ${allowed}`;
+    const detail = key === undefined ? '' : ` ${rule} (got ${JSON.stringify(merged[key])})`;
     throw new ConfigError(`Invalid configuration: ${where}${detail}`);
   }
   const config = candidate as Config;
@@ -71,6 +74,56 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
   }
   checkAuth(config);
   return config;
+}
+
+/** The values an enum key (or an array of enum values) allows, listed for its error message. */
+function allowedValues(key: keyof Config): string | undefined {
+  const schema = ConfigSchema.properties[key] as
+    { enum?: unknown[]; items?: { enum?: unknown[] } } | undefined;
+  const values = schema?.enum ?? schema?.items?.enum;
+  return values?.map((v) => JSON.stringify(v)).join(', ');
+}
+
+/**
+ * SERVAL_* variables that name no setting (a typo such as SERVAL_PORTT is otherwise silently ignored), each with the
+ * closest real one when there is a likely match. The entry point prints them as warnings.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set(configKeys.map(envName));
+  // Variables the process itself reads, besides the settings.
+  for (const name of ['SERVAL_CONFIG']) known.add(name);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('SERVAL_') && !known.has(name))
+    .map((name) => {
+      const near = closest(name, [...known]);
+      return `environment variable ${name} is not a Serval setting${near === undefined ? '' : `; did you mean ${near}?`}`;
+    });
+}
+
+/**
+ * The files and folders the configuration names must be there before anything starts: a missing model repository
+ * would otherwise give a server that is live forever and never ready.
+ */
+export function checkPaths(config: Config): void {
+  const exists = (path: string) => {
+    try {
+      statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!exists(config.modelRepository)) {
+    throw new ConfigError(
+      `Invalid configuration: modelRepository "${config.modelRepository}" does not exist`,
+    );
+  }
+  const files = ['jwtSecretFile', 'jwtPublicKeyFile', 'oauthClientsFile', 'oauthPrivateKeyFile'] as const;
+  for (const key of files) {
+    const path = config[key];
+    if (path && !exists(path))
+      throw new ConfigError(`Invalid configuration: ${key} "${path}" does not exist`);
+  }
 }
 
 /** Reads the JSON config file; a missing default file is fine, a missing explicit one is not. */

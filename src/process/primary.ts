@@ -12,6 +12,12 @@ export function runPrimary(config: Config, workers: number, stop: StopSignals): 
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    if (code === 78) {
+      // The worker found the configuration wrong (EX_CONFIG): another one would too.
+      log.fatal({ pid: worker.process.pid }, 'a worker stopped on a configuration error; stopping');
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      process.exit(78);
+    }
     log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
     const now = Date.now();
     recentDeaths.push(now);

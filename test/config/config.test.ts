@@ -12,6 +12,7 @@ import {
   createConfig,
   envName,
   readConfigFile,
+  unknownVariables,
 } from '../../src/config/create-config.js';
 
 describe('createConfig', () => {
@@ -31,6 +32,26 @@ describe('createConfig', () => {
   it('derives every environment variable name from the schema key', () => {
     assert.equal(envName('requestTimeoutMs'), 'SERVAL_REQUEST_TIMEOUT_MS');
     for (const key of configKeys) assert.match(envName(key), /^SERVAL_[A-Z_]+$/);
+  });
+
+  it('lists the allowed values of an enum key', () => {
+    assert.throws(
+      () => createConfig({}, { SERVAL_LOG_LEVEL: 'verbose' }),
+      /SERVAL_LOG_LEVEL must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent" \(got "verbose"\)/,
+    );
+    assert.throws(() => createConfig({ jwtAlgorithms: ['XX'] }), /must be one of "HS256", .*"EdDSA"/);
+  });
+
+  it('suggests the closest key for an unknown file key', () => {
+    assert.throws(() => createConfig({ prot: 1 }), /unknown key "prot" \(did you mean "port"\?\)/);
+  });
+
+  it('names unknown SERVAL_* variables with the closest setting, and ignores everything else', () => {
+    const warnings = unknownVariables({ SERVAL_PORTT: '1', SERVAL_PORT: '2', SERVAL_CONFIG: 'x', HOME: '/' });
+    assert.deepEqual(warnings, [
+      'environment variable SERVAL_PORTT is not a Serval setting; did you mean SERVAL_PORT?',
+    ]);
+    assert.match(unknownVariables({ SERVAL_WHATEVER_ELSE_ENTIRELY: '1' })[0]!, /not a Serval setting$/);
   });
 
   it('names the environment variable of a bad value', () => {

@@ -1,9 +1,12 @@
 // End to end: the built server as a real process (2 workers) over real HTTP (V1 and binary V2), including SIGTERM draining.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -246,17 +249,52 @@ describe('a rate limit shared through Redis by 2 worker processes', () => {
   });
 });
 
-describe('startup with a bad configuration', () => {
-  it('exits non-zero with a message naming the variable', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
-      cwd: ROOT,
-      env: { ...process.env, SERVAL_PORT: 'not-a-port' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const [code] = (await once(child, 'exit')) as [number];
+/** Starts the built server with `env`; resolves with its exit code and stderr once it stops by itself. */
+async function startAndExit(env: Record<string, string>): Promise<{ code: number; err: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
+    cwd: ROOT,
+    env: { ...process.env, SERVAL_HOST: '127.0.0.1', SERVAL_PORT: String(await freePort()), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, err };
+}
+
+describe('startup with a bad configuration: exit 78 (EX_CONFIG), the reason named', () => {
+  it('names the variable of a bad value', async () => {
+    const { code, err } = await startAndExit({ SERVAL_PORT: 'not-a-port' });
     assert.equal(code, 78);
     assert.match(err, /SERVAL_PORT/);
+  });
+
+  it('stops when the model repository does not exist (it would be live and never ready)', async () => {
+    const { code, err } = await startAndExit({ SERVAL_MODEL_REPOSITORY: '/nonexistent/models' });
+    assert.equal(code, 78);
+    assert.match(err, /modelRepository "\/nonexistent\/models" does not exist/);
+  });
+
+  it('stops when the algorithms cannot verify with the key, also from two workers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'serval-keys-'));
+    const file = join(dir, 'public.pem');
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(file, publicKey.export({ type: 'spki', format: 'pem' }));
+    for (const workers of ['1', '2']) {
+      const { code, err } = await startAndExit({
+        SERVAL_WORKERS: workers,
+        SERVAL_AUTH_ENABLED: 'true',
+        SERVAL_JWT_PUBLIC_KEY_FILE: file,
+        SERVAL_JWT_ALGORITHMS: 'HS256,ES256',
+      });
+      assert.equal(code, 78, `${workers} worker(s): ${err}`);
+      assert.match(err, /jwtAlgorithms HS256 cannot verify tokens with the ec key of jwtPublicKeyFile/);
+    }
+  });
+
+  it('warns of a SERVAL_* variable that names no setting, with the closest one', async () => {
+    const { code, err } = await startAndExit({ SERVAL_PORTT: '1', SERVAL_PORT: 'not-a-port' });
+    assert.equal(code, 78);
+    assert.match(err, /SERVAL_PORTT is not a Serval setting; did you mean SERVAL_PORT\?/);
   });
 });

@@ -84,6 +84,17 @@ describe('JWT bearer authentication (HS256)', () => {
     assert.equal(basic.statusCode, 401);
   });
 
+  it('rejects a validly signed token whose "sub" is not a string (RFC 7519), so it never becomes a principal', async () => {
+    for (const sub of [['alice'], { name: 'alice' }, 7, '']) {
+      const token = await new SignJWT({ ...claims, sub } as unknown as JWTPayload)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(secretKey);
+      await assertRejected(token, /sub/);
+    }
+  });
+
   it('rejects alg "none"', async () => {
     const token = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, sub: 'x', exp: Math.floor(Date.now() / 1000) + 60 })}.`;
     await assertRejected(token, /invalid|not allowed/);
