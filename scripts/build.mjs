@@ -16,7 +16,8 @@ function newest(path) {
 }
 
 const ifStale = process.argv.includes('--if-stale');
-if (ifStale && existsSync(STAMP) && Math.max(...INPUTS.map(newest)) <= statSync(STAMP).mtimeMs) process.exit(0);
+if (ifStale && existsSync(STAMP) && Math.max(...INPUTS.map(newest)) <= statSync(STAMP).mtimeMs)
+  process.exit(0);
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const { status } = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

@@ -33,6 +33,7 @@ export function fakeModel(options: FakeModelOptions): ReadyModel {
       execution: 'inline',
       warmupMs: 0,
       batching: false,
+      pending: 0,
       predict: options.predict ?? (() => Promise.reject(new Error('no predict in this fake'))),
       unload: async () => undefined,
     },

@@ -72,6 +72,11 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
   if (config.shutdownDelayMs >= config.shutdownGraceMs) {
     throw new ConfigError('Invalid configuration: shutdownDelayMs must be shorter than shutdownGraceMs');
   }
+  if (config.metricsPort !== 0 && config.metricsPort === config.port) {
+    throw new ConfigError(
+      'Invalid configuration: metricsPort must differ from port (0 serves /metrics on the HTTP port)',
+    );
+  }
   checkAuth(config);
   return config;
 }

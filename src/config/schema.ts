@@ -85,6 +85,24 @@ export const ConfigSchema = Type.Object(
       default: 'models',
       description: 'Folder of <model>/<version>/model.onnx, relative to the working directory.',
     }),
+    modelName: Type.String({
+      default: '',
+      description:
+        'The name of the model when the repository holds one (a bare .onnx file, a folder with model.onnx or version folders at its root, as KServe mounts /mnt/models); default: the file or folder name.',
+    }),
+    modelControl: Type.Enum(['none', 'poll', 'explicit'], {
+      default: 'none',
+      description:
+        'none: load every model at start; poll: also watch the repository and load, reload and unload as files change; explicit: only startupModels at start, the rest through the repository API.',
+    }),
+    startupModels: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'In explicit mode, the models loaded at start (comma-separated in env).',
+    }),
+    pollIntervalMs: Milliseconds(
+      2_000,
+      'In poll mode, how often the repository is read; a version loads once its files are unchanged for one interval.',
+    ),
     inferenceMode: Type.Enum(InferenceModes, {
       default: 'auto',
       description: 'Where inference runs: auto (measured per model at load), inline (event loop), thread.',
@@ -198,6 +216,21 @@ export const ConfigSchema = Type.Object(
       description: 'Most bytes of cached predictions per process.',
     }),
     cacheTtlMs: Milliseconds(60_000, 'How long a cached prediction lives.'),
+    metricsEnabled: Type.Boolean({
+      default: true,
+      description: 'Serve Prometheus metrics at /metrics (summed over workers).',
+    }),
+    metricsPort: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 0,
+      description:
+        '0: /metrics on the HTTP port; else its own port (as Triton 8002), unauthenticated: keep it inside the cluster.',
+    }),
+    metricsAuth: Type.Boolean({
+      default: false,
+      description: 'With authEnabled, /metrics on the HTTP port needs a token with the serval:admin scope.',
+    }),
   },
   { additionalProperties: false },
 );

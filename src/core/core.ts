@@ -2,11 +2,16 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { PredictionCache } from './cache/prediction-cache.js';
+import { reply, type Broadcast, type ClusterReply, type ClusterRequest } from './cluster.js';
+import { modelControl, type ModelControl } from './control.js';
 import { Health } from './health.js';
 import { Inference } from './inference.js';
+import { mergedText, Metrics, type MetricsJson } from './metrics.js';
 import { ModelRepository } from './models/repository.js';
+import { observeAll, type Observer } from './observe.js';
 import { InferencePool } from './runtime/pool.js';
 import { createRedis, type SharedRedis } from './redis.js';
+import { Statistics, sumStatistics, type ModelStats } from './statistics.js';
 
 export interface Core {
   readonly config: Config;
@@ -17,17 +22,53 @@ export interface Core {
   readonly redis: SharedRedis | null;
   readonly inference: Inference;
   readonly health: Health;
+  /** Loads and unloads models: this process's repository, or every worker's in a cluster. */
+  readonly control: ModelControl;
+  /** This process's metrics (null when metricsEnabled is off): front ends add their own (HTTP requests). */
+  readonly metrics: Metrics | null;
+  /** Answers a request of the cluster (or of this process alone) from this process. */
+  handle(request: ClusterRequest): Promise<ClusterReply>;
+  /** Per model statistics summed over every serving process, optionally of one model (and version). */
+  statistics(model?: string, version?: string): Promise<ModelStats[]>;
+  /** The Prometheus text of every serving process's metrics. */
+  metricsText(): Promise<string>;
   /** Loads every model (once); never rejects: failures are recorded per model. */
   start(): Promise<void>;
   /** Unloads the models and ends the thread pool and Redis; front ends close first. */
   close(): Promise<void>;
 }
 
-export async function createCore(config: Config, log: Logger): Promise<Core> {
+export interface CoreOptions {
+  /**
+   * How requests reach every serving process, given this one's handler (a cluster worker's goes through the
+   * primary); by default this process alone.
+   */
+  broadcast?: (handle: (request: ClusterRequest) => Promise<ClusterReply>) => Broadcast;
+  /** This process's `worker` label on its process metrics. */
+  worker?: string;
+}
+
+export async function createCore(config: Config, log: Logger, options: CoreOptions = {}): Promise<Core> {
   let pool: InferencePool | undefined;
-  const models = new ModelRepository({
+  const statistics = new Statistics();
+  const metrics = config.metricsEnabled
+    ? new Metrics({
+        worker: options.worker ?? '0',
+        // Read at scrapes only, once the repository exists.
+        pending: () => repository.pending(),
+        readyModels: () => repository.readyCount,
+        threadSessions: () => pool?.sessions ?? 0,
+      })
+    : null;
+  const observer: Observer = observeAll(metrics ? [statistics, metrics] : [statistics]);
+  const repository = new ModelRepository({
     root: config.modelRepository,
+    modelName: config.modelName,
+    control: config.modelControl,
+    startupModels: config.startupModels,
+    pollIntervalMs: config.pollIntervalMs,
     log: log.child({ component: 'models' }),
+    observer,
     load: {
       mode: config.inferenceMode,
       inlineThresholdMs: config.inlineThresholdMs,
@@ -56,19 +97,54 @@ export async function createCore(config: Config, log: Logger): Promise<Core> {
         log: log.child({ component: 'cache' }),
       })
     : null;
+
+  const handle = (request: ClusterRequest): Promise<ClusterReply> =>
+    reply(process.pid, async () => {
+      switch (request.kind) {
+        case 'load':
+          return repository.loadModel(request.name, request.descriptor);
+        case 'unload':
+          return repository.unloadModel(request.name);
+        case 'stats':
+          return statistics.snapshot(repository.served());
+        case 'metrics':
+          return metrics?.json() ?? { serval: [], process: [] };
+      }
+    });
+  const broadcast: Broadcast = options.broadcast
+    ? options.broadcast(handle)
+    : async (request) => [await handle(request)];
+
   let closed: Promise<void> | undefined;
   return {
     config,
     log,
-    models,
+    models: repository,
     cache,
     redis,
-    inference: new Inference(cache),
-    health: new Health(models),
-    start: () => models.load(),
+    inference: new Inference(repository, cache, observer),
+    health: new Health(repository),
+    control: modelControl(broadcast),
+    metrics,
+    handle,
+    async statistics(model, version) {
+      const replies = await broadcast({ kind: 'stats' });
+      const lists = replies.flatMap((r) => (r.error === undefined ? [r.value as ModelStats[]] : []));
+      return sumStatistics(lists).filter(
+        (s) => (model === undefined || s.name === model) && (version === undefined || s.version === version),
+      );
+    },
+    async metricsText() {
+      const replies = await broadcast({ kind: 'metrics' });
+      const parts = replies.flatMap((r) =>
+        r.error === undefined ? [r.value as { serval: MetricsJson; process: MetricsJson }] : [],
+      );
+      return mergedText(parts);
+    },
+    start: () => repository.load(),
     close: () =>
       (closed ??= (async () => {
-        await models.close();
+        await repository.close();
         await pool?.close();
         redis?.client.disconnect();
       })()),

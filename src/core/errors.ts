@@ -74,6 +74,12 @@ export const errors = {
   ),
   MODEL_NOT_FOUND: errorType('MODEL_NOT_FOUND', 'not_found', 'Model "%s" not found'),
   VERSION_NOT_FOUND: errorType('VERSION_NOT_FOUND', 'not_found', 'Model "%s" has no version "%s"'),
+  MODEL_NOT_LOADED: errorType(
+    'MODEL_NOT_LOADED',
+    'not_found',
+    'Model "%s" is not loaded (unloaded, or never loaded)',
+  ),
+  MODEL_LOAD_FAILED: errorType('MODEL_LOAD_FAILED', 'invalid_argument', 'Model "%s" could not be loaded: %s'),
   MODEL_NOT_READY: errorType('MODEL_NOT_READY', 'unavailable', 'Model "%s" is not ready: %s'),
   NOT_READY: errorType('NOT_READY', 'unavailable', 'Server is not ready: %s'),
   RATE_LIMIT_UNAVAILABLE: errorType(
@@ -84,6 +90,11 @@ export const errors = {
   OVERLOADED: errorType('OVERLOADED', 'unavailable', 'Server is overloaded: %s, retry later'),
   INFERENCE_TIMEOUT: errorType('INFERENCE_TIMEOUT', 'deadline', 'Inference did not finish within %s ms'),
   INFERENCE_FAILED: errorType('INFERENCE_FAILED', 'internal', 'Inference failed'),
+  WORKERS_UNAVAILABLE: errorType(
+    'WORKERS_UNAVAILABLE',
+    'unavailable',
+    'Not every worker answered within %s s (%s); retry later',
+  ),
   INTERNAL: errorType('INTERNAL', 'internal', 'Internal server error'),
 } as const;
 

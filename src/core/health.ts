@@ -19,13 +19,25 @@ export class Health {
     this.#models = models;
   }
 
-  /** Ready once the models have loaded and at least one is ready (MLServer #2056: zero models is not ready). */
+  /**
+   * Ready once the models of the start have loaded, at least one is ready (MLServer #2056: zero models is not ready)
+   * and none of them failed (a failed one must be fixed and reloaded, or unloaded, through the repository API).
+   * Liveness never depends on models (Triton #7014).
+   */
   readiness(): Readiness {
     const models = this.#models;
     const modelsReady = models.readyCount;
     if (this.draining) return { ready: false, reason: 'shutting down', modelsReady };
     if (!models.loaded) return { ready: false, reason: 'models are loading', retryAfter: 1, modelsReady };
     if (modelsReady === 0) return { ready: false, reason: 'no model could be loaded', modelsReady };
+    const failed = models.startupFailures;
+    if (failed.length > 0) {
+      return {
+        ready: false,
+        reason: `startup model(s) failed to load: ${failed.slice(0, 5).join(', ')}`,
+        modelsReady,
+      };
+    }
     return { ready: true, modelsReady };
   }
 }

@@ -1,9 +1,12 @@
 // The one inference call every front end makes (MLServer's DataPlane.infer): requested outputs, the prediction
 // cache, the run and the classification extension, in one place.
+import { performance } from 'node:perf_hooks';
 import { errors, excerpt, ServalError, withExtras } from './errors.js';
 import { cacheKey, type CacheStatus, type PredictionCache } from './cache/prediction-cache.js';
-import type { ReadyModel } from './models/repository.js';
+import type { ModelRepository, ReadyModel } from './models/repository.js';
+import type { ModelVersion } from './models/repository.js';
 import { topClasses } from './models/tasks.js';
+import { failureReason, type CacheResult, type Observer, type Protocol } from './observe.js';
 import type { TensorMap } from './tensor/tensor.js';
 
 export interface RequestedOutput {
@@ -14,10 +17,16 @@ export interface RequestedOutput {
 
 export interface InferCall {
   model: ReadyModel;
+  /** Which front end asks: metrics count requests per protocol. */
+  protocol: Protocol;
+  /** When the front end started decoding the request's tensors (performance.now()), to measure it. */
+  received?: number;
   /** Checked inputs (decodeInputs). */
   inputs: TensorMap;
   /** Checked outputs (checkOutputs); undefined: every output the model can send. */
   outputs?: readonly RequestedOutput[];
+  /** When the caller stops waiting (epoch ms), if sooner than the inference timeout: a gRPC client's deadline. */
+  deadline?: number;
 }
 
 /** How a front end writes answers: the cache keeps its bytes, filed under its format. */
@@ -87,21 +96,58 @@ function runFailure(err: unknown): Error {
   return new errors.INFERENCE_REJECTED(reason.replace(/\s+/g, ' ').trim().slice(0, 300));
 }
 
-export class Inference {
-  #cache: PredictionCache | null;
+const CACHE_RESULTS: Partial<Record<CacheOutcome, CacheResult>> = {
+  hit: 'hit',
+  miss: 'miss',
+  collapsed: 'collapsed',
+};
 
-  constructor(cache: PredictionCache | null) {
+const kindOf = (err: unknown) => (err instanceof ServalError ? err.kind : 'internal');
+
+export class Inference {
+  #models: ModelRepository;
+  #cache: PredictionCache | null;
+  #observer: Observer | undefined;
+
+  constructor(models: ModelRepository, cache: PredictionCache | null, observer?: Observer) {
+    this.#models = models;
     this.#cache = cache;
+    this.#observer = observer;
+  }
+
+  /**
+   * A request the front end answered or refused without calling infer (an exact repeat found in the cache, tensors
+   * that did not decode): counted for the model as the others are.
+   */
+  observed(
+    model: ModelVersion,
+    protocol: Protocol,
+    received: number,
+    outcome: { error?: unknown; cache?: CacheResult; rows?: number },
+  ): void {
+    this.#observer?.request({
+      model: model.name,
+      version: model.version,
+      protocol,
+      seconds: (performance.now() - received) / 1000,
+      rows: outcome.rows ?? 0,
+      ...(outcome.error === undefined ? {} : { failure: failureReason(kindOf(outcome.error)) }),
+      ...(outcome.cache ? { cache: outcome.cache } : {}),
+    });
   }
 
   /** Runs the model and returns the requested outputs (all by default), in the requested order. */
   async run(call: InferCall): Promise<TensorMap> {
     const { model } = call;
     let all: TensorMap;
+    // The version stays loaded while this call uses it, even if a reload replaces it meanwhile.
+    const release = this.#models.use(model);
     try {
-      all = await model.runtime.predict(call.inputs);
+      all = await model.runtime.predict(call.inputs, call.deadline);
     } catch (err) {
       throw runFailure(err);
+    } finally {
+      release();
     }
     const requested: readonly RequestedOutput[] =
       call.outputs ?? model.signature.tensorOutputs.map((name) => ({ name }));
@@ -117,8 +163,52 @@ export class Inference {
     return chosen;
   }
 
-  /** Runs, or answers from the cache, and returns the encoded answer. */
+  /** Runs, or answers from the cache, and returns the encoded answer; observers are told of it. */
   async infer(call: InferCall, encoding: Encoding, use: CacheUse): Promise<InferOutcome> {
+    const observer = this.#observer;
+    if (!observer) return this.#infer(call, encoding, use);
+    const started = performance.now();
+    const rows = Object.values(call.inputs)[0]?.dims[0] ?? 0;
+    let outputSeconds: number | undefined;
+    const timed: Encoding = {
+      format: encoding.format,
+      variant: encoding.variant,
+      encode: (outputs) => {
+        const from = performance.now();
+        const body = encoding.encode(outputs);
+        outputSeconds = (performance.now() - from) / 1000;
+        return body;
+      },
+    };
+    const { model, protocol, received } = call;
+    const event = {
+      model: model.name,
+      version: model.version,
+      protocol,
+      rows,
+      ...(received === undefined ? {} : { inputSeconds: (started - received) / 1000 }),
+    };
+    try {
+      const outcome = await this.#infer(call, timed, use);
+      const cache = CACHE_RESULTS[outcome.cache];
+      observer.request({
+        ...event,
+        seconds: (performance.now() - (received ?? started)) / 1000,
+        ...(cache ? { cache } : {}),
+        ...(outputSeconds === undefined ? {} : { outputSeconds }),
+      });
+      return outcome;
+    } catch (err) {
+      observer.request({
+        ...event,
+        seconds: (performance.now() - (received ?? started)) / 1000,
+        failure: failureReason(kindOf(err)),
+      });
+      throw err;
+    }
+  }
+
+  async #infer(call: InferCall, encoding: Encoding, use: CacheUse): Promise<InferOutcome> {
     const compute = async () => encoding.encode(await this.run(call));
     const cache = this.#cache;
     if (!cache) return { body: await compute(), cache: 'off' };

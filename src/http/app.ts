@@ -14,6 +14,7 @@ import corePlugin from './plugins/app/core.js';
 import errorsPlugin from './plugins/app/errors.js';
 import bodyEncoding from './plugins/app/body-encoding.js';
 import jsonBody from './plugins/app/json-body.js';
+import metrics from './plugins/app/metrics.js';
 import rateLimit from './plugins/app/rate-limit.js';
 import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
@@ -82,6 +83,7 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
     config.authEnabled && keys ? new (await import('../auth/verifier.js')).TokenVerifier(keys, config) : null;
   await app.register(auth, { verifier });
   await app.register(rateLimit, config);
+  await app.register(metrics, { route: config.metricsPort === 0, auth: config.metricsAuth });
   await app.register(serviceRoutes, { version: SERVAL_VERSION });
   if (config.oauthClientsFile && keys?.signing) {
     const [{ ClientRegistry }, { default: oauthRoutes }] = await Promise.all([

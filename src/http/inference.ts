@@ -1,11 +1,12 @@
 // What every HTTP inference route shares (V1 and V2 alike): the prediction cache's headers, the exact-repeat fast
 // path, and sending the core's encoded answer.
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { deflate, gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EXACT_MAX_BODY, exactKey, type ExactEntry } from '../core/cache/prediction-cache.js';
 import type { CacheOutcome, CacheUse } from '../core/inference.js';
-import type { ReadyModel } from '../core/models/repository.js';
+import type { ModelVersion, ReadyModel } from '../core/models/repository.js';
 
 /** What Fastify itself would say of a JSON string; the core's answers are bytes, so it is set explicitly. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -66,8 +67,10 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
       if (model && model.descriptor.cache !== false && body.length <= EXACT_MAX_BODY) {
         const space = { format, model: model.name, version: model.version, generation: model.generation };
         request.exactKey = exactKey(space, body as string);
+        const received = performance.now();
         const hit = cache.exact(request.exactKey);
         if (hit !== undefined) {
+          fastify.core.inference.observed(model, 'v1', received, { cache: 'hit', rows: hit.instances });
           request.exactRepeat = hit;
           request.inference = { model: model.name, version: model.version, instances: hit.instances };
           done(null, undefined);
@@ -90,6 +93,25 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
     if (hit === null) return;
     return cacheStatus(reply, 'hit').type(JSON_TYPE).send(hit.value);
   });
+}
+
+/**
+ * Decodes a request's tensors for the model (and starts its clock: the core measures decoding from here); a
+ * request that does not decode is counted as the model's failed request before its 400 goes out.
+ */
+export function decodeFor<T>(
+  fastify: FastifyInstance,
+  model: ModelVersion,
+  protocol: 'v1' | 'v2',
+  decode: () => T,
+): T & { received: number } {
+  const received = performance.now();
+  try {
+    return { ...decode(), received };
+  } catch (err) {
+    fastify.core.inference.observed(model, protocol, received, { error: err });
+    throw err;
+  }
 }
 
 /** The access line's inference fields. */

@@ -2,6 +2,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { pino } from 'pino';
 import type { Config } from '../config/schema.js';
+import { PrimaryHub, restartsReply } from './ipc.js';
 import { loggerOptions } from './logger.js';
 import type { StopSignals } from './signals.js';
 
@@ -9,6 +10,12 @@ export function runPrimary(config: Config, workers: number, stop: StopSignals): 
   const log = pino(loggerOptions(config));
   let stopping = false;
   const recentDeaths: number[] = [];
+  let restarts = 0;
+  const hub = new PrimaryHub({
+    log,
+    own: (request) => (request.kind === 'metrics' ? restartsReply(restarts) : undefined),
+  });
+  const fork = () => hub.attach(cluster.fork());
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -26,7 +33,8 @@ export function runPrimary(config: Config, workers: number, stop: StopSignals): 
       log.fatal('workers keep dying; giving up');
       process.exit(1);
     }
-    cluster.fork();
+    restarts++;
+    fork();
   });
 
   // One SIGTERM per worker, once: a worker drains once whether this, its process group's signal, or both reach it.
@@ -58,5 +66,5 @@ export function runPrimary(config: Config, workers: number, stop: StopSignals): 
   });
 
   log.info({ workers, port: config.port, host: config.host }, 'serval primary starting workers');
-  for (let i = 0; i < workers; i++) cluster.fork();
+  for (let i = 0; i < workers; i++) fork();
 }

@@ -1,9 +1,18 @@
 // One serving process: builds the core and the HTTP app, loads models, listens; drains exactly once on a stop.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
+import type { Server } from 'node:http';
+import { workerChannel } from './ipc.js';
 import { loggerOptions } from './logger.js';
 import type { StopSignals } from './signals.js';
+
+const closeServer = (server: Server) =>
+  new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 
 /**
  * In a cluster a worker listens only once its models are loaded, so the primary never hands a connection to a
@@ -15,8 +24,21 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
     import('../core/core.js'),
     import('../http/app.js'),
   ]);
-  const core = await createCore(config, log);
+  const channel = clustered ? workerChannel() : undefined;
+  const core = await createCore(config, log, {
+    ...(channel ? { broadcast: channel.broadcast } : {}),
+    worker: String(cluster.worker?.id ?? 0),
+  });
   const app = await buildApp(config, core);
+
+  let metricsServer: Server | undefined;
+  const listen = async () => {
+    await app.listen({ host: config.host, port: config.port });
+    if (config.metricsEnabled && config.metricsPort !== 0) {
+      const { listenMetrics } = await import('../http/metrics-server.js');
+      metricsServer = await listenMetrics(core, config.host, config.metricsPort);
+    }
+  };
 
   let draining: Promise<void> | undefined;
   /** Readiness goes 503 at once; connections already on their way are still served during the delay; then drain. */
@@ -33,7 +55,7 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
       grace.unref();
       log.info({ reason: why, delayMs: config.shutdownDelayMs }, 'shutting down: draining');
       if (code === 0) await sleep(config.shutdownDelayMs);
-      await app.close();
+      await Promise.all([app.close(), metricsServer && closeServer(metricsServer)]);
       await core.close();
       clearTimeout(grace);
       log.info('drained');
@@ -49,13 +71,19 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
 
-  if (clustered) {
+  if (channel) {
     await app.ready();
     await core.start();
+    // Models loaded or unloaded through the API before this worker started (it replaces one that died).
+    for (const request of await channel.replay()) {
+      const reply = await core.handle(request);
+      if (reply.error)
+        log.error({ request, reason: reply.error.message }, 'a model change could not be replayed');
+    }
     if (draining) return;
-    await app.listen({ host: config.host, port: config.port });
+    await listen();
   } else {
-    await app.listen({ host: config.host, port: config.port });
+    await listen();
     await core.start();
   }
   log.info({ ready: core.models.readyCount, startupMs: Math.round(process.uptime() * 1000) }, 'worker ready');

@@ -42,6 +42,9 @@ async function start(repo: string): Promise<{ child: ChildProcess; base: string;
       SERVAL_BATCH_MAX_ROWS: '1',
       SERVAL_LOG_LEVEL: 'info',
       SERVAL_SHUTDOWN_DELAY_MS: '200',
+      // 50 heavy calls queue for seconds on a busy machine: none may be refused for the wait (this is about draining).
+      SERVAL_INFERENCE_TIMEOUT_MS: '60000',
+      SERVAL_SHUTDOWN_GRACE_MS: '90000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

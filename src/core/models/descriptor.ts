@@ -1,5 +1,6 @@
 // The per-model descriptor (model.json beside model.onnx): what the graph cannot say about the model.
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -33,17 +34,60 @@ export const DescriptorSchema = Type.Object(
 
 export type Descriptor = Static<typeof DescriptorSchema>;
 
-/** Reads and validates model.json; a missing file means a raw model described by its graph alone. */
-export async function readDescriptor(path: string): Promise<Descriptor> {
+/** Which of a model's version folders are served, as Triton's and TF Serving's version policies. */
+export const VersionPolicySchema = Type.Union([
+  Type.Object({ latest: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+  Type.Literal('all'),
+  Type.Object(
+    { specific: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, uniqueItems: true }) },
+    { additionalProperties: false },
+  ),
+]);
+
+export type VersionPolicy = Static<typeof VersionPolicySchema>;
+
+/** The model-wide model.json beside a model's version folders (models/iris/model.json). */
+export const ModelSettingsSchema = Type.Object(
+  { versionPolicy: Type.Optional(VersionPolicySchema) },
+  { additionalProperties: false },
+);
+
+export type ModelSettings = Static<typeof ModelSettingsSchema>;
+
+/** Reads and validates a JSON file against a schema; a missing file is `missing`. Errors name the file. */
+async function readJson<T>(path: string, schema: typeof DescriptorSchema | typeof ModelSettingsSchema, missing: T, name: string): Promise<T> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missing;
     throw err;
   }
-  const parsed: unknown = JSON.parse(text);
-  const error = Value.Errors(DescriptorSchema, parsed)[0];
-  if (error) throw new Error(`model.json${error.instancePath.replaceAll('/', '.')} ${error.message}`);
-  return parsed as Descriptor;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${name} is not valid JSON: ${(err as Error).message}`);
+  }
+  const error = Value.Errors(schema, parsed)[0];
+  if (error) throw new Error(`${name}${error.instancePath.replaceAll('/', '.')} ${error.message}`);
+  return parsed as T;
+}
+
+/** Reads and validates a version's model.json; a missing file means a raw model described by its graph alone. */
+export function readDescriptor(path: string, name = basename(path)): Promise<Descriptor> {
+  return readJson<Descriptor>(path, DescriptorSchema, {}, name);
+}
+
+/** Reads the model-wide settings; a missing file means the defaults (the latest version only). */
+export function readSettings(path: string): Promise<ModelSettings> {
+  return readJson<ModelSettings>(path, ModelSettingsSchema, {}, 'model.json (the model\'s own)');
+}
+
+/** The versions a policy serves among those found (highest first); the default policy is the latest one. */
+export function selectVersions(found: readonly string[], policy: VersionPolicy = { latest: 1 }): string[] {
+  if (policy === 'all') return [...found];
+  if ('latest' in policy) return found.slice(0, policy.latest);
+  const wanted = new Set(policy.specific.map(String));
+  return found.filter((v) => wanted.has(v));
 }

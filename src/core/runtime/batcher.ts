@@ -1,6 +1,7 @@
 // Dynamic batching: calls that arrive while a model is busy (or in the same event-loop turn) run as one batch.
 import { performance } from 'node:perf_hooks';
 import { errors, ServalError, withExtras } from '../errors.js';
+import type { RunObserver } from '../observe.js';
 import type { TensorArray, TensorData, TensorMap } from '../tensor/tensor.js';
 
 /**
@@ -18,6 +19,8 @@ interface Pending {
   /** Set once the caller has its answer (or its timeout): a late result is dropped. */
   settled: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** performance.now() at submission: its queue time ends when its run starts. */
+  submitted: number;
   resolve: (outputs: TensorMap) => void;
   reject: (err: unknown) => void;
 }
@@ -33,6 +36,8 @@ export interface BatcherOptions {
   timeoutMs: number;
   /** A first estimate of one run's duration (the warm-up's), refined by every run. */
   expectedRunMs: number;
+  /** Told of every call's wait and every run, for statistics and metrics. */
+  observe?: RunObserver;
 }
 
 function bytesOf(feeds: TensorMap): number {
@@ -167,6 +172,7 @@ export class Batcher {
         bytes: bytesOf(feeds),
         settled: false,
         timer: undefined,
+        submitted: performance.now(),
         resolve,
         reject,
       };
@@ -236,8 +242,16 @@ export class Batcher {
   #start(batch: Pending[]): void {
     this.#running++;
     const started = performance.now();
+    const observe = this.#options.observe;
+    if (observe) for (const p of batch) observe.queued((started - p.submitted) / 1000);
     void this.#execute(batch).finally(() => {
-      this.#runMs += LEARNING_RATE * (performance.now() - started - this.#runMs);
+      const ms = performance.now() - started;
+      observe?.executed(
+        batch.reduce((n, p) => n + (p.rows ?? 1), 0),
+        ms / 1000,
+        batch.length,
+      );
+      this.#runMs += LEARNING_RATE * (ms - this.#runMs);
       this.#callsPerRun += LEARNING_RATE * (batch.length - this.#callsPerRun);
       this.#running--;
       this.#schedule();

@@ -5,6 +5,7 @@ import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Sess
 import { batchMajor } from '../models/signature.js';
 import { Batcher } from './batcher.js';
 import type { InferencePool } from './pool.js';
+import type { RunObserver } from '../observe.js';
 import type { Execution, ModelRuntime } from './runtime.js';
 
 export interface LoadOptions {
@@ -45,12 +46,33 @@ async function timeRuns(
   return { fastest, slowest };
 }
 
+/** Times each call of an unbatched inline run for the observers (such a call never waits). */
+function observed(run: (feeds: TensorMap) => Promise<TensorMap>, observe: RunObserver | undefined) {
+  if (!observe) return run;
+  return async (feeds: TensorMap) => {
+    const started = performance.now();
+    observe.queued(0);
+    try {
+      return await run(feeds);
+    } finally {
+      const rows = Object.values(feeds)[0]?.dims[0] ?? 1;
+      observe.executed(rows, (performance.now() - started) / 1000, 1);
+    }
+  };
+}
+
 /**
  * Loads a model file; `key` names this load of it (path and content hash), so that worker threads never run a
- * session of an older file found at the same path.
+ * session of an older file found at the same path. `bytes` are the file's, when already read.
  */
-export async function loadOnnxModel(path: string, key: string, options: LoadOptions): Promise<ModelRuntime> {
-  const session = await createSession(path, options.intraOpThreads);
+export async function loadOnnxModel(
+  path: string,
+  key: string,
+  options: LoadOptions,
+  bytes?: Uint8Array,
+  observe?: RunObserver,
+): Promise<ModelRuntime> {
+  const session = await createSession(bytes ?? path, options.intraOpThreads);
   const { inputs, outputs } = specsOf(session);
   const fetch = tensorOutputs(outputs);
   const warmup = await timeRuns(() => runSession(session, zeroFeeds(inputs), fetch), WARMUP_RUNS);
@@ -58,20 +80,33 @@ export async function loadOnnxModel(path: string, key: string, options: LoadOpti
   const execution: Execution =
     options.mode === 'auto' ? (warmupMs > options.inlineThresholdMs ? 'thread' : 'inline') : options.mode;
   const batching = options.batchMaxRows > 1 && batchMajor(inputs, outputs);
+  const shape = { inputs, outputs, warmupMs, batching };
   if (execution === 'inline') {
     const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
+    if (!batching) {
+      let inFlight = 0;
+      const timed = observed(run, observe);
+      const predict = (feeds: TensorMap) => {
+        inFlight++;
+        return timed(feeds).finally(() => inFlight--);
+      };
+      return new InlineRuntime(session, shape, predict, () => inFlight);
+    }
     // Inline runs take well under a millisecond: nothing waits long enough for a deadline to matter.
-    const batcher = batching
-      ? new Batcher(run, {
-          concurrency: 1,
-          maxRows: options.batchMaxRows,
-          maxWaiting: Infinity,
-          timeoutMs: Infinity,
-          expectedRunMs: warmup.slowest,
-        })
-      : undefined;
-    const predict = batcher ? (f: TensorMap) => batcher.submit(f) : run;
-    return new InlineRuntime(session, inputs, outputs, warmupMs, batching, predict);
+    const batcher = new Batcher(run, {
+      concurrency: 1,
+      maxRows: options.batchMaxRows,
+      maxWaiting: Infinity,
+      timeoutMs: Infinity,
+      expectedRunMs: warmup.slowest,
+      ...(observe ? { observe } : {}),
+    });
+    return new InlineRuntime(
+      session,
+      shape,
+      (f) => batcher.submit(f),
+      () => batcher.pending,
+    );
   }
 
   await session.release();
@@ -86,23 +121,45 @@ export async function loadOnnxModel(path: string, key: string, options: LoadOpti
     maxWaiting: options.queueSize,
     timeoutMs: options.inferenceTimeoutMs,
     expectedRunMs: warmup.slowest,
+    ...(observe ? { observe } : {}),
   });
-  return new ThreadRuntime(inputs, outputs, warmupMs, batching, (f, deadline) => batcher.submit(f, deadline));
+  return new ThreadRuntime(shape, batcher, () => pool.retire(key));
+}
+
+interface Shape {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  warmupMs: number;
+  batching: boolean;
 }
 
 class InlineRuntime implements ModelRuntime {
   readonly execution = 'inline';
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  readonly warmupMs: number;
+  readonly batching: boolean;
   #session: Session;
+  #pending: () => number;
 
   constructor(
     session: Session,
-    readonly inputs: TensorSpec[],
-    readonly outputs: TensorSpec[],
-    readonly warmupMs: number,
-    readonly batching: boolean,
+    shape: Shape,
     readonly predict: (feeds: TensorMap) => Promise<TensorMap>,
+    pending: () => number,
   ) {
     this.#session = session;
+    ({
+      inputs: this.inputs,
+      outputs: this.outputs,
+      warmupMs: this.warmupMs,
+      batching: this.batching,
+    } = shape);
+    this.#pending = pending;
+  }
+
+  get pending(): number {
+    return this.#pending();
   }
 
   async unload(): Promise<void> {
@@ -112,17 +169,35 @@ class InlineRuntime implements ModelRuntime {
 
 class ThreadRuntime implements ModelRuntime {
   readonly execution = 'thread';
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  readonly warmupMs: number;
+  readonly batching: boolean;
+  #batcher: Batcher;
+  #release: () => Promise<void>;
 
-  constructor(
-    readonly inputs: TensorSpec[],
-    readonly outputs: TensorSpec[],
-    readonly warmupMs: number,
-    readonly batching: boolean,
-    /** Deadlines, admission by expected wait and 504s are the batcher's. */
-    readonly predict: (feeds: TensorMap, deadline?: number) => Promise<TensorMap>,
-  ) {}
+  /** Deadlines, admission by expected wait and 504s are the batcher's; sessions live in the pool's threads. */
+  constructor(shape: Shape, batcher: Batcher, release: () => Promise<void>) {
+    ({
+      inputs: this.inputs,
+      outputs: this.outputs,
+      warmupMs: this.warmupMs,
+      batching: this.batching,
+    } = shape);
+    this.#batcher = batcher;
+    this.#release = release;
+  }
 
-  async unload(): Promise<void> {
-    // Sessions live in the pool's threads and end with it.
+  predict(feeds: TensorMap, deadline?: number): Promise<TensorMap> {
+    return this.#batcher.submit(feeds, deadline);
+  }
+
+  get pending(): number {
+    return this.#batcher.pending;
+  }
+
+  /** Frees the sessions of this version in the pool's threads. */
+  unload(): Promise<void> {
+    return this.#release();
   }
 }

@@ -7,13 +7,17 @@ export type Session = ort.InferenceSession;
 
 const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
 
-export async function createSession(path: string, intraOpThreads: number): Promise<Session> {
-  return ort.InferenceSession.create(path, {
+/** A session from a file, or from its bytes when they are already read (no second read of a large graph). */
+export async function createSession(source: string | Uint8Array, intraOpThreads: number): Promise<Session> {
+  const options: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-  });
+  };
+  return typeof source === 'string'
+    ? ort.InferenceSession.create(source, options)
+    : ort.InferenceSession.create(source, options);
 }
 
 function toSpecs(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorSpec[] {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { errors, withExtras } from '../errors.js';
 import type { TensorMap } from '../tensor/tensor.js';
-import type { InferenceTask } from './worker.js';
+import type { InferenceTask, ReleaseTask, ThreadData } from './worker.js';
 
 export interface PoolOptions {
   threads: number;
@@ -23,16 +23,24 @@ const workerFile = fileURLToPath(
  * refused at once (503) instead of waiting behind a queue that only grows (piscina's own queue is not used).
  */
 export class InferencePool {
-  #piscina: Piscina<InferenceTask, TensorMap>;
+  #piscina: Piscina<InferenceTask | ReleaseTask, TensorMap | null>;
+  #sessions: Int32Array;
   #intraOpThreads: number;
   #capacity: number;
+  #threads: number;
   #inFlight = 0;
+  /** Keys of versions that went, told to every thread with each task (the last few hundred). */
+  #retired: string[] = [];
 
   constructor(options: PoolOptions) {
     this.#intraOpThreads = options.intraOpThreads;
     this.#capacity = options.threads + options.maxQueue;
+    this.#threads = options.threads;
+    const data: ThreadData = { sessions: new SharedArrayBuffer(4 * (options.threads + 64)) };
+    this.#sessions = new Int32Array(data.sessions);
     this.#piscina = new Piscina({
       filename: workerFile,
+      workerData: data,
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: Number.MAX_SAFE_INTEGER,
@@ -61,13 +69,34 @@ export class InferencePool {
     }
     this.#inFlight++;
     try {
-      return await this.#piscina.run(
-        { ...model, intraOpThreads: this.#intraOpThreads, feeds: own, outputs },
-        { transferList },
-      );
+      const task = {
+        ...model,
+        intraOpThreads: this.#intraOpThreads,
+        feeds: own,
+        outputs,
+        retired: this.#retired,
+      };
+      return (await this.#piscina.run(task, { transferList })) as TensorMap;
     } finally {
       this.#inFlight--;
     }
+  }
+
+  /**
+   * Frees the sessions of a version that went (unloaded, or replaced by a reload) in every thread: one release task
+   * per thread now, and the key with every later task, for a thread the release tasks did not reach.
+   */
+  async retire(key: string): Promise<void> {
+    this.#retired = [...this.#retired.slice(-255), key];
+    const retired = this.#retired;
+    await Promise.all(Array.from({ length: this.#threads }, () => this.#piscina.run({ retired })));
+  }
+
+  /** onnxruntime sessions the threads hold (a model version each, per thread): flat over reloads, or a leak. */
+  get sessions(): number {
+    let total = 0;
+    for (let i = 1; i < this.#sessions.length; i++) total += Atomics.load(this.#sessions, i);
+    return total;
   }
 
   async close(): Promise<void> {

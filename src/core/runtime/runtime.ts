@@ -12,6 +12,8 @@ export interface ModelRuntime {
   readonly warmupMs: number;
   /** Whether concurrent calls are merged into one inference (dynamic batching). */
   readonly batching: boolean;
+  /** Calls waiting or running now. */
+  readonly pending: number;
   /** Runs the model; resolves with every output it can send. `deadline` (epoch ms) may cut the wait short. */
   predict(feeds: TensorMap, deadline?: number): Promise<TensorMap>;
   unload(): Promise<void>;

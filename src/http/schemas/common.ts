@@ -1,6 +1,7 @@
 // Schemas shared by every router: the error envelope and model metadata.
 import { Type, type Static } from 'typebox';
 import { Tasks } from '../../core/models/descriptor.js';
+import { MODEL_STATES as ModelStates } from '../../core/models/repository.js';
 
 export const ErrorSchema = Type.Object(
   {
@@ -17,8 +18,6 @@ export const TensorMetadataSchema = Type.Object({
   datatype: Type.String({ description: 'Open Inference Protocol type name, e.g. FP32, INT64.' }),
   shape: Type.Array(Type.Integer(), { description: '-1 marks a dynamic dimension (the batch).' }),
 });
-
-export const ModelStates = ['LOADING', 'READY', 'FAILED'] as const;
 
 export const VersionMetadataSchema = Type.Object(
   {

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../core/errors.js';
 import type { Encoding } from '../../core/inference.js';
 import type { ReadyModel } from '../../core/models/repository.js';
-import { cacheStatus, cacheUse, JSON_TYPE, logInference } from '../inference.js';
+import { cacheStatus, cacheUse, decodeFor, JSON_TYPE, logInference } from '../inference.js';
 import {
   columnarResponse,
   decodeColumns,
@@ -54,13 +54,15 @@ export async function predict(
     );
   }
   const columnar = body.instances === undefined;
-  const { feeds, rows } = columnar
-    ? decodeColumns(model, body.inputs, maxInstances)
-    : decodeInstances(model, body.instances as unknown[], maxInstances);
+  const { feeds, rows, received } = decodeFor(fastify, model, 'v1', () =>
+    columnar
+      ? decodeColumns(model, body.inputs, maxInstances)
+      : decodeInstances(model, body.instances as unknown[], maxInstances),
+  );
   logInference(request, model, rows);
   const encoding = columnar ? columnarEncoding : predictEncoding(model, rows);
   const outcome = await fastify.core.inference.infer(
-    { model, inputs: feeds },
+    { model, inputs: feeds, protocol: 'v1', received },
     encoding,
     cacheUse(request, rows),
   );

@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
 import { checkOutputs } from '../../core/inference.js';
 import { decodeInputs } from '../../core/tensor/decode.js';
-import { cacheUse, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
+import { cacheUse, decodeFor, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
 import { checkJsonOutputs, decodeCall, encodeAnswer, envelope } from './codec.js';
@@ -80,14 +80,19 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
       async (request, reply) => {
         const { model: name, version } = request.params as { model: string; version?: string };
         const model = models.ready(name, version);
-        const call = decodeCall(request.body, request.binaryData ?? undefined);
-        checkJsonOutputs(model, call);
-        const outputs = call.outputs && checkOutputs(model, call.outputs);
-        const feeds = decodeInputs(model.runtime.inputs, call.inputs, { maxRows: options.maxRows });
+        const { call, outputs, feeds, received } = decodeFor(fastify, model, 'v2', () => {
+          const call = decodeCall(request.body, request.binaryData ?? undefined);
+          checkJsonOutputs(model, call);
+          return {
+            call,
+            outputs: call.outputs && checkOutputs(model, call.outputs),
+            feeds: decodeInputs(model.runtime.inputs, call.inputs, { maxRows: options.maxRows }),
+          };
+        });
         const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
         logInference(request, model, rows);
         const outcome = await core.inference.infer(
-          { model, inputs: feeds, ...(outputs ? { outputs } : {}) },
+          { model, inputs: feeds, protocol: 'v2', received, ...(outputs ? { outputs } : {}) },
           {
             format: call.anyBinary ? 'v2-binary' : 'v2-json',
             variant: call.variant,

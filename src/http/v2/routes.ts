@@ -9,6 +9,8 @@ import { modelConfig, modelMetadata } from '../../core/models/describe.js';
 import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema } from '../schemas/common.js';
 import inferRoutes from './infer.js';
+import repositoryRoutes from './repository.js';
+import statisticsRoutes from './statistics.js';
 import { errorResponses, tags, type V2Options } from './options.js';
 import {
   LiveSchema,
@@ -22,7 +24,13 @@ import {
 } from './schemas.js';
 
 /** What this server really serves, as GET /v2 lists it. */
-export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_configuration'];
+export const EXTENSIONS = [
+  'binary_tensor_data',
+  'classification',
+  'model_configuration',
+  'model_repository',
+  'statistics',
+];
 
 /** Health and server metadata: public, like /healthz. */
 const serviceRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, options) {
@@ -138,8 +146,10 @@ const v2Routes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, 
   await fastify.register(async function models(scope) {
     requireScopes(scope);
     await scope.register(modelRoutes, options);
+    await scope.register(statisticsRoutes);
     await scope.register(inferRoutes, options);
   });
+  await fastify.register(repositoryRoutes);
 };
 
 export default v2Routes;

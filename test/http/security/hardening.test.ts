@@ -170,7 +170,7 @@ describe('a model that failed to load', () => {
       payload: { instances: [[1]] },
     });
     assertNoLeak(res, 503, 'MODEL_NOT_READY');
-    assert.match(res.json().error, /<models>\/broken\/1\/model\.onnx/);
+    assert.match(res.json().error, /model\.onnx cannot be loaded: .*protobuf parsing failed/);
     const metadata = await app.inject('/v1/models/broken');
     assert.equal(metadata.statusCode, 200);
     assert.ok(!metadata.body.includes(repo.root));

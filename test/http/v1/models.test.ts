@@ -60,7 +60,7 @@ describe('model metadata routes', () => {
 });
 
 describe('model repository behaviour', () => {
-  it('reports a model that fails to load, with its reason, and serves the others', async (t) => {
+  it('reports a model that fails to load, with its reason, serves the others, and is not ready meanwhile', async (t) => {
     const iris = join(MODELS, 'iris/1');
     const repo = await tempRepository({
       'iris/1': { from: iris },
@@ -86,7 +86,11 @@ describe('model repository behaviour', () => {
     });
     assert.equal(predict.statusCode, 503);
     assert.equal(predict.json().code, 'MODEL_NOT_READY');
-    assert.equal((await app.inject('/readyz')).statusCode, 200);
+    // A startup model that failed keeps the server not ready (it must be fixed and reloaded, or unloaded).
+    const readiness = await app.inject('/readyz');
+    assert.equal(readiness.statusCode, 503);
+    assert.match(readiness.json().error, /startup model\(s\) failed to load: broken\/1, mismatch\/1/);
+    assert.equal((await app.inject('/healthz')).statusCode, 200, 'liveness never depends on models');
     const ok = await app.inject({
       method: 'POST',
       url: '/v1/models/iris:predict',
@@ -109,9 +113,10 @@ describe('model repository behaviour', () => {
     assert.equal((await app.inject('/v1/models/digits')).json().default_version, '3');
   });
 
-  it('uses the highest ready version by default', async (t) => {
+  it('uses the highest ready version by default, among those the version policy serves', async (t) => {
     const iris = join(MODELS, 'iris/1');
     const repo = await tempRepository({
+      iris: { files: { 'model.json': JSON.stringify({ versionPolicy: 'all' }) } },
       'iris/1': { from: iris },
       'iris/2': { from: iris },
       'iris/10': { from: iris, files: { 'model.json': '{"task": "nonsense"}' } },

@@ -29,7 +29,13 @@ describe('V2 health and server metadata', () => {
     const body = res.json();
     assert.equal(body.name, 'serval');
     assert.match(body.version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(body.extensions.sort(), ['binary_tensor_data', 'classification', 'model_configuration']);
+    assert.deepEqual(body.extensions.sort(), [
+      'binary_tensor_data',
+      'classification',
+      'model_configuration',
+      'model_repository',
+      'statistics',
+    ]);
   });
 
   it('documents the V2 routes in the OpenAPI document', async () => {
@@ -80,6 +86,7 @@ describe('V2 model metadata and configuration', () => {
   let cleanup: () => Promise<void>;
   before(async () => {
     const repo = await tempRepository({
+      iris: { files: { 'model.json': JSON.stringify({ versionPolicy: 'all' }) } },
       'iris/1': { from: join(MODELS, 'iris/1') },
       'iris/2': { from: join(MODELS, 'iris/1') },
       'fraud/1': { from: join(MODELS, 'fraud/1') },

@@ -19,7 +19,7 @@ declare module 'fastify' {
 const PROBES = new Set(['/healthz', '/readyz']);
 
 /** "/v1/models/:model([A-Za-z0-9]…)::predict" → "/v1/models/:model:predict": the route as people write it. */
-function readableRoute(url: string): string {
+export function readableRoute(url: string): string {
   return url.replace(/\([^)]*\)/g, '').replaceAll('::', ':');
 }
 

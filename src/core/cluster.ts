@@ -1,0 +1,42 @@
+// What one process asks of every serving process (itself included): loading and unloading models, statistics and
+// metrics to sum. In a cluster the process layer carries these through the primary; alone, they stay local.
+import { ServalError, type ErrorKind } from './errors.js';
+import type { Descriptor } from './models/descriptor.js';
+
+export type ClusterRequest =
+  | { kind: 'load'; name: string; descriptor?: Descriptor }
+  | { kind: 'unload'; name: string }
+  | { kind: 'stats' }
+  | { kind: 'metrics' };
+
+/** One process's answer: its value, or its error as plain data (errors cross process boundaries as JSON). */
+export interface ClusterReply {
+  pid: number;
+  value?: unknown;
+  error?: { code: string; kind: ErrorKind; message: string };
+}
+
+/** Sends a request to every serving process and resolves with each one's reply. */
+export type Broadcast = (request: ClusterRequest) => Promise<ClusterReply[]>;
+
+/** Runs `handle` and packs its outcome as a reply. */
+export async function reply(pid: number, handle: () => Promise<unknown>): Promise<ClusterReply> {
+  try {
+    return { pid, value: await handle() };
+  } catch (err) {
+    const e = err instanceof ServalError ? err : undefined;
+    return {
+      pid,
+      error: { code: e?.code ?? 'INTERNAL', kind: e?.kind ?? 'internal', message: (err as Error).message },
+    };
+  }
+}
+
+/** The error of the first failed reply, as a Serval error again (the same code and kind), or undefined. */
+export function firstError(replies: readonly ClusterReply[]): ServalError | undefined {
+  const failed = replies.find((r) => r.error !== undefined)?.error;
+  if (failed === undefined) return undefined;
+  const failedIn = replies.filter((r) => r.error !== undefined).length;
+  const where = replies.length > 1 ? ` (in ${failedIn} of ${replies.length} workers)` : '';
+  return new ServalError(failed.code, failed.kind, `${failed.message}${where}`);
+}

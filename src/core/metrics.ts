@@ -1,0 +1,245 @@
+// Prometheus metrics (prom-client): per model and version, requests by outcome and protocol, rows and executions,
+// histograms of durations and batch sizes, cache results, loads; and per worker, the process. One registry per core
+// (never the global one), summed over workers by the scraped process.
+import { performance } from 'node:perf_hooks';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
+import type { Observer, RequestEvent, RunObserver } from './observe.js';
+
+/** Request, queue and compute durations: from 0.25 ms (a tiny model inline) to 10 s (the inference timeout). */
+const SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const ROWS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+export interface MetricsOptions {
+  /** This process's label on its process metrics (a cluster worker's id, or "0"). */
+  worker: string;
+  /** Calls waiting or running per model version, read at each scrape. */
+  pending: () => { model: string; version: string; count: number }[];
+  readyModels: () => number;
+  /** onnxruntime sessions held by the inference threads. */
+  threadSessions: () => number;
+}
+
+export class Metrics implements Observer {
+  /** Serval's own metrics: summed over workers. */
+  readonly registry = new Registry();
+  /** Node's process metrics, labelled by worker: kept apart per worker. */
+  readonly process = new Registry();
+  #requests;
+  #duration;
+  #queue;
+  #compute;
+  #batch;
+  #rows;
+  #executions;
+  #cache;
+  #loads;
+  #loadFailures;
+  #http;
+  /** prom-client children by label values: looking labels up costs every request, a Map lookup much less. */
+  #requestChildren = new Map<string, ReturnType<Counter['labels']>>();
+  #durationChildren = new Map<string, ReturnType<Histogram['labels']>>();
+  #cacheChildren = new Map<string, ReturnType<Counter['labels']>>();
+  #httpChildren = new Map<string, ReturnType<Counter['labels']>>();
+
+  constructor(options: MetricsOptions) {
+    const registers = [this.registry];
+    const model = ['model', 'version'];
+    this.#requests = new Counter({
+      name: 'serval_inference_requests_total',
+      help: 'Inference requests by model, version, protocol and outcome; failures with their reason.',
+      labelNames: [...model, 'protocol', 'outcome', 'reason'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'serval_inference_request_duration_seconds',
+      help: 'Inference request duration in the core (cache, queue, run, encoding), by protocol.',
+      labelNames: [...model, 'protocol'],
+      buckets: SECONDS,
+      registers,
+    });
+    this.#queue = new Histogram({
+      name: 'serval_inference_queue_duration_seconds',
+      help: 'Time a call waited for its run (batching, busy threads).',
+      labelNames: model,
+      buckets: SECONDS,
+      registers,
+    });
+    this.#compute = new Histogram({
+      name: 'serval_inference_compute_duration_seconds',
+      help: 'Duration of one model execution (a merged batch is one).',
+      labelNames: model,
+      buckets: SECONDS,
+      registers,
+    });
+    this.#batch = new Histogram({
+      name: 'serval_inference_batch_size',
+      help: 'Rows per model execution (dynamic batching merges calls).',
+      labelNames: model,
+      buckets: ROWS,
+      registers,
+    });
+    this.#rows = new Counter({
+      name: 'serval_inference_rows_total',
+      help: 'Rows inferred (Triton: nv_inference_count).',
+      labelNames: model,
+      registers,
+    });
+    this.#executions = new Counter({
+      name: 'serval_inference_executions_total',
+      help: 'Model executions (Triton: nv_inference_exec_count).',
+      labelNames: model,
+      registers,
+    });
+    this.#cache = new Counter({
+      name: 'serval_cache_requests_total',
+      help: 'Prediction cache lookups by result: hit, miss, collapsed (shared an identical call in flight).',
+      labelNames: [...model, 'result'],
+      registers,
+    });
+    this.#loads = new Histogram({
+      name: 'serval_model_load_duration_seconds',
+      help: 'Model version load duration (reading, onnxruntime session, warm-up).',
+      labelNames: model,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.#loadFailures = new Counter({
+      name: 'serval_model_load_failures_total',
+      help: 'Model version loads that failed.',
+      labelNames: model,
+      registers,
+    });
+    this.#http = new Counter({
+      name: 'serval_http_requests_total',
+      help: 'HTTP requests by route template (never the raw URL), method and status class.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    // Counted by a cluster's primary, which adds its count to every scrape; 0 in a single process.
+    new Counter({
+      name: 'serval_worker_restarts_total',
+      help: 'Workers that died and were started again by the primary.',
+      registers,
+    });
+    new Gauge({
+      name: 'serval_inference_pending',
+      help: 'Calls waiting or running per model version.',
+      labelNames: model,
+      registers,
+      collect() {
+        this.reset();
+        for (const p of options.pending()) this.set({ model: p.model, version: p.version }, p.count);
+      },
+    });
+    new Gauge({
+      name: 'serval_models_ready',
+      help: 'Model versions ready to serve.',
+      registers,
+      collect() {
+        this.set(options.readyModels());
+      },
+    });
+    new Gauge({
+      name: 'serval_thread_sessions',
+      help: 'onnxruntime sessions held by the inference threads (one per thread-mode version per thread).',
+      registers,
+      collect() {
+        this.set(options.threadSessions());
+      },
+    });
+    this.process.setDefaultLabels({ worker: options.worker });
+    collectDefaultMetrics({ register: this.process, eventLoopMonitoringPrecision: 20 });
+    let last = performance.eventLoopUtilization();
+    new Gauge({
+      name: 'serval_event_loop_utilization',
+      help: 'Share of time the event loop was busy since the last scrape.',
+      registers: [this.process],
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, last).utilization);
+        last = now;
+      },
+    });
+  }
+
+  /** The child of `metric` for these label values, made once: prom-client's labels() hashes them every call. */
+  #child<T>(cache: Map<string, T>, values: string[], make: () => T): T {
+    const key = values.join('\0');
+    let child = cache.get(key);
+    if (child === undefined) cache.set(key, (child = make()));
+    return child;
+  }
+
+  request(e: RequestEvent): void {
+    const outcome = e.failure ? 'failure' : 'success';
+    const request = [e.model, e.version, e.protocol, outcome, e.failure ?? ''];
+    this.#child(this.#requestChildren, request, () => this.#requests.labels(...request)).inc();
+    const duration = [e.model, e.version, e.protocol];
+    this.#child(this.#durationChildren, duration, () => this.#duration.labels(...duration)).observe(
+      e.seconds,
+    );
+    if (e.cache) {
+      const cache = [e.model, e.version, e.cache];
+      this.#child(this.#cacheChildren, cache, () => this.#cache.labels(...cache)).inc();
+    }
+  }
+
+  runs(model: string, version: string): RunObserver {
+    const queue = this.#queue.labels(model, version);
+    const compute = this.#compute.labels(model, version);
+    const batch = this.#batch.labels(model, version);
+    const rows = this.#rows.labels(model, version);
+    const executions = this.#executions.labels(model, version);
+    return {
+      queued: (seconds) => queue.observe(seconds),
+      executed: (n, seconds) => {
+        compute.observe(seconds);
+        batch.observe(n);
+        rows.inc(n);
+        executions.inc();
+      },
+    };
+  }
+
+  loaded(model: string, version: string, seconds: number, ok: boolean): void {
+    this.#loads.labels(model, version).observe(seconds);
+    if (!ok) this.#loadFailures.labels(model, version).inc();
+  }
+
+  /** One HTTP request, by its route template and status class (2xx, 4xx...). */
+  http(route: string, method: string, status: number): void {
+    const labels = [route, method, `${Math.floor(status / 100)}xx`];
+    this.#child(this.#httpChildren, labels, () => this.#http.labels(...labels)).inc();
+  }
+
+  /** This process's metrics as JSON, for summing with the other workers'. */
+  async json(): Promise<{ serval: MetricsJson; process: MetricsJson }> {
+    const [serval, process] = await Promise.all([
+      this.registry.getMetricsAsJSON(),
+      this.process.getMetricsAsJSON(),
+    ]);
+    return { serval, process };
+  }
+}
+
+/** The Prometheus text of several processes' metrics: Serval's summed, each worker's process metrics as they are. */
+export async function mergedText(
+  parts: readonly { serval: MetricsJson; process: MetricsJson }[],
+): Promise<string> {
+  const serval = AggregatorRegistry.aggregate(parts.map((p) => p.serval));
+  const process = AggregatorRegistry.aggregate(parts.map((p) => p.process));
+  return `${await serval.metrics()}\n${await process.metrics()}`;
+}
+
+export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;

@@ -1,0 +1,80 @@
+// Loads one version folder into something that can serve: its descriptor, the digest of its files, the runtime
+// and the checked signature. Every failure names the file at fault in words an operator can act on.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { loadOnnxModel, type LoadOptions } from '../runtime/load.js';
+import type { RunObserver } from '../observe.js';
+import type { ModelRuntime } from '../runtime/runtime.js';
+import { readDescriptor, type Descriptor } from './descriptor.js';
+import type { VersionFiles } from './layout.js';
+import { graphLabels } from './onnx-labels.js';
+import { buildSignature, type Signature } from './signature.js';
+
+export interface LoadedVersion {
+  descriptor: Descriptor;
+  /** A digest of the graph and the descriptor: what cached answers of this version are filed under. */
+  generation: string;
+  runtime: ModelRuntime;
+  signature: Signature;
+}
+
+/** onnxruntime's messages carry its source path and a C++ signature before the reason: only the reason is kept. */
+export function ortReason(message: string): string {
+  const reason = message
+    .replace(/^Load model from .*? failed:/s, '')
+    .replace(/^.*\/onnxruntime_src\/\S+:\d+ .*?\)\s+(?=[A-Z])/s, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return reason.length > 200 ? `${reason.slice(0, 200)}…` : reason;
+}
+
+/**
+ * Loads a version. `descriptor` replaces its model.json (the repository API's parameters.config). The graph is
+ * read once: hashed, searched for its own class labels, and handed to onnxruntime.
+ */
+export async function loadVersion(
+  files: VersionFiles,
+  options: LoadOptions,
+  descriptor?: Descriptor,
+  observe?: RunObserver,
+): Promise<LoadedVersion> {
+  const graph = basename(files.onnx);
+  const json = basename(files.json);
+  const desc = descriptor ?? (await readDescriptor(files.json, json));
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(files.onnx);
+  } catch (err) {
+    throw new Error(`${graph} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (bytes.length === 0) throw new Error(`${graph} is empty`);
+  const generation = createHash('sha256')
+    .update(`${bytes.length}\0`)
+    .update(bytes)
+    .update(`\0${JSON.stringify(desc)}`)
+    .digest('base64url')
+    .slice(0, 16);
+
+  const own = graphLabels(bytes);
+  if (own && desc.labels && own.join('\0') !== desc.labels.join('\0')) {
+    throw new Error(
+      `${json} lists labels ${JSON.stringify(desc.labels).slice(0, 120)} but ${graph}'s classifier has ` +
+        `${JSON.stringify(own).slice(0, 120)}: they must be the same, in the same order`,
+    );
+  }
+  const withLabels = own && !desc.labels ? { ...desc, labels: own } : desc;
+  const mode = withLabels.execution ?? options.mode;
+  let runtime: ModelRuntime;
+  try {
+    runtime = await loadOnnxModel(files.onnx, `${files.onnx}#${generation}`, { ...options, mode }, bytes, observe);
+  } catch (err) {
+    throw new Error(`${graph} cannot be loaded: ${ortReason((err as Error).message)}`);
+  }
+  try {
+    return { descriptor: withLabels, generation, runtime, signature: buildSignature(runtime.inputs, runtime.outputs, withLabels) };
+  } catch (err) {
+    await runtime.unload();
+    throw err;
+  }
+}

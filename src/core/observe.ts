@@ -1,0 +1,75 @@
+// What the core tells its observers (statistics, metrics): every request, every wait and run, every model load.
+import type { ErrorKind } from './errors.js';
+
+export type Protocol = 'v1' | 'v2' | 'grpc';
+
+/** Why a request failed, as metrics and statistics count it. */
+export type FailureReason = 'invalid_input' | 'overloaded' | 'timeout' | 'internal';
+
+export type CacheResult = 'hit' | 'miss' | 'collapsed';
+
+export function failureReason(kind: ErrorKind): FailureReason {
+  switch (kind) {
+    case 'invalid_argument':
+    case 'not_found':
+      return 'invalid_input';
+    case 'unavailable':
+    case 'resource_exhausted':
+      return 'overloaded';
+    case 'deadline':
+      return 'timeout';
+    default:
+      return 'internal';
+  }
+}
+
+export interface RequestEvent {
+  model: string;
+  version: string;
+  protocol: Protocol;
+  /** From the call into the core to its answer, encoding included. */
+  seconds: number;
+  rows: number;
+  failure?: FailureReason;
+  cache?: CacheResult;
+  /** Decoding the request's tensors (by the front end) and encoding the answer, when measured. */
+  inputSeconds?: number;
+  outputSeconds?: number;
+}
+
+/** Runs of one model version, as its runtime sees them. */
+export interface RunObserver {
+  /** A call waited this long before its run started. */
+  queued(seconds: number): void;
+  /** One execution of the model: its rows, its duration, and how many calls it served. */
+  executed(rows: number, seconds: number, calls: number): void;
+}
+
+export interface Observer {
+  request(event: RequestEvent): void;
+  runs(model: string, version: string): RunObserver;
+  loaded(model: string, version: string, seconds: number, ok: boolean): void;
+}
+
+/** Tells every observer. */
+export function observeAll(observers: readonly Observer[]): Observer {
+  return {
+    request: (event) => {
+      for (const o of observers) o.request(event);
+    },
+    runs: (model, version) => {
+      const each = observers.map((o) => o.runs(model, version));
+      return {
+        queued: (seconds) => {
+          for (const r of each) r.queued(seconds);
+        },
+        executed: (rows, seconds, calls) => {
+          for (const r of each) r.executed(rows, seconds, calls);
+        },
+      };
+    },
+    loaded: (model, version, seconds, ok) => {
+      for (const o of observers) o.loaded(model, version, seconds, ok);
+    },
+  };
+}

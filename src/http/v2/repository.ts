@@ -1,0 +1,141 @@
+// The model repository API that Triton and MLServer share (and tritonclient's get_model_repository_index,
+// load_model and unload_model call): the index, and loading or unloading a model in every worker.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { Value } from 'typebox/value';
+import { Scopes } from '../../auth/scopes.js';
+import { errors, excerpt } from '../../core/errors.js';
+import { DescriptorSchema, type Descriptor } from '../../core/models/descriptor.js';
+import { MODEL_STATES } from '../../core/models/repository.js';
+import { requireScopes } from '../plugins/app/auth.js';
+import { ErrorSchema } from '../schemas/common.js';
+import { tags } from './options.js';
+import { ModelParamsSchema } from './schemas.js';
+
+const IndexRequestSchema = Type.Object({ ready: Type.Optional(Type.Boolean()) });
+
+const IndexSchema = Type.Array(
+  Type.Object({
+    name: Type.String(),
+    version: Type.String(),
+    state: Type.Enum(MODEL_STATES),
+    reason: Type.String(),
+  }),
+);
+
+const LoadRequestSchema = Type.Object({
+  parameters: Type.Optional(
+    Type.Record(Type.String(), Type.Unknown(), {
+      description: 'config: a model.json (as a JSON string) to load the model with instead of its own.',
+    }),
+  ),
+});
+
+const UnloadRequestSchema = Type.Object({
+  parameters: Type.Optional(
+    Type.Record(Type.String(), Type.Unknown(), { description: 'unload_dependents is accepted and ignored.' }),
+  ),
+});
+
+const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
+
+/** parameters.config: Triton's model config override; here the model.json the model is loaded with. */
+function descriptorOf(parameters: Record<string, unknown> | undefined): Descriptor | undefined {
+  const config = parameters?.config;
+  if (config === undefined) return undefined;
+  if (typeof config !== 'string') throw new errors.INVALID_REQUEST('parameters.config must be a JSON string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config);
+  } catch {
+    throw new errors.INVALID_REQUEST('parameters.config is not valid JSON');
+  }
+  const error = Value.Errors(DescriptorSchema, parsed)[0];
+  if (error) {
+    throw new errors.INVALID_REQUEST(
+      `parameters.config${error.instancePath.replaceAll('/', '.')} ${error.message}`,
+    );
+  }
+  return parsed as Descriptor;
+}
+
+const repositoryRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
+  requireScopes(fastify);
+  const { core } = fastify;
+  const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
+  const config = { scope: Scopes.admin };
+  // tritonclient sends these with no body, no Content-Type, or application/octet-stream around "{}".
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, function (_request, body, done) {
+    const text = (body as string).trim();
+    try {
+      done(null, text === '' ? {} : fastify.parseJson(text));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  // No body at all is an empty request.
+  fastify.addHook('preValidation', function (request, _reply, next) {
+    request.body ??= {};
+    next();
+  });
+
+  fastify.post(
+    '/v2/repository/index',
+    {
+      config,
+      schema: {
+        security,
+        tags,
+        summary: 'Every model and version in the repository with its state',
+        body: IndexRequestSchema,
+        response: { 200: IndexSchema, ...errorResponses },
+      },
+    },
+    async (request) => core.models.index(request.body),
+  );
+
+  fastify.post(
+    '/v2/repository/models/:model/load',
+    {
+      config,
+      schema: {
+        security,
+        tags,
+        summary: 'Load (or reload) a model from the repository folder, in every worker',
+        params: ModelParamsSchema,
+        body: LoadRequestSchema,
+        response: { 200: Type.Object({}), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { model } = request.params;
+      await core.control.load(model, descriptorOf(request.body.parameters));
+      request.log.info({ model: excerpt(model, 64) }, 'model loaded through the repository API');
+      return {};
+    },
+  );
+
+  fastify.post(
+    '/v2/repository/models/:model/unload',
+    {
+      config,
+      schema: {
+        security,
+        tags,
+        summary: 'Unload a model in every worker; calls using it finish first',
+        params: ModelParamsSchema,
+        body: UnloadRequestSchema,
+        response: { 200: Type.Object({}), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { model } = request.params;
+      await core.control.unload(model);
+      request.log.info({ model: excerpt(model, 64) }, 'model unloaded through the repository API');
+      return {};
+    },
+  );
+};
+
+export default repositoryRoutes;
