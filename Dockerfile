@@ -23,7 +23,9 @@ FROM base AS build
 # the build on the half-installed tree instead of letting it surface at runtime.
 RUN npm ci && npm ls >/dev/null
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
+# tsc, then esbuild bundles the playground (src/playground) into dist/playground.
 RUN npm run build
 
 FROM base AS deps
