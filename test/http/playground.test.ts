@@ -1,5 +1,5 @@
-// The playground's routes: the page's own headers and CSP, and its content-hashed assets cached for a year.
-// Needs the build (npm test runs it first).
+// The playground's routes: GET / negotiates (a browser gets the page, API clients JSON), the page's own headers
+// and CSP, and its content-hashed assets cached for a year. Needs the build (npm test runs it first).
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import errorsPlugin from '../../src/http/plugins/app/errors.js';
 import playgroundRoutes from '../../src/http/routes/playground.js';
+import { prefersHtml } from '../../src/lib/accept.js';
 import { ROOT, testApp } from '../helpers.js';
 
 const BUILD = join(ROOT, 'dist/playground');
@@ -28,6 +29,26 @@ async function manifest(): Promise<Manifest> {
   }
 }
 
+describe('prefersHtml', () => {
+  it('is true for what browsers send when they open a page', () => {
+    assert.equal(prefersHtml(CHROME_ACCEPT), true);
+    assert.equal(prefersHtml('text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'), true);
+  });
+
+  it('is false for API clients: no header, */*, JSON, or a tie', () => {
+    for (const accept of [undefined, '', '*/*', 'application/json', 'application/json, text/html']) {
+      assert.equal(prefersHtml(accept), false, String(accept));
+    }
+  });
+
+  it('weighs qualities, the most specific range first', () => {
+    assert.equal(prefersHtml('text/html;q=0.5, application/json'), false);
+    assert.equal(prefersHtml('application/json;q=0.2, text/html'), true);
+    assert.equal(prefersHtml('application/json;q=0, */*'), true);
+    assert.equal(prefersHtml('text/html;q=0, */*'), false);
+  });
+});
+
 describe('the playground routes', () => {
   let app: FastifyInstance;
   let built: Manifest;
@@ -37,6 +58,23 @@ describe('the playground routes', () => {
     await app.ready();
   });
   after(() => app.close());
+
+  it('GET / stays JSON for API clients, with a link to the playground', async () => {
+    for (const accept of [undefined, '*/*', 'application/json']) {
+      const res = await app.inject({ url: '/', headers: accept === undefined ? {} : { accept } });
+      assert.equal(res.statusCode, 200, String(accept));
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+      assert.equal(res.json().links.playground, '/playground');
+      assert.match(String(res.headers.vary), /accept/i);
+    }
+  });
+
+  it('GET / sends a browser to /playground with 303', async () => {
+    const res = await app.inject({ url: '/', headers: { accept: CHROME_ACCEPT } });
+    assert.equal(res.statusCode, 303);
+    assert.equal(res.headers.location, '/playground');
+    assert.match(String(res.headers.vary), /accept/i);
+  });
 
   it('serves the page revalidated on every load, with its own strict CSP and the document headers', async () => {
     const res = await app.inject({ url: '/playground', headers: { accept: CHROME_ACCEPT } });
