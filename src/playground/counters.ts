@@ -26,6 +26,7 @@ export function parsePrometheus(text: string): Sample[] {
     const match = LINE.exec(line.trim());
     if (!match) continue;
     const [, name = '', body = '', value = ''] = match;
+    if (Number.isNaN(number(value)) && value !== 'NaN') continue;
     const labels: Record<string, string> = {};
     for (const [, key = '', raw = ''] of body.matchAll(LABEL)) labels[key] = unescape(raw);
     samples.push({ name, labels, value: number(value) });

@@ -1,6 +1,6 @@
 // One request, as the form gathered it, in both protocols: V1 (:predict, instances or columnar inputs) and V2
 // (/infer, OIP JSON tensors); and where in the form an error the API answered belongs.
-import type { Plan } from './plan.js';
+import { exampleTensors, exampleValue, type Plan } from './plan.js';
 import type { TensorInfo } from './types.js';
 
 export type Value = number | string | boolean;
@@ -134,6 +134,18 @@ export function prepare(plan: Plan, payload: Payload, model: string, version?: s
     return { v1: v1({ instances }), v2: v2(inputs), count: instances.length };
   }
   throw new Error(`a ${payload.kind} payload does not fit a ${plan.kind} form`);
+}
+
+/** What the form holds before anyone types: valid values of each input's datatype, a black image. */
+export function examplePayload(plan: Plan): Payload {
+  if (plan.kind === 'features' || plan.kind === 'fields') {
+    const columns = plan.fields.map((f) => f.key);
+    return { kind: 'rows', columns, rows: [plan.fields.map((f) => exampleValue(f.datatype))] };
+  }
+  if (plan.kind === 'image') {
+    return { kind: 'images', images: [new Array<number>(plan.channels * plan.height * plan.width).fill(0)] };
+  }
+  return { kind: 'tensors', tensors: exampleTensors(plan.inputs) };
 }
 
 /** Where an error belongs: the instance (row) and the field key, from the envelope's details. */

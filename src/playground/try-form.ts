@@ -55,7 +55,11 @@ export class TryForm {
     this.#send = send;
     this.#formError = h('p', { class: 'form-error', role: 'alert' });
     this.element = h('form', { class: 'try-form', novalidate: true, 'aria-label': `Try ${model.name}` });
+    const half = model.inputs.some((i) => i.datatype === 'FP16');
     this.element.append(
+      half
+        ? h('p', { class: 'hint' }, 'FP16 inputs travel only as binary tensors (V2), which this form does not send.')
+        : '',
       this.#options(),
       ...this.#body(),
       h(
