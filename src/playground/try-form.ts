@@ -58,7 +58,11 @@ export class TryForm {
     const half = model.inputs.some((i) => i.datatype === 'FP16');
     this.element.append(
       half
-        ? h('p', { class: 'hint' }, 'FP16 inputs travel only as binary tensors (V2), which this form does not send.')
+        ? h(
+            'p',
+            { class: 'hint' },
+            'FP16 inputs travel only as binary tensors (V2), which this form does not send.',
+          )
         : '',
       this.#options(),
       ...this.#body(),
