@@ -37,6 +37,12 @@ class Playground {
     this.#api.onUnauthorized = (answer) => {
       this.#auth = true;
       this.#prompt.show(answer);
+      if (this.#models === null) {
+        replace(
+          this.#detail,
+          h('p', { class: 'hint' }, 'The models appear once the server accepts a token.'),
+        );
+      }
     };
     window.addEventListener('hashchange', () => this.#render(true));
   }
@@ -50,6 +56,7 @@ class Playground {
     const root = await this.#api.get('/');
     const about = root.body as { name?: string; version?: string };
     if (root.ok) this.#about = `${about.name ?? 'serval'} ${about.version ?? ''}`.trim();
+    this.#server.textContent = this.#about;
     await this.refresh();
     const poll = async () => {
       if (!document.hidden && !this.#prompt.visible) await this.refresh().catch(() => undefined);
