@@ -1,0 +1,351 @@
+// The playground in a real browser: Debian's Chromium driven by playwright-core against the built server. Opens
+// the page, finds every bundled model, predicts Iris, recognises a digit drawn on the canvas, shows the API's
+// error next to a field, asks for a token when auth is on; no console error (CSP included) on the way.
+// Screenshots go to test-results/playground/. Skipped without Chromium, except when CI is set.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, test } from 'node:test';
+import { SignJWT } from 'jose';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { MODELS, ROOT } from '../helpers.js';
+import { startServer, type Running } from '../server.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Without these, Chromium reaches out to Google's services, which the closed network here refuses.
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SHOTS = join(ROOT, 'test-results/playground');
+const SECRET = 'a-playground-secret-of-at-least-32-characters';
+
+const ci = !['', '0', 'false', undefined].includes(process.env.CI);
+const missing = !existsSync(CHROMIUM);
+const skip =
+  missing && !ci ? `no Chromium at ${CHROMIUM} (apt-get install chromium); with CI set this fails` : false;
+if (missing && ci) {
+  test('Chromium is installed (required when CI is set)', () => {
+    assert.fail(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium`);
+  });
+}
+
+/** An answer the API is expected to give in this run, which Chromium logs as "Failed to load resource". */
+interface Expected {
+  status: number;
+  path: RegExp;
+}
+
+/** A browser with an empty profile and one page whose console errors are collected. */
+async function open(
+  expected: Expected[],
+): Promise<{ context: BrowserContext; page: Page; errors: string[]; close: () => Promise<void> }> {
+  const profile = await mkdtemp(join(tmpdir(), 'serval-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const status = /status of (\d{3})/.exec(message.text())?.[1];
+    const url = message.location().url;
+    const path = url === '' ? '' : new URL(url).pathname;
+    const allowed = expected.some((e) => String(e.status) === status && e.path.test(path));
+    if (!allowed) errors.push(`console error: ${message.text()} (${url})`);
+  });
+  return {
+    context,
+    page,
+    errors,
+    close: async () => {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+/** The predicted label or value shown in the answer, once an answer is there. */
+async function predicted(page: Page): Promise<string> {
+  const answer = page.locator('.result .predicted').first();
+  await answer.waitFor();
+  return (await answer.textContent()) ?? '';
+}
+
+async function chooseModel(page: Page, name: string): Promise<void> {
+  await page.locator(`.model-card[data-model="${name}"]`).click();
+  await page.getByRole('heading', { level: 2, name, exact: true }).waitFor();
+}
+
+/** Drags the mouse through points given in the canvas's own 0..1 coordinates. */
+async function draw(page: Page, points: [number, number][]): Promise<void> {
+  const box = await page.locator('canvas.pad').boundingBox();
+  assert.ok(box, 'the drawing canvas is on screen');
+  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
+  const [first, ...rest] = points;
+  assert.ok(first);
+  await page.mouse.move(...at(first));
+  await page.mouse.down();
+  for (const point of rest) await page.mouse.move(...at(point), { steps: 4 });
+  await page.mouse.up();
+}
+
+describe('the playground in Chromium', { skip }, () => {
+  let server: Running;
+  let browser: Awaited<ReturnType<typeof open>>;
+  let page: Page;
+
+  before(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    server = await startServer({ SERVAL_WORKERS: '1', SERVAL_LOG_LEVEL: 'warn' });
+    browser = await open([
+      // No metrics on this server: the page asks once and says so.
+      { status: 404, path: /^\/(v2\/models\/stats|metrics)$/ },
+      // The bad value the test sends on purpose.
+      { status: 400, path: /^\/v1\/models\/iris:predict$/ },
+    ]);
+    page = browser.page;
+  });
+  after(async () => {
+    await browser.close();
+    server.child.kill('SIGKILL');
+  });
+
+  it('opens from / in a browser and lists every bundled model, ready', async () => {
+    await page.goto(`${server.base}/`);
+    assert.equal(new URL(page.url()).pathname, '/playground');
+    assert.equal(await page.title(), 'Serval playground');
+    for (const name of readdirSync(MODELS)) {
+      await page.locator(`.model-card[data-model="${name}"] .badge-ready`).waitFor();
+    }
+    assert.equal(await page.locator('.model-card').count(), readdirSync(MODELS).length);
+    await page.getByText('No metrics on this server').waitFor();
+    await shot(page, 'models');
+  });
+
+  it('shows a model with its tensors, inference mode and batching', async () => {
+    await chooseModel(page, 'digits-cnn');
+    const facts = page.locator('.facts');
+    await facts.getByText('inline (on the event loop').waitFor();
+    await facts.getByText('dynamic: concurrent requests share one run').waitFor();
+    await page.locator('table.tensors').first().getByText('[-1, 1, 8, 8]').waitFor();
+    assert.equal(await page.locator('.facts .counters').textContent(), 'no metrics');
+  });
+
+  it('submits the Iris form and reads the predicted species, over V1 and V2', async () => {
+    await chooseModel(page, 'iris');
+    const values = { sepal_length: '6.7', sepal_width: '3.0', petal_length: '5.2', petal_width: '2.3' };
+    for (const [name, value] of Object.entries(values))
+      await page.getByLabel(name, { exact: true }).fill(value);
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), 'virginica');
+    await page.locator('.result .status').getByText('200 OK').waitFor();
+    await page.locator('.bars .bar-top').getByText('virginica').waitFor();
+    assert.match(
+      (await page.locator('.snippets code').textContent()) ?? '',
+      /curl -X POST '.*\/v1\/models\/iris:predict'/,
+    );
+    await shot(page, 'iris');
+
+    await page.locator('.try-form').getByLabel('V2 /infer').check();
+    await page.locator('.result').evaluate((element) => element.replaceChildren());
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), 'virginica');
+    await page.locator('.snippets').getByLabel('Python').check();
+    const python = (await page.locator('.snippets code').textContent()) ?? '';
+    assert.match(python, /httpclient\.InferInput\("input", \[1, 4\], "FP32"\)/);
+    await page.locator('.try-form').getByLabel('V1 :predict').check();
+  });
+
+  it("shows the API's error message next to the field holding a pasted bad value", async () => {
+    const field = page.getByLabel('petal_length', { exact: true });
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
+    await page.evaluate("navigator.clipboard.writeText('abc')");
+    await field.fill('');
+    await field.focus();
+    await page.keyboard.press('Control+V');
+    assert.equal(await field.inputValue(), 'abc', 'pasted from the clipboard');
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    const errorId = await field.getAttribute('aria-describedby');
+    const message = page.locator(`[id="${errorId}"]`);
+    await message.getByText('petal_length must be a finite number').waitFor();
+    assert.match(
+      (await message.textContent()) ?? '',
+      /^instances\[0\]\.petal_length must be a finite number within the FP32 range, got "abc"$/,
+    );
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    await page.locator('.result .error-box').getByText('INVALID_INPUT').waitFor();
+    await shot(page, 'iris-bad-value');
+    await field.fill('5.2');
+    assert.equal(await message.textContent(), '', 'typing clears the message');
+  });
+
+  it('predicts pasted CSV rows', async () => {
+    await page.getByText('Paste CSV rows').click();
+    await page.getByLabel(/One instance a line/).fill('5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n5.7,2.8,4.1,1.3');
+    await page.getByRole('button', { name: 'Predict these rows' }).click();
+    const table = page.locator('.result table.rows');
+    await table.waitFor();
+    const labels = await table.locator('tbody tr td:nth-child(2)').allTextContents();
+    assert.deepEqual(labels, ['setosa', 'virginica', 'versicolor']);
+  });
+
+  it('recognises a digit drawn on the canvas (digits-cnn)', async () => {
+    await chooseModel(page, 'digits-cnn');
+    await draw(page, [
+      [0.5, 0.12],
+      [0.5, 0.5],
+      [0.5, 0.88],
+    ]);
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), '1');
+    await shot(page, 'digit-1');
+
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    const ring = Array.from({ length: 41 }, (_, i): [number, number] => {
+      const a = (i / 40) * 2 * Math.PI;
+      return [0.5 + 0.25 * Math.sin(a), 0.5 - 0.36 * Math.cos(a)];
+    });
+    await draw(page, ring);
+    await page.locator('.result').evaluate((element) => element.replaceChildren());
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), '0');
+    await shot(page, 'digit-0');
+  });
+
+  it('fills the fraud model one field per input', async () => {
+    await chooseModel(page, 'fraud');
+    await page.getByLabel('amount (FP32)').fill('950');
+    await page.getByLabel('items (INT64)').fill('9');
+    await page.getByLabel('country (BYTES)').fill('BR');
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), 'fraud');
+  });
+
+  it('is usable from the keyboard and at phone width', async () => {
+    await page.locator('.model-card[data-model="diabetes"]').focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 2, name: 'diabetes' }).waitFor();
+    assert.equal(
+      await page.evaluate('document.activeElement.textContent'),
+      'diabetes',
+      'focus moves to the model',
+    );
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.match(await predicted(page), /^\d+(\.\d+)?$/);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px at 390 px`);
+    await shot(page, 'phone');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('logged no console error, CSP violations included', () => {
+    assert.deepEqual(browser.errors, []);
+  });
+
+  it('saved its screenshots under test-results/playground/', (t) => {
+    const saved = readdirSync(SHOTS).filter((f) => f.endsWith('.png'));
+    for (const name of ['models', 'iris', 'iris-bad-value', 'digit-1', 'digit-0', 'phone']) {
+      assert.ok(saved.includes(`${name}.png`), name);
+    }
+    t.diagnostic(`screenshots in ${SHOTS}`);
+  });
+});
+
+describe('the playground with authentication on, in Chromium', { skip }, () => {
+  let server: Running;
+  let browser: Awaited<ReturnType<typeof open>>;
+  let page: Page;
+  const token = (scope: string) =>
+    new SignJWT({ scope })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('playground-test')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(SECRET));
+
+  before(async () => {
+    await mkdir(SHOTS, { recursive: true });
+    server = await startServer({
+      SERVAL_WORKERS: '1',
+      SERVAL_LOG_LEVEL: 'warn',
+      SERVAL_AUTH_ENABLED: 'true',
+      SERVAL_JWT_SECRET: SECRET,
+    });
+    browser = await open([
+      { status: 401, path: /^\/v1\/models$/ },
+      { status: 403, path: /^\/v1\/models\/iris:predict$/ },
+      { status: 404, path: /^\/(v2\/models\/stats|metrics)$/ },
+    ]);
+    page = browser.page;
+  });
+  after(async () => {
+    await browser.close();
+    server.child.kill('SIGKILL');
+  });
+
+  it('asks for a token, shows 401 as the API says it, and keeps the token in memory only', async () => {
+    await page.goto(`${server.base}/playground`);
+    const prompt = page.locator('#auth');
+    await prompt.getByLabel('Bearer token').waitFor();
+    await prompt.locator('strong', { hasText: 'UNAUTHORIZED' }).waitFor();
+    await shot(page, 'token-prompt', false);
+
+    await prompt.getByLabel('Bearer token').fill('not-a-token');
+    await prompt.getByRole('button', { name: 'Use this token' }).click();
+    await prompt.getByText(/invalid_token/).waitFor();
+
+    const readOnly = await token('serval:read');
+    await prompt.getByLabel('Bearer token').fill(readOnly);
+    await prompt.getByRole('button', { name: 'Use this token' }).click();
+    await prompt.waitFor({ state: 'hidden' });
+    await page.locator('.model-card[data-model="iris"] .badge-ready').waitFor();
+    const kept = await page.evaluate<{ local: number; session: number; cookie: string; url: string }>(
+      '({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href })',
+    );
+    assert.deepEqual(
+      { ...kept, url: kept.url.includes(readOnly) },
+      { local: 0, session: 0, cookie: '', url: false },
+    );
+  });
+
+  it('shows 403 as the API says it for a token without the predict scope, then predicts with one', async () => {
+    await chooseModel(page, 'iris');
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    const error = page.locator('.result .error-box');
+    await error.locator('strong', { hasText: 'INSUFFICIENT_SCOPE' }).waitFor();
+    await error.getByText(/error="insufficient_scope"/).waitFor();
+    await shot(page, 'token-403');
+    assert.match((await page.locator('.snippets code').textContent()) ?? '', /\$SERVAL_TOKEN/);
+
+    await page.getByRole('button', { name: 'Forget the token' }).click();
+    const prompt = page.locator('#auth');
+    await prompt.getByLabel('Bearer token').fill(await token('serval:read serval:predict'));
+    await prompt.getByRole('button', { name: 'Use this token' }).click();
+    await prompt.waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), 'setosa');
+  });
+
+  it('logged no console error beyond the 401 and 403 the API answered', () => {
+    assert.deepEqual(browser.errors, []);
+  });
+});
