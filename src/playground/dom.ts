@@ -51,7 +51,7 @@ export function formatMs(ms: number): string {
 }
 
 export function formatPercent(ratio: number): string {
-  return `${(ratio * 100).toFixed(ratio >= 0.9995 || ratio < 0.001 ? 0 : 1)} %`;
+  return `${Number((ratio * 100).toFixed(1))} %`;
 }
 
 let unique = 0;

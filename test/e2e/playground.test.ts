@@ -257,13 +257,61 @@ describe('the playground in Chromium', { skip }, () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  it('shows live counters, refreshed without a reload, when the server has metrics (answered by the test)', async () => {
+    // The metrics endpoints come later (GET /v2/models/stats, GET /metrics): this page gets their shapes here.
+    const metricsPage = await browser.context.newPage();
+    let requests = 40;
+    await metricsPage.route('**/v2/models/stats', (route) => {
+      requests += 10;
+      const success = { count: requests, ns: requests * 2_500_000 };
+      const stats = {
+        name: 'iris',
+        version: '1',
+        inference_count: requests,
+        execution_count: requests,
+        inference_stats: { success, fail: { count: 0, ns: 0 } },
+      };
+      return route.fulfill({ json: { model_stats: [stats] } });
+    });
+    const buckets = [
+      ['0.001', 10],
+      ['0.005', 90],
+      ['0.01', 99],
+      ['+Inf', 100],
+    ];
+    const metrics = [
+      ...buckets.map(
+        ([le, n]) =>
+          `serval_request_duration_seconds_bucket{model="iris",version="1",protocol="v1",le="${le}"} ${n}`,
+      ),
+      'serval_request_duration_seconds_sum{model="iris",version="1",protocol="v1"} 0.3',
+      'serval_request_duration_seconds_count{model="iris",version="1",protocol="v1"} 100',
+      'serval_cache_requests_total{result="hit"} 3',
+      'serval_cache_requests_total{result="miss"} 1',
+    ].join('\n');
+    await metricsPage.route('**/metrics', (route) =>
+      route.fulfill({ body: metrics, contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
+    );
+    await metricsPage.goto(`${server.base}/playground#/models/iris`);
+    const card = metricsPage.locator('.model-card[data-model="iris"] .counters');
+    await card.getByText('p50 3.00 ms · p99 10.0 ms · cache hits 75 %').waitFor();
+    const first = (await card.textContent()) ?? '';
+    assert.match(first, /^\d+ requests · mean 2\.50 ms/);
+    await metricsPage.getByText('Live counters, refreshed every 2 s.').waitFor();
+    await metricsPage.locator('.facts .counters').getByText('cache hits 75 %').waitFor();
+    await card.filter({ hasNotText: first }).waitFor({ timeout: 6000 });
+    assert.equal(await metricsPage.locator('.model-card[data-model="digits"] .counters').textContent(), '');
+    await shot(metricsPage, 'counters', false);
+    await metricsPage.close();
+  });
+
   it('logged no console error, CSP violations included', () => {
     assert.deepEqual(browser.errors, []);
   });
 
   it('saved its screenshots under test-results/playground/', (t) => {
     const saved = readdirSync(SHOTS).filter((f) => f.endsWith('.png'));
-    for (const name of ['models', 'iris', 'iris-bad-value', 'digit-1', 'digit-0', 'phone']) {
+    for (const name of ['models', 'iris', 'iris-bad-value', 'digit-1', 'digit-0', 'phone', 'counters']) {
       assert.ok(saved.includes(`${name}.png`), name);
     }
     t.diagnostic(`screenshots in ${SHOTS}`);
