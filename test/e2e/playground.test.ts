@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { MODELS, ROOT } from '../helpers.js';
+import { FIXTURE_MODELS, MODELS, ROOT, tempRepository } from '../helpers.js';
 import { startServer, type Running } from '../server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -27,6 +27,7 @@ const ARGS = [
 ];
 const SHOTS = join(ROOT, 'test-results/playground');
 const SECRET = 'a-playground-secret-of-at-least-32-characters';
+const BUNDLED = readdirSync(MODELS);
 
 const ci = !['', '0', 'false', undefined].includes(process.env.CI);
 const missing = !existsSync(CHROMIUM);
@@ -112,30 +113,52 @@ describe('the playground in Chromium', { skip }, () => {
   let browser: Awaited<ReturnType<typeof open>>;
   let page: Page;
 
+  let repository: { root: string; cleanup: () => Promise<void> };
+
   before(async () => {
     await mkdir(SHOTS, { recursive: true });
-    server = await startServer({ SERVAL_WORKERS: '1', SERVAL_LOG_LEVEL: 'warn' });
+    // The bundled models, a raw model with 13 inputs (the JSON editor) and one that fails to load.
+    repository = await tempRepository({
+      ...Object.fromEntries(BUNDLED.map((name) => [`${name}/1`, { from: join(MODELS, name, '1') }])),
+      'dtypes/1': { from: join(FIXTURE_MODELS, 'dtypes/1') },
+      'broken/1': { files: { 'model.onnx': 'not an onnx file' } },
+    });
+    server = await startServer({
+      SERVAL_WORKERS: '1',
+      SERVAL_LOG_LEVEL: 'warn',
+      SERVAL_MODEL_REPOSITORY: repository.root,
+      SERVAL_CACHE_ENABLED: 'true',
+    });
     browser = await open([
       // No metrics on this server: the page asks once and says so.
       { status: 404, path: /^\/(v2\/models\/stats|metrics)$/ },
-      // The bad value the test sends on purpose.
-      { status: 400, path: /^\/v1\/models\/iris:predict$/ },
+      // The bad values the test sends on purpose.
+      { status: 400, path: /^\/v1\/models\/(iris|dtypes):predict$/ },
     ]);
     page = browser.page;
   });
   after(async () => {
     await browser.close();
     server.child.kill('SIGKILL');
+    await repository.cleanup();
   });
 
-  it('opens from / in a browser and lists every bundled model, ready', async () => {
+  it('opens from / in a browser and lists every bundled model, ready, and a failed one with its reason', async () => {
     await page.goto(`${server.base}/`);
     assert.equal(new URL(page.url()).pathname, '/playground');
     assert.equal(await page.title(), 'Serval playground');
-    for (const name of readdirSync(MODELS)) {
+    for (const name of [...BUNDLED, 'dtypes']) {
       await page.locator(`.model-card[data-model="${name}"] .badge-ready`).waitFor();
     }
-    assert.equal(await page.locator('.model-card').count(), readdirSync(MODELS).length);
+    assert.equal(await page.locator('.model-card').count(), BUNDLED.length + 2);
+    const broken = page.locator('.model-card[data-model="broken"]');
+    await broken.locator('.badge-failed').waitFor();
+    assert.ok(
+      ((await broken.locator('.version').textContent()) ?? '').length > 'v1 failed '.length,
+      'the reason',
+    );
+    await chooseModel(page, 'broken');
+    await page.getByText('Version 1 is failed: it cannot be tried.').waitFor();
     await page.getByText('No metrics on this server').waitFor();
     await shot(page, 'models');
   });
@@ -157,6 +180,9 @@ describe('the playground in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Predict', exact: true }).click();
     assert.equal(await predicted(page), 'virginica');
     await page.locator('.result .status').getByText('200 OK').waitFor();
+    assert.match((await page.locator('.result .cache-status').textContent()) ?? '', /^serval; fwd=miss/);
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    await page.locator('.result .cache-status').getByText('serval; hit').waitFor();
     await page.locator('.bars .bar-top').getByText('virginica').waitFor();
     assert.match(
       (await page.locator('.snippets code').textContent()) ?? '',
@@ -228,6 +254,45 @@ describe('the playground in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Predict', exact: true }).click();
     assert.equal(await predicted(page), '0');
     await shot(page, 'digit-0');
+
+    // The same picture as an image file, scaled to the input's size in the browser.
+    const picture = await page.locator('canvas.pad').screenshot();
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    await page
+      .getByLabel('Or load an image file')
+      .setInputFiles({ name: 'zero.png', mimeType: 'image/png', buffer: picture });
+    await page.locator('.result').evaluate((element) => element.replaceChildren());
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), '0');
+  });
+
+  it('draws with the keyboard too', async () => {
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    await page.locator('canvas.pad').focus();
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowUp');
+    await page.keyboard.press(' ');
+    for (let i = 0; i < 12; i++) await page.keyboard.press('ArrowDown');
+    await page.keyboard.press(' ');
+    await page.locator('.result').evaluate((element) => element.replaceChildren());
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    assert.equal(await predicted(page), '1');
+  });
+
+  it("gives other tensors a JSON editor, with the API's message next to it", async () => {
+    await chooseModel(page, 'dtypes');
+    const editor = page.getByLabel('Input tensors by name, batch included (JSON)');
+    const prefilled = await editor.inputValue();
+    assert.match(prefilled, /"int8_in": \[\[0,0\]\]/);
+    await editor.fill('{"bool_in": [[true, false]');
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    await page
+      .locator('.try-form .field-error')
+      .getByText(/^Not valid: /)
+      .waitFor();
+    await editor.fill(prefilled.replace('"int8_in": [[0,0]]', '"int8_in": [[0,300]]'));
+    await page.getByRole('button', { name: 'Predict', exact: true }).click();
+    await page.locator('.try-form .field-error').getByText('int8_in').waitFor();
+    assert.equal(await editor.getAttribute('aria-invalid'), 'true');
   });
 
   it('fills the fraud model one field per input', async () => {

@@ -77,6 +77,21 @@ describe('the playground forms over the real API', () => {
     }
   });
 
+  it("sends the JSON editor's tensors as V1 columnar inputs and as V2 tensors", async () => {
+    const fraud = model('fraud');
+    const plan: Plan = { kind: 'json', inputs: fraud.inputs };
+    const tensors = { amount: [[950]], items: [[9]], country: [['BR']] };
+    const prepared = prepare(plan, { kind: 'tensors', tensors }, 'fraud');
+    assert.deepEqual(prepared.v1.body, { inputs: tensors });
+    const [v1, v2] = await Promise.all([send(prepared.v1), send(prepared.v2)]);
+    assert.equal(v1.statusCode, 200, v1.body);
+    assert.equal(v2.statusCode, 200, v2.body);
+    for (const answer of [v1, v2]) {
+      const reading = read(fraud, answer.json());
+      assert.deepEqual(reading.kind === 'classes' && reading.rows.map((r) => r.label), ['fraud']);
+    }
+  });
+
   it('sends versioned paths when a version is chosen', async () => {
     const prepared = prepare(planFor(model('iris')), examplePayload(planFor(model('iris'))), 'iris', '1');
     assert.equal(prepared.v1.path, '/v1/models/iris/versions/1:predict');
