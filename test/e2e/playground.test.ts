@@ -93,11 +93,15 @@ async function predicted(page: Page): Promise<string> {
 async function chooseModel(page: Page, name: string): Promise<void> {
   await page.locator(`.model-card[data-model="${name}"]`).click();
   await page.getByRole('heading', { level: 2, name, exact: true }).waitFor();
+  // The batching line arrives last (GET .../config); once it is there the layout stays put for the mouse.
+  await page.locator('[data-batching]').filter({ hasNotText: '…' }).waitFor();
 }
 
 /** Drags the mouse through points given in the canvas's own 0..1 coordinates. */
 async function draw(page: Page, points: [number, number][]): Promise<void> {
-  const box = await page.locator('canvas.pad').boundingBox();
+  const canvas = page.locator('canvas.pad');
+  await canvas.scrollIntoViewIfNeeded();
+  const box = await canvas.boundingBox();
   assert.ok(box, 'the drawing canvas is on screen');
   const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
   const [first, ...rest] = points;
