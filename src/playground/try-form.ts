@@ -3,7 +3,7 @@
 import type { Answer } from './api.js';
 import { parseCsv } from './csv.js';
 import { h, uid } from './dom.js';
-import { DrawingPad, drawPreview, type Pixels } from './drawing.js';
+import { ImageInput } from './image-input.js';
 import { exampleTensors, exampleValue, parseValue, type Field, type Plan } from './plan.js';
 import { locate, prepare, type Payload, type Prepared, type Protocol } from './request.js';
 import type { ModelInfo } from './types.js';
@@ -19,21 +19,6 @@ interface FieldControl {
   error: HTMLElement;
 }
 
-/** Pixels (H, W, C interleaved) in the input's own layout and datatype. */
-function imageValues(pixels: Pixels, plan: Plan & { kind: 'image' }): number[] {
-  const { height, width, channels, values } = pixels;
-  const integer = /INT/.test(plan.input.datatype);
-  const value = (v: number) => (integer ? Math.round(v * 255) : Math.round(v * 10_000) / 10_000);
-  const out: number[] = [];
-  if (plan.layout === 'NHWC') for (const v of values) out.push(value(v));
-  else {
-    for (let c = 0; c < channels; c++) {
-      for (let p = 0; p < height * width; p++) out.push(value(values[p * channels + c] ?? 0));
-    }
-  }
-  return out;
-}
-
 export class TryForm {
   readonly element: HTMLFormElement;
   readonly #model: ModelInfo;
@@ -45,9 +30,7 @@ export class TryForm {
   #version: string | undefined;
   #csv: { text: HTMLTextAreaElement; error: HTMLElement } | undefined;
   #json: { text: HTMLTextAreaElement; error: HTMLElement } | undefined;
-  #pad:
-    | { pad: DrawingPad; fit: HTMLInputElement; invert: HTMLInputElement; preview: HTMLCanvasElement }
-    | undefined;
+  #image: ImageInput | undefined;
 
   constructor(model: ModelInfo, plan: Plan, send: Send) {
     this.#model = model;
@@ -153,7 +136,10 @@ export class TryForm {
         this.#csvBlock(plan.fields),
       ];
     }
-    if (plan.kind === 'image') return [this.#imageBlock(plan)];
+    if (plan.kind === 'image') {
+      this.#image = new ImageInput(plan, (message) => this.#showFormError(message));
+      return [this.#image.element];
+    }
     return [this.#jsonBlock(plan)];
   }
 
@@ -182,65 +168,6 @@ export class TryForm {
       text,
       error,
       button,
-    );
-  }
-
-  #imageBlock(plan: Plan & { kind: 'image' }): HTMLElement {
-    const { height, width, channels } = plan;
-    const pad = new DrawingPad(
-      height,
-      width,
-      channels,
-      `Drawing area for ${plan.input.name}, read as ${width}×${height} pixels`,
-    );
-    const check = (label: string, checked: boolean) => {
-      const input = h('input', { type: 'checkbox', checked });
-      return { input, label: h('label', { class: 'choice' }, input, label) };
-    };
-    const fit = check('Centre and scale the drawing to fill the frame', true);
-    const invert = check('Invert (dark ink on light paper)', false);
-    const preview = h('canvas', {
-      class: 'preview',
-      width,
-      height,
-      role: 'img',
-      'aria-label': `What the model sees: ${width}×${height}`,
-    });
-    this.#pad = { pad, fit: fit.input, invert: invert.input, preview };
-    const refresh = () =>
-      drawPreview(preview, pad.read({ fit: fit.input.checked, invert: invert.input.checked }));
-    pad.onChange = refresh;
-    fit.input.addEventListener('change', refresh);
-    invert.input.addEventListener('change', refresh);
-    const clear = h('button', { type: 'button' }, 'Clear');
-    clear.addEventListener('click', () => pad.clear());
-    const fileId = uid('file');
-    const file = h('input', { type: 'file', id: fileId, accept: 'image/*' });
-    file.addEventListener('change', () => {
-      const chosen = file.files?.[0];
-      if (!chosen) return;
-      fit.input.checked = false;
-      pad.load(chosen).catch(() => this.#showFormError('this file is not an image the browser can read'));
-    });
-    refresh();
-    return h(
-      'div',
-      { class: 'image-input' },
-      pad.element,
-      h(
-        'div',
-        { class: 'image-controls' },
-        clear,
-        h('p', {}, h('label', { for: fileId }, 'Or load an image file (scaled to fit)'), file),
-        fit.label,
-        invert.label,
-        h(
-          'figure',
-          { class: 'preview-figure' },
-          preview,
-          h('figcaption', {}, `What the model sees (${width}×${height}${channels === 1 ? ', grey' : ''})`),
-        ),
-      ),
     );
   }
 
@@ -287,13 +214,7 @@ export class TryForm {
       });
       return { kind: 'rows', columns: plan.fields.map((f) => f.key), rows: [row] };
     }
-    if (plan.kind === 'image' && this.#pad) {
-      const { pad, fit, invert } = this.#pad;
-      return {
-        kind: 'images',
-        images: [imageValues(pad.read({ fit: fit.checked, invert: invert.checked }), plan)],
-      };
-    }
+    if (this.#image) return { kind: 'images', images: [this.#image.values()] };
     if (this.#json) {
       try {
         const tensors: unknown = JSON.parse(this.#json.text.value);
