@@ -1,120 +1,32 @@
-// The playground in a real browser: Debian's Chromium driven by playwright-core against the built server. Opens
-// the page, finds every bundled model, predicts Iris, recognises a digit drawn on the canvas, shows the API's
-// error next to a field, asks for a token when auth is on; no console error (CSP included) on the way.
-// Screenshots go to test-results/playground/. Skipped without Chromium, except when CI is set.
+// The playground in a real browser against the built server: opens the page from /, finds every bundled model,
+// predicts Iris over V1 and V2, shows the API's error next to a pasted bad value, recognises digits drawn on the
+// canvas (mouse, keyboard, file), the JSON editor, live counters; no console error (CSP included) on the way.
+// Screenshots in test-results/playground/. Skipped without Chromium, except when CI is set.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it, test } from 'node:test';
-import { SignJWT } from 'jose';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { FIXTURE_MODELS, MODELS, ROOT, tempRepository } from '../helpers.js';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import {
+  browserSkip,
+  chooseModel,
+  draw,
+  openBrowser,
+  predicted,
+  shot,
+  SHOTS,
+  type Browser,
+} from '../browser.js';
+import { FIXTURE_MODELS, MODELS, tempRepository } from '../helpers.js';
 import { startServer, type Running } from '../server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// Without these, Chromium reaches out to Google's services, which the closed network here refuses.
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const SHOTS = join(ROOT, 'test-results/playground');
-const SECRET = 'a-playground-secret-of-at-least-32-characters';
 const BUNDLED = readdirSync(MODELS);
-
-const ci = !['', '0', 'false', undefined].includes(process.env.CI);
-const missing = !existsSync(CHROMIUM);
-const skip =
-  missing && !ci ? `no Chromium at ${CHROMIUM} (apt-get install chromium); with CI set this fails` : false;
-if (missing && ci) {
-  test('Chromium is installed (required when CI is set)', () => {
-    assert.fail(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium`);
-  });
-}
-
-/** An answer the API is expected to give in this run, which Chromium logs as "Failed to load resource". */
-interface Expected {
-  status: number;
-  path: RegExp;
-}
-
-/** A browser with an empty profile and one page whose console errors are collected. */
-async function open(
-  expected: Expected[],
-): Promise<{ context: BrowserContext; page: Page; errors: string[]; close: () => Promise<void> }> {
-  const profile = await mkdtemp(join(tmpdir(), 'serval-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000);
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const status = /status of (\d{3})/.exec(message.text())?.[1];
-    const url = message.location().url;
-    const path = url === '' ? '' : new URL(url).pathname;
-    const allowed = expected.some((e) => String(e.status) === status && e.path.test(path));
-    if (!allowed) errors.push(`console error: ${message.text()} (${url})`);
-  });
-  return {
-    context,
-    page,
-    errors,
-    close: async () => {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    },
-  };
-}
-
-async function shot(page: Page, name: string, fullPage = true): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
-}
-
-/** The predicted label or value shown in the answer, once an answer is there. */
-async function predicted(page: Page): Promise<string> {
-  const answer = page.locator('.result .predicted').first();
-  await answer.waitFor();
-  return (await answer.textContent()) ?? '';
-}
-
-async function chooseModel(page: Page, name: string): Promise<void> {
-  await page.locator(`.model-card[data-model="${name}"]`).click();
-  await page.getByRole('heading', { level: 2, name, exact: true }).waitFor();
-  // The batching line arrives last (GET .../config); once it is there the layout stays put for the mouse.
-  await page.locator('[data-batching]').filter({ hasNotText: '…' }).waitFor();
-}
-
-/** Drags the mouse through points given in the canvas's own 0..1 coordinates. */
-async function draw(page: Page, points: [number, number][]): Promise<void> {
-  const canvas = page.locator('canvas.pad');
-  await canvas.scrollIntoViewIfNeeded();
-  const box = await canvas.boundingBox();
-  assert.ok(box, 'the drawing canvas is on screen');
-  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
-  const [first, ...rest] = points;
-  assert.ok(first);
-  await page.mouse.move(...at(first));
-  await page.mouse.down();
-  for (const point of rest) await page.mouse.move(...at(point), { steps: 4 });
-  await page.mouse.up();
-}
+const skip = browserSkip();
 
 describe('the playground in Chromium', { skip }, () => {
   let server: Running;
-  let browser: Awaited<ReturnType<typeof open>>;
+  let browser: Browser;
   let page: Page;
 
   let repository: { root: string; cleanup: () => Promise<void> };
@@ -133,7 +45,7 @@ describe('the playground in Chromium', { skip }, () => {
       SERVAL_MODEL_REPOSITORY: repository.root,
       SERVAL_CACHE_ENABLED: 'true',
     });
-    browser = await open([
+    browser = await openBrowser([
       // No metrics on this server: the page asks once and says so.
       { status: 404, path: /^\/(v2\/models\/stats|metrics)$/ },
       // The bad values the test sends on purpose.
@@ -384,85 +296,5 @@ describe('the playground in Chromium', { skip }, () => {
       assert.ok(saved.includes(`${name}.png`), name);
     }
     t.diagnostic(`screenshots in ${SHOTS}`);
-  });
-});
-
-describe('the playground with authentication on, in Chromium', { skip }, () => {
-  let server: Running;
-  let browser: Awaited<ReturnType<typeof open>>;
-  let page: Page;
-  const token = (scope: string) =>
-    new SignJWT({ scope })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('playground-test')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(SECRET));
-
-  before(async () => {
-    await mkdir(SHOTS, { recursive: true });
-    server = await startServer({
-      SERVAL_WORKERS: '1',
-      SERVAL_LOG_LEVEL: 'warn',
-      SERVAL_AUTH_ENABLED: 'true',
-      SERVAL_JWT_SECRET: SECRET,
-    });
-    browser = await open([
-      { status: 401, path: /^\/v1\/models$/ },
-      { status: 403, path: /^\/v1\/models\/iris:predict$/ },
-      { status: 404, path: /^\/(v2\/models\/stats|metrics)$/ },
-    ]);
-    page = browser.page;
-  });
-  after(async () => {
-    await browser.close();
-    server.child.kill('SIGKILL');
-  });
-
-  it('asks for a token, shows 401 as the API says it, and keeps the token in memory only', async () => {
-    await page.goto(`${server.base}/playground`);
-    const prompt = page.locator('#auth');
-    await prompt.getByLabel('Bearer token').waitFor();
-    await prompt.locator('strong', { hasText: 'UNAUTHORIZED' }).waitFor();
-    await shot(page, 'token-prompt', false);
-
-    await prompt.getByLabel('Bearer token').fill('not-a-token');
-    await prompt.getByRole('button', { name: 'Use this token' }).click();
-    await prompt.getByText(/invalid_token/).waitFor();
-
-    const readOnly = await token('serval:read');
-    await prompt.getByLabel('Bearer token').fill(readOnly);
-    await prompt.getByRole('button', { name: 'Use this token' }).click();
-    await prompt.waitFor({ state: 'hidden' });
-    await page.locator('.model-card[data-model="iris"] .badge-ready').waitFor();
-    const kept = await page.evaluate<{ local: number; session: number; cookie: string; url: string }>(
-      '({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href })',
-    );
-    assert.deepEqual(
-      { ...kept, url: kept.url.includes(readOnly) },
-      { local: 0, session: 0, cookie: '', url: false },
-    );
-  });
-
-  it('shows 403 as the API says it for a token without the predict scope, then predicts with one', async () => {
-    await chooseModel(page, 'iris');
-    await page.getByRole('button', { name: 'Predict', exact: true }).click();
-    const error = page.locator('.result .error-box');
-    await error.locator('strong', { hasText: 'INSUFFICIENT_SCOPE' }).waitFor();
-    await error.getByText(/error="insufficient_scope"/).waitFor();
-    await shot(page, 'token-403');
-    assert.match((await page.locator('.snippets code').textContent()) ?? '', /\$SERVAL_TOKEN/);
-
-    await page.getByRole('button', { name: 'Forget the token' }).click();
-    const prompt = page.locator('#auth');
-    await prompt.getByLabel('Bearer token').fill(await token('serval:read serval:predict'));
-    await prompt.getByRole('button', { name: 'Use this token' }).click();
-    await prompt.waitFor({ state: 'hidden' });
-    await page.getByRole('button', { name: 'Predict', exact: true }).click();
-    assert.equal(await predicted(page), 'setosa');
-  });
-
-  it('logged no console error beyond the 401 and 403 the API answered', () => {
-    assert.deepEqual(browser.errors, []);
   });
 });
