@@ -190,13 +190,16 @@ function snippets(prepared: Prepared, sent: Protocol, context: SnippetContext): 
   const copy = h('button', { type: 'button', class: 'small' }, 'Copy');
   copy.addEventListener('click', () => {
     const text = snippet(language, protocol, prepared[protocol], context);
-    navigator.clipboard.writeText(text).then(
-      () => (copied.textContent = 'Copied.'),
-      () => {
-        getSelection()?.selectAllChildren(code);
-        copied.textContent = 'Selected: press Ctrl+C (or ⌘C) to copy.';
-      },
-    );
+    // navigator.clipboard is missing outside secure contexts (plain HTTP but on localhost): select instead.
+    Promise.resolve()
+      .then(() => navigator.clipboard.writeText(text))
+      .then(
+        () => (copied.textContent = 'Copied.'),
+        () => {
+          getSelection()?.selectAllChildren(code);
+          copied.textContent = 'Selected: press Ctrl+C (or ⌘C) to copy.';
+        },
+      );
   });
   update();
   return h(

@@ -135,6 +135,11 @@ describe('the playground in Chromium', { skip }, () => {
     assert.equal(await field.getAttribute('aria-invalid'), 'true');
     await page.locator('.result .error-box').getByText('INVALID_INPUT').waitFor();
     await shot(page, 'iris-bad-value');
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    await page.locator('.snippets').getByText('Copied.').waitFor();
+    const copied = await page.evaluate<string>('navigator.clipboard.readText()');
+    assert.equal(copied, await page.locator('.snippets code').textContent());
+    assert.ok(copied.includes('"petal_length":"abc"'), 'the exact request, the bad value included');
     await field.fill('5.2');
     assert.equal(await message.textContent(), '', 'typing clears the message');
   });
