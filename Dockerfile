@@ -25,6 +25,7 @@ RUN npm ci && npm ls >/dev/null
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
+# tsc, then esbuild bundles the playground (src/playground) into dist/playground.
 RUN npm run build
 
 FROM base AS deps

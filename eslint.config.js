@@ -55,6 +55,10 @@ export default defineConfig(
   layer('src/http/**', HTTP),
   layer('src/http/v1/**', HTTP, { regex: '(^|/)v2/', message: 'V1 and V2 stand beside each other' }),
   layer('src/http/v2/**', HTTP, { regex: '(^|/)v1/', message: 'V1 and V2 stand beside each other' }),
+  layer('src/playground/**', {
+    regex: '^(\\.\\./|node:|fastify|@fastify/)',
+    message: 'the playground is browser code: it imports only its own modules',
+  }),
   layer('src/grpc/**', {
     regex: '^(fastify|@fastify/)|(^|/)(http|process)/',
     message: 'the gRPC front end does not reach into HTTP or the process',

@@ -1,4 +1,4 @@
-// `npm run build`, and `npm start`'s build step: with --if-stale it compiles only when a source is newer than the
+// `npm run build`, and `npm start`'s build step (tsc, then the playground's bundle): with --if-stale it compiles only when a source is newer than the
 // last build, so that a start on a current dist/ answers in about a second instead of after a full compile.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -22,4 +22,9 @@ if (ifStale && existsSync(STAMP) && Math.max(...INPUTS.map(newest)) <= statSync(
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const { status } = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 if (status !== 0) process.exit(status ?? 1);
+// The playground's page (src/playground, browser code outside tsc's build) is bundled by esbuild.
+const page = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-playground.ts'], {
+  stdio: 'inherit',
+});
+if (page.status !== 0) process.exit(page.status ?? 1);
 writeFileSync(STAMP, `${new Date().toISOString()}\n`);

@@ -1,6 +1,7 @@
 // buildApp(config, core): the whole Fastify application over the core, without listening; the process owns both.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config/schema.js';
@@ -18,11 +19,15 @@ import metrics from './plugins/app/metrics.js';
 import rateLimit from './plugins/app/rate-limit.js';
 import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
+import playgroundRoutes from './routes/playground.js';
 import serviceRoutes from './routes/service.js';
 import v1Routes from './v1/routes.js';
 import v2Routes from './v2/routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The playground's build (scripts/build-playground.ts): the same folder from src/http and from dist/http. */
+const PLAYGROUND = fileURLToPath(new URL('../../dist/playground', import.meta.url));
 
 /** A client's X-Request-Id is kept when it is short and plain; otherwise a UUID is made. */
 function requestId(req: IncomingMessage): string {
@@ -85,6 +90,7 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
   await app.register(rateLimit, config);
   await app.register(metrics, { route: config.metricsPort === 0, auth: config.metricsAuth });
   await app.register(serviceRoutes, { version: SERVAL_VERSION });
+  await app.register(playgroundRoutes, { root: PLAYGROUND });
   if (config.oauthClientsFile && keys?.signing) {
     const [{ ClientRegistry }, { default: oauthRoutes }] = await Promise.all([
       import('../auth/clients.js'),

@@ -54,6 +54,11 @@ export const httpErrors = {
     'Only grant_type=client_credentials is supported',
   ),
   INVALID_TOKEN_REQUEST: httpErrorType('INVALID_TOKEN_REQUEST', 400, '%s'),
+  PLAYGROUND_NOT_BUILT: httpErrorType(
+    'PLAYGROUND_NOT_BUILT',
+    503,
+    'The playground is not built: run npm run build (it writes dist/playground)',
+  ),
 } as const;
 
 /** The one mapping from kinds to statuses. */

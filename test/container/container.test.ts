@@ -160,6 +160,25 @@ describe('the container image', { skip }, () => {
     assert.equal(body.predictions[0]?.label, 'setosa');
   });
 
+  test('serves the playground: / sends a browser there, the page loads its hashed assets', async () => {
+    const root = await fetch(`http://127.0.0.1:${port}/`, {
+      headers: { accept: 'text/html' },
+      redirect: 'manual',
+    });
+    assert.equal(root.status, 303);
+    assert.equal(root.headers.get('location'), '/playground');
+    const page = await fetch(`http://127.0.0.1:${port}/playground`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/playground\/assets\/[^"]+)"/g)].map((m) => m[1] ?? '');
+    assert.equal(assets.length, 2, html);
+    for (const asset of assets) {
+      const res = await fetch(`http://127.0.0.1:${port}${asset}`);
+      assert.equal(res.status, 200, asset);
+      assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    }
+  });
+
   test('serves an OpenAPI document with paths', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/openapi.json`);
     assert.equal(res.status, 200);

@@ -1,8 +1,7 @@
 // End to end: the built server as a real process (2 workers) over real HTTP (V1 and binary V2), including SIGTERM draining.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -12,12 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FIXTURE_MODELS, freePort, MODELS, ROOT, startRedis, tempRepository } from '../helpers.js';
 import { binaryRequest, rawBytes, readResponse } from '../oip.js';
-
-interface Running {
-  child: ChildProcessByStdio<null, Readable, Readable>;
-  base: string;
-  lines: () => Record<string, unknown>[];
-}
+import { startServer, type Running } from '../server.js';
 
 const workersReady = (server: Running) => server.lines().filter((l) => l.msg === 'worker ready');
 
@@ -25,35 +19,6 @@ const workersReady = (server: Running) => server.lines().filter((l) => l.msg ===
 async function waitForWorkers(server: Running, count: number): Promise<void> {
   for (let i = 0; i < 200 && workersReady(server).length < count; i++) await sleep(50);
   assert.equal(workersReady(server).length, count);
-}
-
-async function startServer(env: Record<string, string>): Promise<Running> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
-    cwd: ROOT,
-    env: { ...process.env, SERVAL_PORT: String(port), SERVAL_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  const lines = () =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${out}`);
-    const ready = await fetch(`${base}/readyz`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) return { child, base, lines };
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`server not ready: ${out}`);
 }
 
 const heavyBody = JSON.stringify({ instances: [[1, 2, 3, 4]] });

@@ -13,7 +13,14 @@ describe('service routes', () => {
     const body = res.json();
     assert.equal(body.name, 'serval');
     assert.match(body.version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(Object.keys(body.links).sort(), ['docs', 'health', 'models', 'openapi', 'ready']);
+    assert.deepEqual(Object.keys(body.links).sort(), [
+      'docs',
+      'health',
+      'models',
+      'openapi',
+      'playground',
+      'ready',
+    ]);
   });
 
   it('GET /healthz answers even before models load, /readyz only after', async (t) => {

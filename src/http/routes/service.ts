@@ -1,7 +1,8 @@
-// Service routes: what this server is (/), liveness (/healthz) and readiness (/readyz).
+// Service routes: what this server is (/, or the playground for a browser), liveness (/healthz) and readiness (/readyz).
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errors, withExtras } from '../../core/errors.js';
+import { prefersHtml } from '../../lib/accept.js';
 import { ErrorSchema } from '../schemas/common.js';
 
 export interface ServiceOptions {
@@ -25,15 +26,22 @@ const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function 
       schema: {
         tags: ['service'],
         summary: 'Service name, version and links',
-        response: { 200: RootSchema },
+        description: 'A browser (an Accept header that prefers text/html) is sent to the playground instead.',
+        response: {
+          200: RootSchema,
+          303: Type.Null({ description: 'See /playground: the Accept header prefers text/html' }),
+        },
       },
     },
-    async function () {
+    async function (request, reply) {
+      void reply.header('vary', 'accept');
+      if (prefersHtml(request.headers.accept)) return reply.redirect('/playground', 303);
       return {
         name: 'serval',
         version: options.version,
         description: 'ONNX model server with a KServe V1 compatible REST API',
         links: {
+          playground: '/playground',
           docs: '/docs',
           openapi: '/openapi.json',
           models: '/v1/models',
