@@ -1,8 +1,10 @@
 // Shared test helpers: a config for tests, an app built and loaded, and temporary model repositories.
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
@@ -87,6 +89,20 @@ export interface RunningRedis {
   /** SIGSTOP: the TCP port stays open and nothing answers, as a hung Redis or a cut link looks. */
   pause: () => void;
   resume: () => void;
+}
+
+/**
+ * The reason to skip a suite that runs a real redis-server (none installed), or false. With CI set a missing
+ * redis-server is a failure instead (.ci/run installs it): the calling file gets a failing test that says so.
+ */
+export function redisSkip(): string | false {
+  if (spawnSync('redis-server', ['--version']).status === 0) return false;
+  if (!['', '0', 'false', undefined].includes(process.env.CI)) {
+    test('redis-server is installed (required when CI is set)', () => {
+      assert.fail("no redis-server on PATH: .ci/run installs Debian's redis-server");
+    });
+  }
+  return 'no redis-server on PATH (apt-get install redis-server); with CI set this fails';
 }
 
 /** A real redis-server on a free port, for the tests that share state through Redis. */

@@ -1,6 +1,24 @@
 // A scrape read with the Prometheus project's own text-format parser (prometheus_client's, Debian's
 // python3-prometheus-client), and lookups of its samples by name and labels.
-import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+
+/**
+ * The reason to skip a suite that reads scrapes (no python3-prometheus-client), or false. With CI set it is a
+ * failure instead (.ci/run installs the package).
+ */
+export function parserSkip(): string | false {
+  if (spawnSync('/usr/bin/python3', ['-c', 'import prometheus_client']).status === 0) return false;
+  if (!['', '0', 'false', undefined].includes(process.env.CI)) {
+    test('the Prometheus text-format parser is installed (required when CI is set)', () => {
+      assert.fail(
+        "no prometheus_client for /usr/bin/python3: .ci/run installs Debian's python3-prometheus-client",
+      );
+    });
+  }
+  return 'no Prometheus parser (apt-get install python3-prometheus-client); with CI set this fails';
+}
 
 export type Labels = Record<string, string>;
 

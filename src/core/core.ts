@@ -101,9 +101,12 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
   const handle = (request: ClusterRequest): Promise<ClusterReply> =>
     reply(process.pid, async () => {
       switch (request.kind) {
+        // A worker still loading the start's models applies a change after them, not to a half-known repository.
         case 'load':
+          await repository.load();
           return repository.loadModel(request.name, request.descriptor);
         case 'unload':
+          await repository.load();
           return repository.unloadModel(request.name);
         case 'stats':
           return statistics.snapshot(repository.served());

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { freePort, MODELS, ROOT, tempRepository } from '../helpers.js';
-import { Scrape } from '../prometheus.js';
+import { parserSkip, Scrape } from '../prometheus.js';
 
 interface Running {
   child: ChildProcessByStdio<null, Readable, Readable>;
@@ -69,7 +69,7 @@ const scrape = async (base: string) => {
   return new Scrape(await res.text());
 };
 
-describe('operating a 2-worker server', () => {
+describe('operating a 2-worker server', { skip: parserSkip() }, () => {
   let server: Running;
   let repo: { root: string; cleanup: () => Promise<void> };
   before(async () => {

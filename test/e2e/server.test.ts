@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FIXTURE_MODELS, freePort, MODELS, ROOT, startRedis, tempRepository } from '../helpers.js';
+import { FIXTURE_MODELS, freePort, MODELS, ROOT, redisSkip, startRedis, tempRepository } from '../helpers.js';
 import { binaryRequest, rawBytes, readResponse } from '../oip.js';
 import { startServer, type Running } from '../server.js';
 
@@ -183,7 +183,7 @@ function postFresh(base: string, path: string, body: string): Promise<number> {
   });
 }
 
-describe('a rate limit shared through Redis by 2 worker processes', () => {
+describe('a rate limit shared through Redis by 2 worker processes', { skip: redisSkip() }, () => {
   it('lets exactly the limit through, whichever worker answers', async (t) => {
     const redis = await startRedis();
     const server = await startServer({

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TensorMap } from '../../../src/core/tensor/tensor.js';
 import { EXACT_MAX_BODY } from '../../../src/core/cache/prediction-cache.js';
 import { pino } from 'pino';
-import { loadedApp, MODELS, postBody, startRedis, tempRepository } from '../../helpers.js';
+import { loadedApp, MODELS, postBody, redisSkip, startRedis, tempRepository } from '../../helpers.js';
 
 type Features = readonly number[] | Readonly<Record<string, number>>;
 
@@ -294,7 +294,7 @@ describe('without cacheEnabled', () => {
   });
 });
 
-describe('the prediction cache shared through Redis', () => {
+describe('the prediction cache shared through Redis', { skip: redisSkip() }, () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
   let a: FastifyInstance;
   let b: FastifyInstance;

@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashSecret } from '../../../src/auth/clients.js';
-import { loadedApp, startRedis } from '../../helpers.js';
+import { loadedApp, redisSkip, startRedis } from '../../helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 const body = { instances: [[5.1, 3.5, 1.4, 0.2]] };
@@ -112,7 +112,7 @@ describe('rate limits on tokens', () => {
   });
 });
 
-describe('rate limiting through Redis', () => {
+describe('rate limiting through Redis', { skip: redisSkip() }, () => {
   it('shares one limit between two apps (workers or replicas)', async (t) => {
     const redis = await startRedis();
     const config = { rateLimitEnabled: true, rateLimitPredictMax: 4, redisUrl: redis.url };

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { loadedApp, startRedis, type RunningRedis } from '../../helpers.js';
+import { loadedApp, redisSkip, startRedis, type RunningRedis } from '../../helpers.js';
 
 const row = () => [4 + Math.random(), 3, 1.4, 0.2];
 
@@ -36,7 +36,7 @@ async function until(check: () => Promise<boolean>, ms: number, what: string): P
   assert.fail(`not within ${ms} ms: ${what}`);
 }
 
-describe('a hung Redis behind rate limits and the prediction cache', () => {
+describe('a hung Redis behind rate limits and the prediction cache', { skip: redisSkip() }, () => {
   let redis: RunningRedis;
   let a: FastifyInstance;
   let b: FastifyInstance;
