@@ -17,7 +17,7 @@ const HTTP = {
 };
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.scratch/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.scratch/', '.ci/.node-24/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -7,6 +7,24 @@ export type Session = ort.InferenceSession;
 
 const RUN_OPTIONS: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
 
+/**
+ * onnxruntime-common makes every float16 tensor a Float16Array where the runtime has one (Node 24), and
+ * onnxruntime-node 1.30's binding reads a Float16Array as 0 bytes ("not enough space: expected 8, got 0";
+ * microsoft/onnxruntime#32323). It picks its array types once, at the first tensor made: that one is made here
+ * with Float16Array hidden, so float16 stays Uint16Array, which the binding reads (and Serval keeps FP16 as).
+ */
+function keepFloat16AsBits(): void {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'Float16Array');
+  if (descriptor === undefined) return;
+  Reflect.deleteProperty(globalThis, 'Float16Array');
+  try {
+    new ort.Tensor('float32', new Float32Array(1), [1]);
+  } finally {
+    Object.defineProperty(globalThis, 'Float16Array', descriptor);
+  }
+}
+keepFloat16AsBits();
+
 /** A session from a file, or from its bytes when they are already read (no second read of a large graph). */
 export async function createSession(source: string | Uint8Array, intraOpThreads: number): Promise<Session> {
   const options: ort.InferenceSession.SessionOptions = {
