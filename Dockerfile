@@ -10,7 +10,7 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS base
 WORKDIR /app
 # onnxruntime-node's postinstall would download GPU libraries from outside the npm registry; the CPU
-# binaries ship inside the package. .npmrc says the same; the variable covers npm configs that ignore it.
+# binaries ship inside the package. .npmrc runs no install scripts; the variable covers a build without it.
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
     ORT_DISABLE_TELEMETRY=1 \
     npm_config_audit=false \

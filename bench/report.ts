@@ -22,6 +22,20 @@ export interface PairRow {
   ratio: number;
 }
 
+export interface ReloadRun {
+  cycles: number;
+  /** Every reload answered 200, and the predictions sent between them. */
+  loadsOk: number;
+  predictionsOk: number;
+  predictionsFailed: number;
+  /** The server's process tree after the first tenth of the cycles and after all of them. */
+  rssMbEarly: number;
+  rssMbEnd: number;
+  /** serval_thread_sessions summed over workers at the end: one per thread that ran the model. */
+  threadSessions: number;
+  seconds: number;
+}
+
 /** Cache hits (one body repeated) against misses (a new body each request) on one cache-enabled server. */
 export interface CacheRow {
   body: string;
@@ -67,6 +81,10 @@ export interface BenchResults {
   /** V1 against V2 JSON and V2 binary on one server; the large tensor through binary, JSON and the ceiling. */
   protocols: PairRow[];
   large: PairRow[];
+  /** Single-row Iris with metrics on against off, on two otherwise equal servers. */
+  metrics: PairRow[];
+  /** A thread-mode model reloaded (file changed, then load) again and again while it serves. */
+  reloads: ReloadRun;
   heavy: {
     connections: number;
     singleCallMs: number[];
@@ -253,6 +271,31 @@ function serverTable(r: BenchResults): string {
   );
 }
 
+function reloadTable(r: BenchResults): string {
+  const x = r.reloads;
+  return table(
+    [
+      'Reloads (thread mode, file changed, then load)',
+      'Loads 200',
+      'Predictions 200 / failed',
+      'MB RSS early → end',
+      'Thread sessions',
+      's',
+    ],
+    [
+      [
+        `${x.cycles} cycles`,
+        String(x.loadsOk),
+        `${x.predictionsOk} / ${x.predictionsFailed}`,
+        `${mb(x.rssMbEarly)} → ${mb(x.rssMbEnd)}`,
+        String(x.threadSessions),
+        x.seconds.toFixed(1),
+      ],
+    ],
+    [false, true, true, true, true, true],
+  );
+}
+
 function targetTable(r: BenchResults): string {
   const rows = r.targets.map((t) => [t.name, t.goal, t.measured, t.pass ? 'PASS' : 'MISS']);
   return table(['Target', 'Goal', 'Measured', 'Result'], rows, [false, false, false, false]);
@@ -284,6 +327,13 @@ export function renderReport(r: BenchResults): string {
       '"hits" / "misses": share of responses with cache-status "serval; hit" / "serval; fwd=miss; stored".',
     '',
     cacheTable(r),
+    '',
+    'Metrics cost: the same single-row Iris question to two servers, metrics on (the default) and off ' +
+      '(SERVAL_METRICS_ENABLED=false), A-B-B-A halves.',
+    '',
+    pairTable('Metrics', r.metrics),
+    '',
+    reloadTable(r),
     '',
     heavyTable(r),
     '',

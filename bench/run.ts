@@ -1,6 +1,6 @@
 // `npm run bench`: the built Serval against a bare node:http ceiling, plus cache hit/miss and heavy-model runs;
 // Markdown out, JSON saved.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,6 +14,7 @@ import {
   type CacheRow,
   type MatrixRow,
   type PairRow,
+  type ReloadRun,
   type Target,
 } from './report.js';
 import { heavyRepository, startCeiling, startServal, type ServerContext, type Started } from './servers.js';
@@ -212,6 +213,87 @@ async function pair(
     `  ${scenario} at ${connections} conns: ${asks[0].name} ${a.rps.toFixed(0)} req/s, ${asks[1].name} ${b.rps.toFixed(0)} req/s\n`,
   );
   return { scenario, connections, aName: asks[0].name, a, bName: asks[1].name, b, ratio: a.rps / b.rps };
+}
+
+/** Single-row Iris at 64 connections with metrics on (this server) and off (a second one). */
+async function metricsRows(serval: Started): Promise<PairRow[]> {
+  const off = await startServal(ctx, 'serval (metrics off)', { env: { SERVAL_METRICS_ENABLED: 'false' } });
+  const path = '/v1/models/iris:predict';
+  try {
+    return [
+      await pair(
+        'iris ×1',
+        [
+          { name: 'metrics on', started: serval, path, body: IRIS_1.body },
+          { name: 'metrics off', started: off, path, body: IRIS_1.body },
+        ],
+        64,
+      ),
+    ];
+  } finally {
+    await stopServer(off.server);
+  }
+}
+
+const RELOAD_CYCLES = 100;
+
+/**
+ * A thread-mode copy of Iris whose model.json changes before each of RELOAD_CYCLES loads (a new generation: a real
+ * reload), with predictions between them: every load and prediction must answer 200, and memory must stay flat
+ * (worker-thread sessions of replaced versions are freed).
+ */
+async function reloadScenario(): Promise<{ started: Started; reloads: ReloadRun }> {
+  const repo = join(ctx.runDir, 'reload-models');
+  const version = join(repo, 'reloaded', '1');
+  mkdirSync(version, { recursive: true });
+  cpSync(join(ctx.root, 'models/iris/1/model.onnx'), join(version, 'model.onnx'));
+  const descriptor = JSON.parse(readFileSync(join(ctx.root, 'models/iris/1/model.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const write = (cycle: number) =>
+    writeFileSync(
+      join(version, 'model.json'),
+      JSON.stringify({ ...descriptor, execution: 'thread', description: `reload ${cycle}` }),
+    );
+  write(0);
+  const started = await startServal(ctx, 'serval (reloads)', { modelRepository: repo });
+  const run: ReloadRun = {
+    cycles: RELOAD_CYCLES,
+    loadsOk: 0,
+    predictionsOk: 0,
+    predictionsFailed: 0,
+    rssMbEarly: 0,
+    rssMbEnd: 0,
+    threadSessions: 0,
+    seconds: 0,
+  };
+  const begin = performance.now();
+  const post = (path: string, body: string) =>
+    fetch(started.base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  for (let cycle = 1; cycle <= RELOAD_CYCLES; cycle++) {
+    write(cycle);
+    if ((await post('/v2/repository/models/reloaded/load', '{}')).status === 200) run.loadsOk++;
+    for (let i = 0; i < 4; i++) {
+      const res = await post('/v1/models/reloaded:predict', IRIS_1.body);
+      await res.arrayBuffer();
+      if (res.status === 200) run.predictionsOk++;
+      else run.predictionsFailed++;
+    }
+    if (cycle === RELOAD_CYCLES / 10) run.rssMbEarly = treeMemory(started.server.pid).rssMb;
+  }
+  run.seconds = (performance.now() - begin) / 1000;
+  // Released versions go once their last calls are done: a moment after the last load.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  run.rssMbEnd = treeMemory(started.server.pid).rssMb;
+  const text = await (await fetch(`${started.base}/metrics`)).text();
+  run.threadSessions = Number(/^serval_thread_sessions (\d+)/m.exec(text)?.[1] ?? NaN);
+  process.stderr.write(
+    `  reloads: ${run.loadsOk}/${RELOAD_CYCLES} loads, ${run.predictionsFailed} failed predictions, RSS ${run.rssMbEarly.toFixed(0)} → ${run.rssMbEnd.toFixed(0)} MB, ${run.threadSessions} thread sessions\n`,
+  );
+  started.facts.memoryAfterLoad = treeMemory(started.server.pid);
+  await stopServer(started.server);
+  return { started, reloads: run };
 }
 
 /** The same single-row Iris question through V1, V2 JSON and V2 binary, on one server. */
@@ -471,6 +553,31 @@ function targets(
   ];
 }
 
+function operationTargets(metrics: readonly PairRow[], reloads: ReloadRun): Target[] {
+  const ratio = metrics[0]?.ratio ?? 0;
+  const growth = reloads.rssMbEnd - reloads.rssMbEarly;
+  return [
+    {
+      name: 'iris ×1 at 64 conns: metrics on vs off',
+      goal: '≥ 95%',
+      measured: `${(ratio * 100).toFixed(0)}%`,
+      pass: ratio >= 0.95,
+    },
+    {
+      name: `${reloads.cycles} reloads under requests: failures`,
+      goal: '0',
+      measured: String(reloads.cycles - reloads.loadsOk + reloads.predictionsFailed),
+      pass: reloads.loadsOk === reloads.cycles && reloads.predictionsFailed === 0,
+    },
+    {
+      name: `${reloads.cycles} reloads: RSS growth after the first ${reloads.cycles / 10}`,
+      goal: '≤ 5%',
+      measured: `${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MB (${((growth / reloads.rssMbEarly) * 100).toFixed(1)}%)`,
+      pass: growth <= reloads.rssMbEarly * 0.05,
+    },
+  ];
+}
+
 async function main(): Promise<void> {
   const load1 = loadavg()[0] ?? 0;
   process.stderr.write(
@@ -483,6 +590,7 @@ async function main(): Promise<void> {
   const ceiling = await startCeiling(ctx);
   const matrix = await throughputMatrix(serval, ceiling);
   const protocols = await protocolRows(serval);
+  const metricsCost = await metricsRows(serval);
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
   ceiling.facts.memoryAfterLoad = treeMemory(ceiling.server.pid);
   await stopServer(serval.server);
@@ -505,6 +613,7 @@ async function main(): Promise<void> {
 
   const { started: cacheServer, cache } = await cacheScenario();
   const { started: heavyServer, heavy } = await heavyScenario();
+  const { started: reloadServer, reloads } = await reloadScenario();
   const top = matrix.find((r) => r.body === IRIS_1.name && r.connections === 64);
   if (!top) throw new Error('no iris ×1 row at 64 connections');
 
@@ -522,6 +631,7 @@ async function main(): Promise<void> {
       largeServer.facts,
       cacheServer.facts,
       heavyServer.facts,
+      reloadServer.facts,
       ceiling.facts,
     ],
     matrix,
@@ -529,8 +639,13 @@ async function main(): Promise<void> {
     cache,
     protocols,
     large,
+    metrics: metricsCost,
+    reloads,
     heavy,
-    targets: targets(top, heavy, cache, serval, protocols, large),
+    targets: [
+      ...targets(top, heavy, cache, serval, protocols, large),
+      ...operationTargets(metricsCost, reloads),
+    ],
   };
   process.stdout.write('\n' + renderReport(results) + '\n');
   if (warnings.length > 0) {
@@ -546,6 +661,7 @@ async function main(): Promise<void> {
 async function cleanUp(): Promise<void> {
   await stopAll();
   rmSync(join(ctx.runDir, 'models'), { recursive: true, force: true });
+  rmSync(join(ctx.runDir, 'reload-models'), { recursive: true, force: true });
 }
 
 const interruption = { requested: false };

@@ -56,6 +56,8 @@ export interface ServalOptions {
   stdoutPath?: string;
   /** bodyLimitBytes, for JSON bodies larger than the default 1 MiB. */
   bodyLimitBytes?: number;
+  /** Any other SERVAL_* settings of a scenario. */
+  env?: Record<string, string>;
 }
 
 export function startServal(ctx: ServerContext, name: string, options: ServalOptions = {}): Promise<Started> {
@@ -77,6 +79,7 @@ export function startServal(ctx: ServerContext, name: string, options: ServalOpt
       ...(options.bodyLimitBytes === undefined
         ? {}
         : { SERVAL_BODY_LIMIT_BYTES: String(options.bodyLimitBytes) }),
+      ...options.env,
     }),
     '/readyz',
     options.stdoutPath,
