@@ -18,6 +18,8 @@ export interface InferCall {
   inputs: TensorMap;
   /** Checked outputs (checkOutputs); undefined: every output the model can send. */
   outputs?: readonly RequestedOutput[];
+  /** The caller's own deadline (epoch ms), sooner than the inference timeout: a gRPC client's. */
+  deadline?: number;
 }
 
 /** How a front end writes answers: the cache keeps its bytes, filed under its format. */
@@ -99,7 +101,7 @@ export class Inference {
     const { model } = call;
     let all: TensorMap;
     try {
-      all = await model.runtime.predict(call.inputs);
+      all = await model.runtime.predict(call.inputs, call.deadline);
     } catch (err) {
       throw runFailure(err);
     }
