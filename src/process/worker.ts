@@ -1,28 +1,37 @@
-// One serving process: builds the core and the HTTP app, loads models, listens; drains exactly once on a stop.
+// One serving process: builds the core, the HTTP app and the gRPC server, loads models, listens; drains exactly
+// once on a stop, HTTP and gRPC together.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { Config } from '../config/schema.js';
 import { loggerOptions } from './logger.js';
 import type { StopSignals } from './signals.js';
 
+/** Of the grace, what gRPC leaves for the rest of the stop (closing the core) after cutting its last calls. */
+const GRPC_MARGIN_MS = 500;
+
 /**
  * In a cluster a worker listens only once its models are loaded, so the primary never hands a connection to a
- * worker that would answer 503; a single process listens first, so /healthz answers while models load.
+ * worker that would answer 503; a single process listens for HTTP first, so /healthz answers while models load.
+ * gRPC listens once the models are loaded in both cases.
  */
 export async function runWorker(config: Config, clustered: boolean, stop: StopSignals): Promise<void> {
   const log = pino(loggerOptions(config));
-  const [{ createCore }, { buildApp }] = await Promise.all([
+  const [{ createCore }, { buildApp }, grpcModule] = await Promise.all([
     import('../core/core.js'),
     import('../http/app.js'),
+    config.grpcEnabled ? import('../grpc/server.js') : undefined,
   ]);
   const core = await createCore(config, log);
   const app = await buildApp(config, core);
+  const grpc = grpcModule ? await grpcModule.createGrpcServer(config, core) : undefined;
 
   let draining: Promise<void> | undefined;
   /** Readiness goes 503 at once; connections already on their way are still served during the delay; then drain. */
   const drain = (why: string, code: number): Promise<void> =>
     (draining ??= (async () => {
+      const started = Date.now();
       core.health.draining = true;
+      grpc?.notServing();
       const grace = setTimeout(() => {
         log.error(
           { graceMs: config.shutdownGraceMs },
@@ -33,7 +42,8 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
       grace.unref();
       log.info({ reason: why, delayMs: config.shutdownDelayMs }, 'shutting down: draining');
       if (code === 0) await sleep(config.shutdownDelayMs);
-      await app.close();
+      const left = config.shutdownGraceMs - (Date.now() - started) - GRPC_MARGIN_MS;
+      await Promise.all([app.close(), grpc?.close(Math.max(0, left))]);
       await core.close();
       clearTimeout(grace);
       log.info('drained');
@@ -58,5 +68,10 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
     await app.listen({ host: config.host, port: config.port });
     await core.start();
   }
-  log.info({ ready: core.models.readyCount, startupMs: Math.round(process.uptime() * 1000) }, 'worker ready');
+  if (draining) return;
+  const grpcPort = grpc ? await grpc.listen() : undefined;
+  log.info(
+    { ready: core.models.readyCount, grpcPort, startupMs: Math.round(process.uptime() * 1000) },
+    'worker ready',
+  );
 }
