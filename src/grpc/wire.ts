@@ -48,33 +48,74 @@ function text(tag: number, value: string): Buffer[] {
   return [head(tag, bytes.length), bytes];
 }
 
-function outputTensor(output: OutputTensorHeader): Buffer[] {
-  const name = text(TENSOR_NAME, output.name);
-  const datatype = text(TENSOR_DATATYPE, output.datatype);
-  let packed = 0;
-  for (const d of output.shape) packed += varintSize(d);
-  const shape = Buffer.allocUnsafe(packed === 0 ? 0 : 1 + varintSize(packed) + packed);
-  if (packed > 0) {
-    shape[0] = TENSOR_SHAPE;
-    let at = writeVarint(shape, 1, packed);
-    for (const d of output.shape) at = writeVarint(shape, at, d);
+/** Bytes of a length-delimited field holding `length` bytes. */
+const fieldSize = (length: number) => 1 + varintSize(length) + length;
+
+/** UTF-8 bytes of a string: its length for ASCII (names and datatypes are), counted without a native call. */
+function utf8Length(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0x7f) return Buffer.byteLength(value, 'utf8');
   }
-  const parts = [...name, ...datatype, shape];
-  const length = parts.reduce((n, p) => n + p.length, 0);
-  return [head(OUTPUTS, length), ...parts];
+  return value.length;
 }
 
-/** A ModelInferResponse without an id: raw_output_contents[i] holds outputs[i]'s elements. */
+/** Bytes of a string field; proto3 leaves empty ones out. */
+const textSize = (value: string) => (value === '' ? 0 : fieldSize(utf8Length(value)));
+
+function writeText(out: Buffer, at: number, tag: number, value: string): number {
+  if (value === '') return at;
+  out[at] = tag;
+  const length = utf8Length(value);
+  at = writeVarint(out, at + 1, length);
+  if (length !== value.length) return at + out.write(value, at, 'utf8');
+  for (let i = 0; i < length; i++) out[at + i] = value.charCodeAt(i);
+  return at + length;
+}
+
+/** The packed shape's payload size, and each InferOutputTensor's size without its own tag and length. */
+function tensorSizes(output: OutputTensorHeader): { packed: number; body: number } {
+  let packed = 0;
+  for (const d of output.shape) packed += varintSize(d);
+  const body = textSize(output.name) + textSize(output.datatype) + (packed === 0 ? 0 : fieldSize(packed));
+  return { packed, body };
+}
+
+/**
+ * A ModelInferResponse without an id: raw_output_contents[i] holds outputs[i]'s elements. Sized first and written
+ * into one buffer: the only copy of the tensors is into it.
+ */
 export function encodeInferResponse(
   model: { name: string; version: string },
   outputs: readonly OutputTensorHeader[],
   raw: readonly Uint8Array[],
 ): Buffer {
-  const parts: Uint8Array[] = [...text(MODEL_NAME, model.name), ...text(MODEL_VERSION, model.version)];
-  for (const output of outputs) parts.push(...outputTensor(output));
+  const sizes = outputs.map(tensorSizes);
+  let size = textSize(model.name) + textSize(model.version);
+  for (const { body } of sizes) size += fieldSize(body);
+  for (const bytes of raw) size += fieldSize(bytes.length);
+  const out = Buffer.allocUnsafe(size);
+  let at = writeText(out, 0, MODEL_NAME, model.name);
+  at = writeText(out, at, MODEL_VERSION, model.version);
+  outputs.forEach((output, i) => {
+    const { packed, body } = sizes[i] as { packed: number; body: number };
+    out[at] = OUTPUTS;
+    at = writeVarint(out, at + 1, body);
+    at = writeText(out, at, TENSOR_NAME, output.name);
+    at = writeText(out, at, TENSOR_DATATYPE, output.datatype);
+    if (packed > 0) {
+      out[at] = TENSOR_SHAPE;
+      at = writeVarint(out, at + 1, packed);
+      for (const d of output.shape) at = writeVarint(out, at, d);
+    }
+  });
   // Every output has its entry, even an empty one: tritonclient reads raw_output_contents by output index.
-  for (const bytes of raw) parts.push(head(RAW_OUTPUT, bytes.length), bytes);
-  return Buffer.concat(parts);
+  for (const bytes of raw) {
+    out[at] = RAW_OUTPUT;
+    at = writeVarint(out, at + 1, bytes.length);
+    out.set(bytes, at);
+    at += bytes.length;
+  }
+  return out;
 }
 
 /** An encoded ModelInferResponse with the request's id; without one, the same bytes. */

@@ -180,6 +180,16 @@ describe('answers as protobuf bytes', () => {
     assert.deepEqual([failed.error_message, failed.infer_response], ['bad input é', null]);
   });
 
+  it('write names beyond ASCII as UTF-8', () => {
+    const named = encodeInferResponse(
+      { name: 'modèle', version: '12' },
+      [{ name: 'sortie-é', datatype: 'FP32', shape: [1] }],
+      [Buffer.alloc(4)],
+    );
+    const response = infer.responseDeserialize(named) as { model_name: string; outputs: { name: string }[] };
+    assert.deepEqual([response.model_name, response.outputs[0]?.name], ['modèle', 'sortie-é']);
+  });
+
   it('match what the .proto encoder writes for the same response', () => {
     const object = infer.responseDeserialize(answer);
     const reencoded = infer.responseDeserialize(infer.responseSerialize(object));
