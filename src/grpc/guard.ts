@@ -35,6 +35,11 @@ export class Guard {
     this.#config = config;
   }
 
+  /** Whether calls need any check at all (a token or a budget): without, handlers skip the promises. */
+  get open(): boolean {
+    return this.#verifier === null && !this.#config.rateLimitEnabled;
+  }
+
   /**
    * The principal of a call that needs `scope` (null when authentication is off). A refused token counts against the
    * address's budget, so that tokens cannot be guessed for free.
