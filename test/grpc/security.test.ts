@@ -2,7 +2,9 @@
 // limit for HTTP and gRPC, message sizes, the prediction cache in its own key space, TLS, health and reflection.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile } from 'node:fs/promises';
+import { connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -105,6 +107,15 @@ describe('gRPC limits', () => {
     assert.match(refused.details, /Rate limit of 3 requests per 60 s exceeded/);
     assert.ok(Number(refused.metadata.get('retry-after')[0]) >= 1);
     assert.equal(await code(client.call('ServerLive', {})), 'ok', 'probes are not limited');
+  });
+
+  it('advertises 16 MiB HTTP/2 windows, so that a large tensor does not wait on window updates', async (t) => {
+    const grpc = await loadedGrpc();
+    t.after(() => grpc.close());
+    const session = connect(`http://127.0.0.1:${grpc.port}`);
+    t.after(() => session.close());
+    await once(session, 'remoteSettings');
+    assert.equal(session.remoteSettings.initialWindowSize, 16 * 1024 * 1024);
   });
 
   it('answers RESOURCE_EXHAUSTED for a message over grpcMaxReceiveBytes', async (t) => {
