@@ -269,8 +269,8 @@ export function renderReport(r: BenchResults): string {
     throughputTable(r),
     '',
     'Protocols on one Serval server (A-B-B-A halves): the same single-row Iris question as V1 instances, V2 JSON ' +
-      'tensors, V2 binary tensors and gRPC ModelInfer with raw contents (as tritonclient.grpc sends it; a @grpc/grpc-js ' +
-      'load generator keeping that many calls in flight over 16 calls per connection).',
+      'tensors, V2 binary tensors and gRPC ModelInfer with raw contents (as tritonclient.grpc sends it; a load ' +
+      "generator writing gRPC's wire format on node:http2 keeps that many calls in flight, 16 per connection).",
     '',
     pairTable('Protocols', r.protocols),
     '',
