@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { Config } from '../config/schema.js';
+import type { GrpcServer } from '../grpc/server.js';
 import { loggerOptions } from './logger.js';
 import type { StopSignals } from './signals.js';
 
@@ -16,14 +17,14 @@ const GRPC_MARGIN_MS = 500;
  */
 export async function runWorker(config: Config, clustered: boolean, stop: StopSignals): Promise<void> {
   const log = pino(loggerOptions(config));
-  const [{ createCore }, { buildApp }, grpcModule] = await Promise.all([
+  const [{ createCore }, { buildApp }] = await Promise.all([
     import('../core/core.js'),
     import('../http/app.js'),
-    config.grpcEnabled ? import('../grpc/server.js') : undefined,
   ]);
   const core = await createCore(config, log);
   const app = await buildApp(config, core);
-  const grpc = grpcModule ? await grpcModule.createGrpcServer(config, core) : undefined;
+  /** Built once HTTP serves (its modules take a quarter of a second to load, which /healthz need not wait for). */
+  let grpc: GrpcServer | undefined;
 
   let draining: Promise<void> | undefined;
   /** Readiness goes 503 at once; connections already on their way are still served during the delay; then drain. */
@@ -68,7 +69,14 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
     await app.listen({ host: config.host, port: config.port });
     await core.start();
   }
-  if (draining) return;
+  // A stop may come during any await: a function, so that TypeScript does not take the first check for all.
+  const stopping = () => draining !== undefined;
+  if (stopping()) return;
+  if (config.grpcEnabled) {
+    const created = await (await import('../grpc/server.js')).createGrpcServer(config, core);
+    if (stopping()) return;
+    grpc = created;
+  }
   const grpcPort = grpc ? await grpc.listen() : undefined;
   log.info(
     { ready: core.models.readyCount, grpcPort, startupMs: Math.round(process.uptime() * 1000) },
