@@ -59,7 +59,8 @@ COPY package.json serval.config.json ./
 COPY models ./models
 COPY --from=build /app/dist ./dist
 USER node
-EXPOSE 50505
+# HTTP, and gRPC (inference.GRPCInferenceService, grpc.health.v1, reflection).
+EXPOSE 50505 50506
 # Liveness through node itself (the slim image has no curl); honours SERVAL_PORT when it is set with -e.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SERVAL_PORT||50505)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -312,13 +312,14 @@ export function renderReport(r: BenchResults): string {
     throughputTable(r),
     '',
     'Protocols on one Serval server (A-B-B-A halves): the same single-row Iris question as V1 instances, V2 JSON ' +
-      'tensors and V2 binary tensors.',
+      'tensors, V2 binary tensors and gRPC ModelInfer with raw contents (as tritonclient.grpc sends it; a load ' +
+      "generator writing gRPC's wire format on node:http2 keeps that many calls in flight, 16 per connection).",
     '',
     pairTable('Protocols', r.protocols),
     '',
     'The large-tensor fixture ([1, 3, 224, 224] FP32, 588 KiB as binary, cheap compute) through V2 binary tensors, ' +
-      'V2 JSON tensors, and the ceiling receiving the same binary bytes (it reads the JSON header and answers a ' +
-      'fixed V2 response of the same size).',
+      'V2 JSON tensors, gRPC raw contents, and the ceiling receiving the same binary bytes (it reads the JSON header ' +
+      'and answers a fixed V2 response of the same size).',
     '',
     pairTable('Large tensor', r.large),
     '',

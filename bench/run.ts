@@ -5,6 +5,9 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { MethodDefinition } from '@grpc/grpc-js';
+import { loadDefinitions, SERVICE_NAME } from '../src/grpc/definitions.js';
+import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
 import { runLoad, summarize, type LoadResult, type LoadRun, type LoadSpec } from './load.js';
 import { stopAll, stopServer, treeCpuSeconds, treeMemory, type Server } from './processes.js';
 import {
@@ -98,6 +101,22 @@ const LARGE_JSON = JSON.stringify({
 });
 const LARGE_CONNECTIONS = 8;
 
+/** ModelInferRequest bytes as tritonclient.grpc sends them: raw contents, no requested outputs. */
+const MODEL_INFER = `/${SERVICE_NAME}/ModelInfer`;
+const inferMethod = (
+  loadDefinitions().packageDefinition[SERVICE_NAME] as Record<string, MethodDefinition<unknown, unknown>>
+).ModelInfer;
+function grpcRequest(model: string, input: string, shape: number[], data: Float32Array): Buffer {
+  if (!inferMethod) throw new Error('no ModelInfer in the service definition');
+  return inferMethod.requestSerialize({
+    model_name: model,
+    inputs: [{ name: input, datatype: 'FP32', shape }],
+    raw_input_contents: [Buffer.from(data.buffer, data.byteOffset, data.byteLength)],
+  });
+}
+const GRPC_IRIS = grpcRequest('iris', 'input', [1, 4], Float32Array.from(IRIS_ROWS[0] ?? []));
+const GRPC_LARGE = grpcRequest('large', 'image', LARGE_SHAPE, LARGE_DATA);
+
 const CACHE_HIT = 'serval; hit';
 const CACHE_MISS = 'serval; fwd=miss; stored';
 
@@ -138,53 +157,67 @@ async function checkPredict(base: string): Promise<void> {
   }
 }
 
-/** Warm-up until all 2xx (a worker still loading its models answers 503), three tries at most. */
-async function warmUp(spec: Omit<LoadSpec, 'durationS'>): Promise<void> {
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const run = await runLoad({ ...spec, durationS: WARMUP_S });
-    if (run.non2xx === 0 && run.errors === 0) return;
-    process.stderr.write(
-      `  warm-up ${attempt} of ${spec.url}: ${JSON.stringify(run.statusCodes)}, ${run.errors} errors\n`,
-    );
-  }
-}
-
 interface Side {
   server: Server;
   spec: Omit<LoadSpec, 'durationS'>;
+  /** Present for a gRPC side: its calls instead of spec's HTTP requests. */
+  grpc?: Omit<GrpcLoadSpec, 'durationS'>;
   runs: LoadRun[];
   cpuSeconds: number;
 }
 
+const runSide = (side: Pick<Side, 'spec' | 'grpc'>, durationS: number): Promise<LoadRun> =>
+  side.grpc ? runGrpcLoad({ ...side.grpc, durationS }) : runLoad({ ...side.spec, durationS });
+
+/** Warm-up until all 2xx (a worker still loading its models answers 503), three tries at most. */
+async function warmUp(spec: Omit<LoadSpec, 'durationS'>, grpc?: Side['grpc']): Promise<void> {
+  if (grpc) await waitForGrpc(grpc.address, grpc.method, grpc.body);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const run = await runSide({ spec, ...(grpc ? { grpc } : {}) }, WARMUP_S);
+    if (run.non2xx === 0 && run.errors === 0) return;
+    process.stderr.write(
+      `  warm-up ${attempt} of ${grpc ? grpc.address : spec.url}: ${JSON.stringify(run.statusCodes)}, ${run.errors} errors\n`,
+    );
+  }
+}
+
 async function timedSlice(side: Side, durationS: number): Promise<void> {
   const before = treeCpuSeconds(side.server.pid);
-  side.runs.push(await runLoad({ ...side.spec, durationS }));
+  side.runs.push(await runSide(side, durationS));
   side.cpuSeconds += treeCpuSeconds(side.server.pid) - before;
 }
 
-/** One side of a comparison: a server and the request it is sent. */
+/** One side of a comparison: a server and the request it is sent (over HTTP to path, or gRPC's ModelInfer). */
 interface Ask {
   started: Started;
   path: string;
   body: string | Buffer;
   headers?: Record<string, string>;
+  /** Sent as a gRPC ModelInfer request (body is the encoded message) to the server's gRPC port. */
+  grpc?: boolean;
 }
 
 /** Two sides in A-B-B-A halves, so that a noisy neighbour's burst or drift hits both alike. */
 async function compareSides(asks: [Ask, Ask], connections: number): Promise<[LoadResult, LoadResult]> {
-  const [a, b] = asks.map((ask): Side => ({
-    server: ask.started.server,
-    spec: {
-      url: `${ask.started.base}${ask.path}`,
-      body: ask.body,
-      ...(ask.headers ? { headers: ask.headers } : {}),
-      connections,
-    },
-    runs: [],
-    cpuSeconds: 0,
-  })) as [Side, Side];
-  await warmUp(a.spec);
-  await warmUp(b.spec);
+  const [a, b] = asks.map((ask): Side => {
+    const grpc = ask.grpc && ask.started.grpc;
+    return {
+      server: ask.started.server,
+      spec: {
+        url: `${ask.started.base}${ask.path}`,
+        body: ask.body,
+        ...(ask.headers ? { headers: ask.headers } : {}),
+        connections,
+      },
+      ...(grpc
+        ? { grpc: { address: grpc, method: MODEL_INFER, body: ask.body as Buffer, concurrency: connections } }
+        : {}),
+      runs: [],
+      cpuSeconds: 0,
+    };
+  }) as [Side, Side];
+  await warmUp(a.spec, a.grpc);
+  await warmUp(b.spec, b.grpc);
   for (const side of [a, b, b, a]) await timedSlice(side, DURATION_S / 2);
   return [summarize(connections, a.runs, a.cpuSeconds), summarize(connections, b.runs, b.cpuSeconds)];
 }
@@ -300,9 +333,13 @@ async function reloadScenario(): Promise<{ started: Started; reloads: ReloadRun 
 async function protocolRows(serval: Started): Promise<PairRow[]> {
   const v1 = { name: 'V1 instances', started: serval, path: '/v1/models/iris:predict', body: IRIS_1.body };
   const v2 = '/v2/models/iris/infer';
+  const v2json = { name: 'V2 JSON', started: serval, path: v2, body: V2_IRIS_JSON };
+  const grpc = { name: 'gRPC raw', started: serval, path: '', body: GRPC_IRIS, grpc: true };
   return [
-    await pair('iris ×1', [{ name: 'V2 JSON', started: serval, path: v2, body: V2_IRIS_JSON }, v1], 64),
+    await pair('iris ×1', [v2json, v1], 64),
     await pair('iris ×1', [{ name: 'V2 binary', started: serval, path: v2, ...V2_IRIS_BINARY }, v1], 64),
+    await pair('iris ×1', [grpc, v2json], 64),
+    await pair('iris ×1', [grpc, v1], 64),
   ];
 }
 
@@ -323,6 +360,11 @@ async function largeRows(ceiling: Started): Promise<{ started: Started; rows: Pa
     await pair(
       '[1, 3, 224, 224] FP32',
       [binary, { name: 'V2 JSON', started, path, body: LARGE_JSON }],
+      LARGE_CONNECTIONS,
+    ),
+    await pair(
+      '[1, 3, 224, 224] FP32',
+      [{ name: 'gRPC raw', started, path: '', body: GRPC_LARGE, grpc: true }, binary],
       LARGE_CONNECTIONS,
     ),
   ];
@@ -495,9 +537,23 @@ function cacheTargets(cache: readonly CacheRow[]): Target[] {
 
 function protocolTargets(protocols: readonly PairRow[], large: readonly PairRow[]): Target[] {
   const [v2json] = protocols;
-  const [ceiling, json] = large;
-  if (!v2json || !ceiling || !json) throw new Error('missing protocol or large-tensor rows');
+  const [ceiling, json, grpcLarge] = large;
+  const grpc = protocols.find((r) => r.aName === 'gRPC raw' && r.bName === 'V2 JSON');
+  if (!v2json || !ceiling || !json || !grpc || !grpcLarge)
+    throw new Error('missing protocol or large-tensor rows');
   return [
+    {
+      name: 'gRPC ModelInfer iris ×1 at 64 concurrent calls: req/s vs V2 JSON in the same run',
+      goal: '≥ 100%',
+      measured: `${(grpc.ratio * 100).toFixed(0)}%`,
+      pass: grpc.ratio >= 1,
+    },
+    {
+      name: `large tensor at ${LARGE_CONNECTIONS} concurrent calls: gRPC raw req/s vs V2 binary`,
+      goal: 'reported',
+      measured: `${(grpcLarge.ratio * 100).toFixed(0)}%`,
+      pass: true,
+    },
     {
       name: 'V2 JSON iris ×1 at 64 conns: req/s vs V1 in the same run',
       goal: '≥ 90%',

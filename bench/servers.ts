@@ -12,6 +12,8 @@ export interface Started {
   server: Server;
   base: string;
   facts: ServerFacts;
+  /** host:port of Serval's gRPC service. */
+  grpc?: string;
 }
 
 export interface ServerContext {
@@ -60,13 +62,20 @@ export interface ServalOptions {
   env?: Record<string, string>;
 }
 
-export function startServal(ctx: ServerContext, name: string, options: ServalOptions = {}): Promise<Started> {
-  return start(
+export async function startServal(
+  ctx: ServerContext,
+  name: string,
+  options: ServalOptions = {},
+): Promise<Started> {
+  // Every Serval serves gRPC too, each on a port of its own.
+  const grpcPort = await freePort();
+  const started = await start(
     ctx,
     name,
     ['dist/server.js'],
     (port) => ({
       SERVAL_PORT: String(port),
+      SERVAL_GRPC_PORT: String(grpcPort),
       SERVAL_HOST: '127.0.0.1',
       SERVAL_WORKERS: String(ctx.workers),
       SERVAL_LOG_LEVEL: options.logLevel ?? 'warn',
@@ -84,6 +93,7 @@ export function startServal(ctx: ServerContext, name: string, options: ServalOpt
     '/readyz',
     options.stdoutPath,
   );
+  return { ...started, grpc: `127.0.0.1:${grpcPort}` };
 }
 
 /** The ceiling runs as plain JS: under tsx its processes would carry loader hooks and extra memory. */

@@ -1,7 +1,7 @@
 // `npm run build`, and `npm start`'s build step (tsc, then the playground's bundle): with --if-stale it compiles only when a source is newer than the
 // last build, so that a start on a current dist/ answers in about a second instead of after a full compile.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -22,6 +22,8 @@ if (ifStale && existsSync(STAMP) && Math.max(...INPUTS.map(newest)) <= statSync(
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const { status } = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 if (status !== 0) process.exit(status ?? 1);
+// tsc compiles TypeScript only: the gRPC service's .proto files are read at run time beside the compiled code.
+cpSync('src/grpc/proto', 'dist/grpc/proto', { recursive: true });
 // The playground's page (src/playground, browser code outside tsc's build) is bundled by esbuild.
 const page = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-playground.ts'], {
   stdio: 'inherit',

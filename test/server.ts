@@ -31,7 +31,13 @@ export async function startServer(
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
     cwd: ROOT,
-    env: { ...process.env, SERVAL_PORT: String(port), SERVAL_HOST: '127.0.0.1', ...env },
+    env: {
+      ...process.env,
+      SERVAL_PORT: String(port),
+      SERVAL_GRPC_PORT: String(await freePort()),
+      SERVAL_HOST: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

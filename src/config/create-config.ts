@@ -78,6 +78,12 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
     );
   }
   checkAuth(config);
+  if (config.grpcEnabled && config.grpcPort !== 0 && config.grpcPort === config.port) {
+    throw new ConfigError('Invalid configuration: grpcPort must differ from port');
+  }
+  if (Boolean(config.grpcTlsCertFile) !== Boolean(config.grpcTlsKeyFile)) {
+    throw new ConfigError('Invalid configuration: set both grpcTlsCertFile and grpcTlsKeyFile, or neither');
+  }
   return config;
 }
 
@@ -123,7 +129,14 @@ export function checkPaths(config: Config): void {
       `Invalid configuration: modelRepository "${config.modelRepository}" does not exist`,
     );
   }
-  const files = ['jwtSecretFile', 'jwtPublicKeyFile', 'oauthClientsFile', 'oauthPrivateKeyFile'] as const;
+  const files = [
+    'jwtSecretFile',
+    'jwtPublicKeyFile',
+    'oauthClientsFile',
+    'oauthPrivateKeyFile',
+    'grpcTlsCertFile',
+    'grpcTlsKeyFile',
+  ] as const;
   for (const key of files) {
     const path = config[key];
     if (path && !exists(path))

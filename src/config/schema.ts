@@ -6,6 +6,9 @@ const Milliseconds = (def: number, description: string) =>
 
 const Optional = (description: string) => Type.String({ default: '', description });
 
+/** gRPC's (and protobuf's) largest message: 2 GiB - 1. */
+const INT32_MAX = 2_147_483_647;
+
 export const JwtAlgorithms = [
   'HS256',
   'HS384',
@@ -147,6 +150,57 @@ export const ConfigSchema = Type.Object(
       default: [],
       description: 'Origins allowed by CORS (comma-separated in env); empty = no CORS headers.',
     }),
+
+    grpcEnabled: Type.Boolean({
+      default: true,
+      description:
+        'Serve the Open Inference Protocol over gRPC (GRPCInferenceService) in every HTTP process.',
+    }),
+    grpcPort: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 50506,
+      description: 'gRPC TCP port (0 = any free port).',
+    }),
+    grpcHost: Type.String({ default: '', description: 'Address gRPC binds; empty = host.' }),
+    grpcMaxReceiveBytes: Type.Integer({
+      minimum: 1024,
+      maximum: INT32_MAX,
+      default: 67_108_864,
+      description: 'Largest gRPC message received (larger ones get RESOURCE_EXHAUSTED).',
+    }),
+    grpcMaxSendBytes: Type.Integer({
+      minimum: 1024,
+      maximum: INT32_MAX,
+      default: INT32_MAX,
+      description: 'Largest gRPC message sent; the default is what tritonclient accepts (2 GiB).',
+    }),
+    grpcKeepaliveTimeMs: Type.Integer({
+      minimum: 1000,
+      maximum: INT32_MAX,
+      default: 7_200_000,
+      description: 'Idle time after which the server pings a gRPC client to check the connection.',
+    }),
+    grpcKeepaliveTimeoutMs: Type.Integer({
+      minimum: 1000,
+      maximum: 3_600_000,
+      default: 20_000,
+      description: 'How long a keepalive ping may go unanswered before the connection is closed.',
+    }),
+    grpcMaxConnectionAgeMs: Type.Integer({
+      minimum: 0,
+      maximum: INT32_MAX,
+      default: 0,
+      description: 'Close gRPC connections after this long (spreads clients over replicas); 0 = never.',
+    }),
+    grpcMaxConnectionAgeGraceMs: Type.Integer({
+      minimum: 0,
+      maximum: INT32_MAX,
+      default: 0,
+      description: 'Time calls get to finish on a connection closed by its age; 0 = as long as they need.',
+    }),
+    grpcTlsCertFile: Optional('PEM certificate (chain) for gRPC over TLS; with grpcTlsKeyFile.'),
+    grpcTlsKeyFile: Optional('PEM private key for gRPC over TLS; with grpcTlsCertFile.'),
 
     authEnabled: Type.Boolean({ default: false, description: 'Require a JWT bearer token on model routes.' }),
     jwtSecret: Optional('HS256 shared secret (at least 32 characters); prefer jwtSecretFile.'),

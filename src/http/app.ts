@@ -1,11 +1,11 @@
 // buildApp(config, core): the whole Fastify application over the core, without listening; the process owns both.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config/schema.js';
 import type { Core } from '../core/core.js';
+import { requestId as givenOrNew } from '../lib/request-id.js';
 import { SERVAL_VERSION } from '../lib/version.js';
 import { clientErrorHandler } from './client-errors.js';
 import { requestLogger } from './request-logger.js';
@@ -24,15 +24,12 @@ import serviceRoutes from './routes/service.js';
 import v1Routes from './v1/routes.js';
 import v2Routes from './v2/routes.js';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /** The playground's build (scripts/build-playground.ts): the same folder from src/http and from dist/http. */
 const PLAYGROUND = fileURLToPath(new URL('../../dist/playground', import.meta.url));
 
 /** A client's X-Request-Id is kept when it is short and plain; otherwise a UUID is made. */
 function requestId(req: IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  return givenOrNew(req.headers['x-request-id']);
 }
 
 /** Fastify's trustProxy from the config string: "", "true", a hop count, or proxy addresses. */

@@ -2,6 +2,7 @@
 // worker and replica shares them, in this process otherwise or while Redis fails (the failure policy decides).
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import type { Core } from '../core/core.js';
 import { errors, withExtras } from '../core/errors.js';
 import type { SharedRedis } from '../core/redis.js';
 import { throttledWarning } from '../lib/throttled-warning.js';
@@ -97,4 +98,32 @@ export function rateLimited(allowance: Allowance, windowMs: number): Error {
   return withExtras(new errors.RATE_LIMITED(allowance.limit, Math.ceil(windowMs / 1000)), {
     retryAfter: allowance.resetSeconds,
   });
+}
+
+/**
+ * The key a request counts under: its bucket ("predict" for inference, "api" for the rest), then the principal's
+ * subject or, without one, the client's address. Every front end uses it, so that one budget covers HTTP and gRPC.
+ */
+export function rateLimitKey(bucket: string, principal: { subject: string } | null, ip: string): string {
+  return principal ? `${bucket}:sub:${principal.subject}` : `${bucket}:ip:${ip}`;
+}
+
+const limiters = new WeakMap<Core, RateLimiter>();
+
+/**
+ * The process's one limiter over a core, shared by its front ends: without Redis the counts live in it, and two
+ * limiters would give a client one budget per protocol.
+ */
+export function rateLimiterOf(core: Core): RateLimiter {
+  let limiter = limiters.get(core);
+  if (limiter === undefined) {
+    limiter = new RateLimiter({
+      windowMs: core.config.rateLimitWindowMs,
+      redis: core.redis,
+      policy: core.config.redisFailurePolicy,
+      log: core.log.child({ component: 'rate-limit' }),
+    });
+    limiters.set(core, limiter);
+  }
+  return limiter;
 }

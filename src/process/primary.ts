@@ -65,6 +65,7 @@ export function runPrimary(config: Config, workers: number, stop: StopSignals): 
     });
   });
 
-  log.info({ workers, port: config.port, host: config.host }, 'serval primary starting workers');
+  const grpcPort = config.grpcEnabled ? config.grpcPort : undefined;
+  log.info({ workers, port: config.port, grpcPort, host: config.host }, 'serval primary starting workers');
   for (let i = 0; i < workers; i++) fork();
 }

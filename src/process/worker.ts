@@ -1,12 +1,17 @@
-// One serving process: builds the core and the HTTP app, loads models, listens; drains exactly once on a stop.
+// One serving process: builds the core, the HTTP app and the gRPC server, loads models, listens; drains exactly
+// once on a stop, HTTP and gRPC together.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import type { Server } from 'node:http';
+import type { GrpcServer } from '../grpc/server.js';
 import { workerChannel } from './ipc.js';
 import { loggerOptions } from './logger.js';
 import type { StopSignals } from './signals.js';
+
+/** Of the grace, what gRPC leaves for the rest of the stop (closing the core) after cutting its last calls. */
+const GRPC_MARGIN_MS = 500;
 
 const closeServer = (server: Server) =>
   new Promise<void>((resolve) => {
@@ -16,7 +21,8 @@ const closeServer = (server: Server) =>
 
 /**
  * In a cluster a worker listens only once its models are loaded, so the primary never hands a connection to a
- * worker that would answer 503; a single process listens first, so /healthz answers while models load.
+ * worker that would answer 503; a single process listens for HTTP first, so /healthz answers while models load.
+ * gRPC listens once the models are loaded in both cases.
  */
 export async function runWorker(config: Config, clustered: boolean, stop: StopSignals): Promise<void> {
   const log = pino(loggerOptions(config));
@@ -30,6 +36,8 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
     worker: String(cluster.worker?.id ?? 0),
   });
   const app = await buildApp(config, core);
+  /** Built once HTTP serves (its modules take a quarter of a second to load, which /healthz need not wait for). */
+  let grpc: GrpcServer | undefined;
 
   let metricsServer: Server | undefined;
   const listen = async () => {
@@ -44,7 +52,9 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
   /** Readiness goes 503 at once; connections already on their way are still served during the delay; then drain. */
   const drain = (why: string, code: number): Promise<void> =>
     (draining ??= (async () => {
+      const started = Date.now();
       core.health.draining = true;
+      grpc?.notServing();
       const grace = setTimeout(() => {
         log.error(
           { graceMs: config.shutdownGraceMs },
@@ -55,7 +65,12 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
       grace.unref();
       log.info({ reason: why, delayMs: config.shutdownDelayMs }, 'shutting down: draining');
       if (code === 0) await sleep(config.shutdownDelayMs);
-      await Promise.all([app.close(), metricsServer && closeServer(metricsServer)]);
+      const left = config.shutdownGraceMs - (Date.now() - started) - GRPC_MARGIN_MS;
+      await Promise.all([
+        app.close(),
+        metricsServer && closeServer(metricsServer),
+        grpc?.close(Math.max(0, left)),
+      ]);
       await core.close();
       clearTimeout(grace);
       log.info('drained');
@@ -86,5 +101,17 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
     await listen();
     await core.start();
   }
-  log.info({ ready: core.models.readyCount, startupMs: Math.round(process.uptime() * 1000) }, 'worker ready');
+  // A stop may come during any await: a function, so that TypeScript does not take the first check for all.
+  const stopping = () => draining !== undefined;
+  if (stopping()) return;
+  if (config.grpcEnabled) {
+    const created = await (await import('../grpc/server.js')).createGrpcServer(config, core);
+    if (stopping()) return;
+    grpc = created;
+  }
+  const grpcPort = grpc ? await grpc.listen() : undefined;
+  log.info(
+    { ready: core.models.readyCount, grpcPort, startupMs: Math.round(process.uptime() * 1000) },
+    'worker ready',
+  );
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { quotaCpus } from '../../src/process/cpus.js';
 import {
+  checkPaths,
   ConfigError,
   configKeys,
   createConfig,
@@ -106,6 +107,40 @@ describe('readConfigFile', () => {
     assert.throws(() => readConfigFile(join(dir, 'bad.json')), /not valid JSON/);
     await writeFile(join(dir, 'array.json'), '[1]');
     assert.throws(() => readConfigFile(join(dir, 'array.json')), /JSON object/);
+  });
+});
+
+describe('the gRPC settings', () => {
+  it('default to gRPC on, port 50506 beside HTTP, 64 MiB received and 2 GiB sent', () => {
+    const config = createConfig();
+    assert.equal(config.grpcEnabled, true);
+    assert.equal(config.grpcPort, 50506);
+    assert.equal(config.grpcHost, '');
+    assert.equal(config.grpcMaxReceiveBytes, 64 * 1024 * 1024);
+    assert.equal(config.grpcMaxSendBytes, 2 ** 31 - 1);
+  });
+
+  it('take SERVAL_GRPC_* from the environment', () => {
+    const config = createConfig({}, { SERVAL_GRPC_ENABLED: 'false', SERVAL_GRPC_PORT: '0' });
+    assert.equal(config.grpcEnabled, false);
+    assert.equal(config.grpcPort, 0);
+  });
+
+  it('refuse a gRPC port equal to the HTTP port', () => {
+    assert.throws(() => createConfig({ port: 9000, grpcPort: 9000 }), /grpcPort must differ from port/);
+    assert.equal(createConfig({ port: 0, grpcPort: 0 }).grpcPort, 0);
+  });
+
+  it('refuse a TLS certificate without its key, and files that do not exist', () => {
+    assert.throws(
+      () => createConfig({ grpcTlsCertFile: '/tmp/cert.pem' }),
+      /set both grpcTlsCertFile and grpcTlsKeyFile, or neither/,
+    );
+    const config = createConfig({
+      grpcTlsCertFile: '/nonexistent/c.pem',
+      grpcTlsKeyFile: '/nonexistent/k.pem',
+    });
+    assert.throws(() => checkPaths(config), /grpcTlsCertFile "\/nonexistent\/c.pem" does not exist/);
   });
 });
 

@@ -218,7 +218,13 @@ describe('a rate limit shared through Redis by 2 worker processes', { skip: redi
 async function startAndExit(env: Record<string, string>): Promise<{ code: number; err: string }> {
   const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
     cwd: ROOT,
-    env: { ...process.env, SERVAL_HOST: '127.0.0.1', SERVAL_PORT: String(await freePort()), ...env },
+    env: {
+      ...process.env,
+      SERVAL_HOST: '127.0.0.1',
+      SERVAL_PORT: String(await freePort()),
+      SERVAL_GRPC_PORT: String(await freePort()),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

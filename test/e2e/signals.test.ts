@@ -36,6 +36,7 @@ async function start(repo: string): Promise<{ child: ChildProcess; base: string;
     env: {
       ...process.env,
       SERVAL_PORT: String(port),
+      SERVAL_GRPC_PORT: String(await freePort()),
       SERVAL_HOST: '127.0.0.1',
       SERVAL_WORKERS: '2',
       SERVAL_MODEL_REPOSITORY: repo,
@@ -111,7 +112,13 @@ describe('npm start', () => {
     const npm = spawn('npm', ['start'], {
       cwd: ROOT,
       detached: true,
-      env: { ...process.env, SERVAL_PORT: String(port), SERVAL_HOST: '127.0.0.1', SERVAL_WORKERS: '2' },
+      env: {
+        ...process.env,
+        SERVAL_PORT: String(port),
+        SERVAL_GRPC_PORT: String(await freePort()),
+        SERVAL_HOST: '127.0.0.1',
+        SERVAL_WORKERS: '2',
+      },
       stdio: 'ignore',
     });
     const base = `http://127.0.0.1:${port}`;

@@ -3,7 +3,13 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../../config/schema.js';
-import { RateLimiter, rateLimited, type Allowance } from '../../../limits/rate-limiter.js';
+import {
+  rateLimited,
+  rateLimiterOf,
+  rateLimitKey,
+  type Allowance,
+  type RateLimiter,
+} from '../../../limits/rate-limiter.js';
 
 export interface RouteLimit {
   /** Requests per window per principal (or IP); the config's rateLimitMax by default. */
@@ -42,12 +48,7 @@ function setHeaders(reply: FastifyReply, allowance: Allowance): void {
 }
 
 async function rateLimitPlugin(fastify: FastifyInstance, config: Config): Promise<void> {
-  const limiter = new RateLimiter({
-    windowMs: config.rateLimitWindowMs,
-    redis: fastify.core.redis,
-    policy: config.redisFailurePolicy,
-    log: fastify.core.log.child({ component: 'rate-limit' }),
-  });
+  const limiter = rateLimiterOf(fastify.core);
   fastify.decorate('rateLimiter', limiter);
   fastify.decorate('rateLimiting', config.rateLimitEnabled);
   fastify.decorate(
@@ -59,10 +60,9 @@ async function rateLimitPlugin(fastify: FastifyInstance, config: Config): Promis
       by: 'principal' | 'ip' = 'principal',
     ) {
       if (limit === false) return;
-      const who =
-        by === 'principal' && request.principal ? `sub:${request.principal.subject}` : `ip:${request.ip}`;
+      const principal = by === 'principal' ? request.principal : null;
       const allowance = await limiter.consume(
-        `${limit?.bucket ?? 'api'}:${who}`,
+        rateLimitKey(limit?.bucket ?? 'api', principal, request.ip),
         limit?.max ?? config.rateLimitMax,
       );
       setHeaders(reply, allowance);

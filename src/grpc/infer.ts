@@ -1,0 +1,186 @@
+// ModelInfer and ModelStreamInfer: decode, one call of the core (requested outputs, cache, batching, deadline),
+// encode. A stream answers each request in order, errors in-band as error_message, and goes on.
+import { status, type handleBidiStreamingCall, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Scopes } from '../auth/scopes.js';
+import type { Principal } from '../auth/verifier.js';
+import type { Core } from '../core/core.js';
+import { checkOutputs } from '../core/inference.js';
+import { decodeInputs } from '../core/tensor/decode.js';
+import type { RpcFields } from './access-log.js';
+import { decodeRequest, encodeAnswer } from './contents.js';
+import { metadataText } from './guard.js';
+import type { ModelInferRequest } from './messages.js';
+import { callRequestId, deadlineOf, type RpcDeps, unary } from './rpc.js';
+import { failureOf, serviceError } from './status.js';
+import { streamError, streamResponse, withId } from './wire.js';
+
+/** cache-control: no-cache (or no-store) in the metadata: compute afresh, as the HTTP header does. */
+function bypassed(metadata: Metadata): boolean {
+  return /\bno-(cache|store)\b/i.test(metadataText(metadata, 'cache-control') ?? '');
+}
+
+/** One inference: the encoded ModelInferResponse with the request's id. */
+async function inferOne(
+  core: Core,
+  request: ModelInferRequest,
+  call: { metadata: Metadata; getDeadline(): Date | number },
+  fields: RpcFields,
+): Promise<Buffer> {
+  const model = core.models.ready(request.model_name, request.model_version || undefined);
+  fields.model = model.name;
+  fields.version = model.version;
+  // The core measures decoding from here; a request that does not decode is counted as the model's failure.
+  const received = performance.now();
+  let decoded: ReturnType<typeof decodeRequest>;
+  let outputs: ReturnType<typeof checkOutputs> | undefined;
+  let feeds: ReturnType<typeof decodeInputs>;
+  try {
+    decoded = decodeRequest(request);
+    outputs = decoded.outputs && checkOutputs(model, decoded.outputs);
+    feeds = decodeInputs(model.runtime.inputs, decoded.inputs, { maxRows: core.config.maxInstances });
+  } catch (err) {
+    core.inference.observed(model, 'grpc', received, { error: err });
+    throw err;
+  }
+  fields.instances = Object.values(feeds)[0]?.dims[0] ?? 0;
+  const deadline = deadlineOf(call);
+  const outcome = await core.inference.infer(
+    {
+      model,
+      protocol: 'grpc',
+      received,
+      inputs: feeds,
+      ...(outputs ? { outputs } : {}),
+      ...(deadline === undefined ? {} : { deadline }),
+    },
+    { format: 'grpc', variant: decoded.variant, encode: (tensors) => encodeAnswer(model, tensors) },
+    { bypass: bypassed(call.metadata) },
+  );
+  return withId(outcome.body, request.id);
+}
+
+export function modelInfer(deps: RpcDeps, core: Core) {
+  return unary<ModelInferRequest, Buffer>(
+    deps,
+    'ModelInfer',
+    { scope: Scopes.predict, bucket: 'predict' },
+    (request, context, call) => inferOne(core, request, call, context.fields),
+  );
+}
+
+/** The open streams of a server, so that a drain can end each once its answers are written. */
+export class Streams {
+  #open = new Set<(why: string) => Promise<void>>();
+  #closing = false;
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  add(close: (why: string) => Promise<void>): () => void {
+    this.#open.add(close);
+    return () => this.#open.delete(close);
+  }
+
+  /** Stops every stream taking requests; resolves once each has answered what it took and ended. */
+  async closeAll(why: string): Promise<void> {
+    this.#closing = true;
+    await Promise.all([...this.#open].map((close) => close(why)));
+  }
+}
+
+type Duplex = ServerDuplexStream<ModelInferRequest, Buffer>;
+
+/**
+ * Requests run as they arrive (concurrent ones batch together) and their answers are written in request order. The
+ * call is authenticated once; each request counts against the predict budget. On a drain the stream stops taking
+ * requests, writes what it owes, and ends: OK if the client had half-closed, else UNAVAILABLE (open a new stream).
+ */
+export function modelStreamInfer(
+  deps: RpcDeps,
+  core: Core,
+  streams: Streams,
+): handleBidiStreamingCall<ModelInferRequest, Buffer> {
+  const method = 'ModelStreamInfer';
+  return (call: Duplex) => {
+    const startedAt = performance.now();
+    const reqId = callRequestId(call.metadata);
+    const fields: RpcFields = { messages: 0, errors: 0 };
+    const peer = call.getPeer();
+    let ended = false;
+    let halfClosed = false;
+    let cancelled = false;
+    /** The answers so far, written in order: each waits for the one before. */
+    let tail: Promise<void> = Promise.resolve();
+
+    const finish = (code: status, failure?: ReturnType<typeof failureOf>) => {
+      if (ended) return;
+      ended = true;
+      forget();
+      deps.access.write(method, reqId, startedAt, code, fields, { fault: failure?.fault });
+      if (cancelled) return;
+      if (failure) call.emit('error', serviceError(failure, reqId));
+      else call.end();
+    };
+    const forget = streams.add(async (why) => {
+      await tail;
+      if (halfClosed) return finish(status.OK);
+      finish(status.UNAVAILABLE, {
+        code: status.UNAVAILABLE,
+        details: `${why}: this stream ends; send the requests it did not answer on a new one`,
+        serval: 'SHUTTING_DOWN',
+      });
+    });
+
+    // A refused token or scope ends the whole call with its status; no request of it runs.
+    let refused: ReturnType<typeof failureOf> | undefined;
+    const admitted: Promise<Principal | null> = deps.guard.authenticate(
+      call.metadata,
+      peer,
+      Scopes.predict,
+      'predict',
+    );
+    admitted.catch((err: unknown) => {
+      const failure = (refused = failureOf(err));
+      tail = tail.then(() => finish(failure.code, failure));
+    });
+
+    call.on('data', (request: ModelInferRequest) => {
+      if (ended || streams.closing) return; // taken no more: the status that ends the stream says so
+      fields.messages = (fields.messages ?? 0) + 1;
+      const messageStarted = performance.now();
+      const own: RpcFields = {};
+      const answer = admitted
+        .then((principal) => deps.guard.count(principal, peer, 'predict'))
+        .then(() => inferOne(core, request, call, own))
+        .then(
+          (body) => {
+            deps.access.write(method, reqId, messageStarted, status.OK, own, { probe: true });
+            Object.assign(fields, own);
+            return streamResponse(body);
+          },
+          (err: unknown) => {
+            const failure = failureOf(err);
+            fields.errors = (fields.errors ?? 0) + 1;
+            deps.access.write(method, reqId, messageStarted, failure.code, own, {
+              probe: true,
+              fault: failure.fault,
+            });
+            return streamError(serviceError(failure, reqId).details ?? failure.details);
+          },
+        );
+      tail = tail.then(async () => {
+        const bytes = await answer;
+        if (!ended && !cancelled && refused === undefined) call.write(bytes);
+      });
+    });
+    call.on('end', () => {
+      halfClosed = true;
+      void tail.then(() => finish(status.OK));
+    });
+    call.on('cancelled', () => {
+      cancelled = true;
+      finish(status.CANCELLED);
+    });
+  };
+}

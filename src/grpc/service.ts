@@ -1,0 +1,75 @@
+// inference.GRPCInferenceService's handlers over the core: health, metadata, readiness and configuration here,
+// inference in infer.ts; the repository and statistics RPCs answer UNIMPLEMENTED until the core has them.
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Scopes } from '../auth/scopes.js';
+import type { Core } from '../core/core.js';
+import { ServalError } from '../core/errors.js';
+import { modelConfig, modelMetadata } from '../core/models/describe.js';
+import { SERVAL_VERSION } from '../lib/version.js';
+import { modelInfer, modelStreamInfer, type Streams } from './infer.js';
+import type { ModelRequest } from './messages.js';
+import { unary, unimplemented, type RpcDeps } from './rpc.js';
+
+/** What ServerMetadata lists: the extensions served over gRPC (raw contents replace binary_tensor_data). */
+export const GRPC_EXTENSIONS = ['classification', 'model_configuration'];
+
+const probe = { bucket: false, probe: true } as const;
+const read = { scope: Scopes.read, bucket: 'api' } as const;
+
+export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): UntypedServiceImplementation {
+  const { models, config } = core;
+  const versionOf = (request: ModelRequest) => request.version || undefined;
+  const limits = {
+    maxRows: config.maxInstances,
+    batchMaxRows: config.batchMaxRows,
+    threads: config.inferenceThreads,
+  };
+  return {
+    ServerLive: unary(deps, 'ServerLive', probe, () => ({ live: true })),
+    ServerReady: unary(deps, 'ServerReady', probe, () => ({ ready: core.health.readiness().ready })),
+    ServerMetadata: unary(deps, 'ServerMetadata', { bucket: 'api' }, () => ({
+      name: 'serval',
+      version: SERVAL_VERSION,
+      extensions: GRPC_EXTENSIONS,
+    })),
+    // Known but not ready (loading, failed) is an answer, ready: false; an unknown model or version is NOT_FOUND.
+    ModelReady: unary<ModelRequest, { ready: boolean }>(deps, 'ModelReady', read, (request, { fields }) => {
+      try {
+        const model = models.ready(request.name, versionOf(request));
+        Object.assign(fields, { model: model.name, version: model.version });
+        return { ready: true };
+      } catch (err) {
+        if (err instanceof ServalError && err.kind === 'unavailable') return { ready: false };
+        throw err;
+      }
+    }),
+    ModelMetadata: unary<ModelRequest, unknown>(deps, 'ModelMetadata', read, (request, { fields }) => {
+      const model = models.ready(request.name, versionOf(request));
+      Object.assign(fields, { model: model.name, version: model.version });
+      return modelMetadata(model, models.versions(request.name));
+    }),
+    ModelConfig: unary<ModelRequest, unknown>(deps, 'ModelConfig', read, (request, { fields }) => {
+      const model = models.ready(request.name, versionOf(request));
+      Object.assign(fields, { model: model.name, version: model.version });
+      return { config: modelConfig(model, limits) };
+    }),
+    ModelInfer: modelInfer(deps, core),
+    ModelStreamInfer: modelStreamInfer(deps, core, streams),
+    ModelStatistics: unimplemented(deps, 'ModelStatistics', 'inference statistics are not collected yet'),
+    RepositoryIndex: unimplemented(
+      deps,
+      'RepositoryIndex',
+      'the model repository extension is not served yet (GET /v1/models lists the models)',
+    ),
+    RepositoryModelLoad: unimplemented(
+      deps,
+      'RepositoryModelLoad',
+      'models are loaded from the repository at start only',
+    ),
+    RepositoryModelUnload: unimplemented(
+      deps,
+      'RepositoryModelUnload',
+      'models are loaded from the repository at start only',
+    ),
+  };
+}
