@@ -90,17 +90,3 @@ export function unary<Req, Res>(
     admitted().then(succeed, fail);
   };
 }
-
-/** An RPC Serval does not serve yet: UNIMPLEMENTED with the reason, never a crash. */
-export function unimplemented<Req, Res>(
-  deps: RpcDeps,
-  method: string,
-  why: string,
-): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const startedAt = performance.now();
-    const reqId = callRequestId(call.metadata);
-    deps.access.write(method, reqId, startedAt, status.UNIMPLEMENTED, {});
-    callback({ code: status.UNIMPLEMENTED, details: `${method} is not implemented: ${why}` });
-  };
-}

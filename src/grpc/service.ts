@@ -1,5 +1,5 @@
 // inference.GRPCInferenceService's handlers over the core: health, metadata, readiness and configuration here,
-// inference in infer.ts; the repository and statistics RPCs answer UNIMPLEMENTED until the core has them.
+// inference in infer.ts, statistics and the model repository in repository.ts.
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Scopes } from '../auth/scopes.js';
 import type { Core } from '../core/core.js';
@@ -8,10 +8,11 @@ import { modelConfig, modelMetadata } from '../core/models/describe.js';
 import { SERVAL_VERSION } from '../lib/version.js';
 import { modelInfer, modelStreamInfer, type Streams } from './infer.js';
 import type { ModelRequest } from './messages.js';
-import { unary, unimplemented, type RpcDeps } from './rpc.js';
+import { repositoryService } from './repository.js';
+import { unary, type RpcDeps } from './rpc.js';
 
 /** What ServerMetadata lists: the extensions served over gRPC (raw contents replace binary_tensor_data). */
-export const GRPC_EXTENSIONS = ['classification', 'model_configuration'];
+export const GRPC_EXTENSIONS = ['classification', 'model_configuration', 'model_repository', 'statistics'];
 
 const probe = { bucket: false, probe: true } as const;
 const read = { scope: Scopes.read, bucket: 'api' } as const;
@@ -32,14 +33,17 @@ export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): U
       version: SERVAL_VERSION,
       extensions: GRPC_EXTENSIONS,
     })),
-    // Known but not ready (loading, failed) is an answer, ready: false; an unknown model or version is NOT_FOUND.
+    // Known but not ready (loading, failed, unloaded) is an answer, ready: false; an unknown model or version is NOT_FOUND.
     ModelReady: unary<ModelRequest, { ready: boolean }>(deps, 'ModelReady', read, (request, { fields }) => {
       try {
         const model = models.ready(request.name, versionOf(request));
         Object.assign(fields, { model: model.name, version: model.version });
         return { ready: true };
       } catch (err) {
-        if (err instanceof ServalError && err.kind === 'unavailable') return { ready: false };
+        // Known but not loaded (unloaded, or explicit mode) is in the repository: not ready, as Triton answers.
+        if (err instanceof ServalError && (err.kind === 'unavailable' || err.code === 'MODEL_NOT_LOADED')) {
+          return { ready: false };
+        }
         throw err;
       }
     }),
@@ -55,21 +59,6 @@ export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): U
     }),
     ModelInfer: modelInfer(deps, core),
     ModelStreamInfer: modelStreamInfer(deps, core, streams),
-    ModelStatistics: unimplemented(deps, 'ModelStatistics', 'inference statistics are not collected yet'),
-    RepositoryIndex: unimplemented(
-      deps,
-      'RepositoryIndex',
-      'the model repository extension is not served yet (GET /v1/models lists the models)',
-    ),
-    RepositoryModelLoad: unimplemented(
-      deps,
-      'RepositoryModelLoad',
-      'models are loaded from the repository at start only',
-    ),
-    RepositoryModelUnload: unimplemented(
-      deps,
-      'RepositoryModelUnload',
-      'models are loaded from the repository at start only',
-    ),
+    ...repositoryService(deps, core),
   };
 }

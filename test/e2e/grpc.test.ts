@@ -158,6 +158,49 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
     client!.close();
   });
 
+  it('unloads and loads through RepositoryModel* in both workers; ModelStatistics sums them', async () => {
+    const pool = clients(server.address, 6);
+    const before = await pool[0]!.call<{
+      model_stats: { inference_stats: { success: { count: string } } }[];
+    }>('ModelStatistics', { name: 'iris', version: '1' });
+    const start = Number(before.model_stats[0]?.inference_stats.success.count);
+    await Promise.all(
+      pool.map((c, i) =>
+        c.call('ModelInfer', irisRequest({}, [[5.1, 3.5, 1.4, 0.2]]), { 'x-request-id': `e2e-st${i}` }),
+      ),
+    );
+    await sleep(100);
+    const pids = new Set(
+      server
+        .lines()
+        .filter((l) => typeof l.reqId === 'string' && l.reqId.startsWith('e2e-st') && l.msg === 'request')
+        .map((l) => l.pid),
+    );
+    assert.equal(pids.size, 2, 'both workers answered');
+    const after = await pool[1]!.call<{ model_stats: { inference_stats: { success: { count: string } } }[] }>(
+      'ModelStatistics',
+      { name: 'iris', version: '1' },
+    );
+    assert.equal(
+      Number(after.model_stats[0]?.inference_stats.success.count) - start,
+      6,
+      'both workers counted',
+    );
+
+    assert.deepEqual(await pool[0]!.call('RepositoryModelUnload', { model_name: 'iris' }), {});
+    // Every connection, whichever worker holds it, finds the model unloaded.
+    for (const c of pool) {
+      const err = await rejection(c.call('ModelInfer', irisRequest()));
+      assert.equal(err.code, status.NOT_FOUND, err.details);
+      assert.equal(err.metadata.get('serval-error-code')[0], 'MODEL_NOT_LOADED');
+    }
+    const index = await pool[2]!.call<{ models: { name: string; state: string }[] }>('RepositoryIndex', {});
+    assert.equal(index.models.find((m) => m.name === 'iris')?.state, 'UNAVAILABLE');
+    assert.deepEqual(await pool[3]!.call('RepositoryModelLoad', { model_name: 'iris' }), {});
+    await Promise.all(pool.map((c) => c.call('ModelInfer', irisRequest())));
+    for (const c of pool) c.close();
+  });
+
   it('answers every unary call and every stream request in flight at SIGTERM, then exits 0', async () => {
     const pool = clients(server.address, 4);
     // A few calls first: the batcher admits by the run time it learned, which a busy start-up inflates.

@@ -56,6 +56,19 @@ describe('gRPC with authentication on', () => {
       status.PERMISSION_DENIED,
     );
     assert.equal(await code(client.call('ModelMetadata', { name: 'iris' }, read)), 'ok');
+    // Statistics are read; the repository changes what is served: admin only, as over REST.
+    assert.equal(await code(client.call('ModelStatistics', { name: 'iris' }, read)), 'ok');
+    const admin = { authorization: `Bearer ${await token('serval:admin')}` };
+    for (const [method, request] of [
+      ['RepositoryIndex', {}],
+      ['RepositoryModelLoad', { model_name: 'iris' }],
+      ['RepositoryModelUnload', { model_name: 'nope' }],
+    ] as const) {
+      assert.equal(await code(client.call(method, request)), status.UNAUTHENTICATED, method);
+      assert.equal(await code(client.call(method, request, read)), status.PERMISSION_DENIED, method);
+    }
+    assert.equal(await code(client.call('RepositoryIndex', {}, admin)), 'ok');
+    assert.equal(await code(client.call('RepositoryModelLoad', { model_name: 'iris' }, admin)), 'ok');
   });
 
   it('ends a stream without a token with UNAUTHENTICATED, running none of its requests', async (t) => {

@@ -27,6 +27,45 @@ async function fails(promise: Promise<unknown>, code: status): Promise<ServiceEr
   assert.fail(`expected status ${code}, the call succeeded`);
 }
 
+/** A fraud request of `rows` rows in typed contents. */
+function fraudRequest(rows: number) {
+  return {
+    model_name: 'fraud',
+    inputs: [
+      {
+        name: 'amount',
+        datatype: 'FP32',
+        shape: [rows, 1],
+        contents: { fp32_contents: Array(rows).fill(20) },
+      },
+      {
+        name: 'items',
+        datatype: 'INT64',
+        shape: [rows, 1],
+        contents: { int64_contents: Array(rows).fill('1') },
+      },
+      {
+        name: 'country',
+        datatype: 'BYTES',
+        shape: [rows, 1],
+        contents: { bytes_contents: Array(rows).fill(Buffer.from('FR')) },
+      },
+    ],
+  };
+}
+
+/** A value as gRPC answers it: uint64 fields as decimal strings (proto-loader's longs: String). */
+function longs(value: unknown): unknown {
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return value.map(longs);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === 'name' || k === 'version' ? v : longs(v)]),
+    );
+  }
+  return value;
+}
+
 describe('the gRPC service over the core', () => {
   let grpc: RunningGrpc;
   let repo: { root: string; cleanup: () => Promise<void> };
@@ -50,19 +89,16 @@ describe('the gRPC service over the core', () => {
 
   it('answers ServerLive, ServerReady and ServerMetadata', async () => {
     assert.deepEqual(await grpc.client.call('ServerLive', {}), { live: true });
-    assert.deepEqual(await grpc.client.call('ServerReady', {}), { ready: true });
+    // Strict readiness, as Triton's: a startup model that failed to load (broken) serves nothing.
+    assert.deepEqual(await grpc.client.call('ServerReady', {}), { ready: false });
     const metadata = await grpc.client.call('ServerMetadata', {});
     assert.equal(metadata.name, 'serval');
-    assert.deepEqual(metadata.extensions, ['classification', 'model_configuration']);
-  });
-
-  it('says ready false while draining', async () => {
-    grpc.core.health.draining = true;
-    try {
-      assert.deepEqual(await grpc.client.call('ServerReady', {}), { ready: false });
-    } finally {
-      grpc.core.health.draining = false;
-    }
+    assert.deepEqual(metadata.extensions, [
+      'classification',
+      'model_configuration',
+      'model_repository',
+      'statistics',
+    ]);
   });
 
   it('answers ModelReady: true, false for a model that failed to load, NOT_FOUND for unknown ones', async () => {
@@ -295,16 +331,105 @@ describe('the gRPC service over the core', () => {
     assert.match(JSON.stringify(line.err), /secret internals/);
   });
 
-  it('answers UNIMPLEMENTED for the repository and statistics RPCs', async () => {
-    for (const method of [
-      'ModelStatistics',
+  // Triton's statistics extension: no name is every model, a name its versions, a version that one.
+  it('answers ModelStatistics with the counts of the calls made, as REST’s statistics do', async () => {
+    const before = await grpc.client.call('ModelStatistics', { name: 'fraud', version: '1' });
+    const [start] = before.model_stats as { inference_stats: { success: { count: string } } }[];
+    for (let i = 0; i < 3; i++) await grpc.client.call('ModelInfer', fraudRequest(5));
+    await fails(grpc.client.call('ModelInfer', { model_name: 'fraud', inputs: [] }), status.INVALID_ARGUMENT);
+    type Stats = {
+      name: string;
+      version: string;
+      inference_count: string;
+      last_inference: string;
+      inference_stats: Record<'success' | 'fail', { count: string; ns: string }>;
+    };
+    const { model_stats } = await grpc.client.call<{ model_stats: Stats[] }>('ModelStatistics', {
+      name: 'fraud',
+    });
+    assert.equal(model_stats.length, 1);
+    const [stats] = model_stats;
+    assert.equal(stats?.name, 'fraud');
+    assert.equal(stats.version, '1');
+    assert.equal(
+      Number(stats.inference_stats.success.count) - Number(start?.inference_stats.success.count),
+      3,
+    );
+    assert.ok(Number(stats.inference_stats.fail.count) >= 1);
+    assert.ok(Number(stats.inference_count) >= 15, 'five rows a call');
+    assert.ok(Number(stats.last_inference) > Date.now() - 60_000);
+    assert.deepEqual(model_stats, await grpc.core.statistics('fraud').then(longs));
+    const all = await grpc.client.call('ModelStatistics', {});
+    const names = (all.model_stats as { name: string }[]).map((m) => m.name);
+    assert.ok(names.includes('iris') && names.includes('fraud'), names.join());
+    await fails(grpc.client.call('ModelStatistics', { name: 'nope' }), status.NOT_FOUND);
+    await fails(grpc.client.call('ModelStatistics', { name: 'fraud', version: '9' }), status.NOT_FOUND);
+    await fails(grpc.client.call('ModelStatistics', { version: '1' }), status.INVALID_ARGUMENT);
+  });
+
+  it('answers RepositoryIndex with every model, its state and reason; ready: true lists the ready ones', async () => {
+    type Entry = { name: string; version: string; state: string; reason: string };
+    const { models } = await grpc.client.call<{ models: Entry[] }>('RepositoryIndex', {});
+    assert.deepEqual(
+      models.find((m) => m.name === 'iris'),
+      { name: 'iris', version: '1', state: 'READY', reason: '' },
+    );
+    const broken = models.find((m) => m.name === 'broken');
+    assert.ok(broken);
+    assert.equal(broken.state, 'FAILED');
+    assert.match(broken.reason, /model\.onnx/);
+    const ready = await grpc.client.call<{ models: Entry[] }>('RepositoryIndex', { ready: true });
+    assert.ok(ready.models.every((m) => m.state === 'READY'));
+    assert.ok(!ready.models.some((m) => m.name === 'broken'));
+    await fails(grpc.client.call('RepositoryIndex', { repository_name: 'other' }), status.INVALID_ARGUMENT);
+  });
+
+  it('unloads and loads a model: NOT_FOUND while unloaded, served again once loaded, with a config override', async () => {
+    const fraud = () => grpc.client.call('ModelInfer', fraudRequest(1));
+    assert.deepEqual(await grpc.client.call('RepositoryModelUnload', { model_name: 'fraud' }), {});
+    const gone = await fails(fraud(), status.NOT_FOUND);
+    assert.match(gone.details, /not loaded/);
+    assert.deepEqual(await grpc.client.call('ModelReady', { name: 'fraud' }), { ready: false });
+    assert.equal(gone.metadata.get('serval-error-code')[0], 'MODEL_NOT_LOADED');
+    const { models } = await grpc.client.call<{ models: { name: string; state: string; reason: string }[] }>(
       'RepositoryIndex',
-      'RepositoryModelLoad',
-      'RepositoryModelUnload',
-    ]) {
-      const err = await fails(grpc.client.call(method, {}), status.UNIMPLEMENTED);
-      assert.match(err.details, new RegExp(`^${method} is not implemented: `));
+      {},
+    );
+    assert.deepEqual(
+      models.filter((m) => m.name === 'fraud').map((m) => [m.state, m.reason]),
+      [['UNAVAILABLE', 'unloaded']],
+    );
+    assert.deepEqual(await grpc.client.call('RepositoryModelLoad', { model_name: 'fraud' }), {});
+    await fraud();
+    // Triton's config override, as tritonclient's load_model(config=...) sends it: here a model.json.
+    await grpc.client.call('RepositoryModelLoad', {
+      model_name: 'iris',
+      parameters: { config: { string_param: JSON.stringify({ task: 'raw' }) } },
+    });
+    const raw = await grpc.client.call<{ outputs: { name: string }[] }>('ModelMetadata', { name: 'iris' });
+    assert.ok(
+      raw.outputs.some((o) => o.name === 'label'),
+      JSON.stringify(raw.outputs),
+    );
+    await grpc.client.call('RepositoryModelLoad', { model_name: 'iris' });
+  });
+
+  it('refuses bad repository requests with INVALID_ARGUMENT or NOT_FOUND and the reason', async () => {
+    const load = (request: Record<string, unknown>) => grpc.client.call('RepositoryModelLoad', request);
+    await fails(load({ model_name: 'nope' }), status.NOT_FOUND);
+    await fails(grpc.client.call('RepositoryModelUnload', { model_name: 'nope' }), status.NOT_FOUND);
+    for (const [parameters, pattern] of [
+      [{ config: { int64_param: '42' } }, /parameters\.config must be a JSON string/],
+      [{ config: { string_param: '{"task": ' } }, /not valid JSON/],
+      [{ config: { string_param: '{"task": "guess"}' } }, /parameters\.config\.task/],
+      [{ 'file:1/model.onnx': { bytes_param: Buffer.from('onnx') } }, /model files in the request/],
+    ] as const) {
+      const err = await fails(load({ model_name: 'iris', parameters }), status.INVALID_ARGUMENT);
+      assert.match(err.details, pattern);
     }
+    await fails(load({ model_name: 'iris', repository_name: 'other' }), status.INVALID_ARGUMENT);
+    // Still served as it was.
+    await grpc.client.call('ModelInfer', irisRequest());
   });
 
   it('writes one access line per RPC with the method, status, model, version and request id', async () => {
@@ -361,3 +486,13 @@ describe('the gRPC service over the core', () => {
 function heavyInput() {
   return { name: 'input', datatype: 'FP32', shape: [1, 4], data: new Float32Array(4) };
 }
+
+describe('gRPC readiness', () => {
+  it('says ready once the models are loaded, and not ready from the start of a drain', async (t) => {
+    const grpc = await loadedGrpc({});
+    t.after(() => grpc.close());
+    assert.deepEqual(await grpc.client.call('ServerReady', {}), { ready: true });
+    grpc.core.health.draining = true;
+    assert.deepEqual(await grpc.client.call('ServerReady', {}), { ready: false });
+  });
+});

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { errors } from '../errors.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 128, not: { enum: ['__proto__', 'constructor', 'prototype'] } });
 
@@ -90,4 +91,33 @@ export function selectVersions(found: readonly string[], policy: VersionPolicy =
   if ('latest' in policy) return found.slice(0, policy.latest);
   const wanted = new Set(policy.specific.map(String));
   return found.filter((v) => wanted.has(v));
+}
+
+/**
+ * The repository API's load parameters (REST's JSON object, gRPC's ModelRepositoryParameter values): `config`, Triton's
+ * model config override, is here the model.json (as JSON text) the model loads with instead of its own. Model files
+ * sent with the request (Triton's `file:` parameters) are refused rather than ignored: the model would load from
+ * the repository's files, not the ones sent.
+ */
+export function loadOverride(parameters: Readonly<Record<string, unknown>> | undefined): Descriptor | undefined {
+  const sent = Object.keys(parameters ?? {}).find((key) => key.startsWith('file:'));
+  if (sent !== undefined) {
+    throw new errors.INVALID_REQUEST(
+      `model files in the request (parameters["${sent.slice(0, 64)}"]) are not supported: put them in the repository`,
+    );
+  }
+  const config = parameters?.config;
+  if (config === undefined) return undefined;
+  if (typeof config !== 'string') throw new errors.INVALID_REQUEST('parameters.config must be a JSON string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config);
+  } catch {
+    throw new errors.INVALID_REQUEST('parameters.config is not valid JSON');
+  }
+  const error = Value.Errors(DescriptorSchema, parsed)[0];
+  if (error) {
+    throw new errors.INVALID_REQUEST(`parameters.config${error.instancePath.replaceAll('/', '.')} ${error.message}`);
+  }
+  return parsed as Descriptor;
 }

@@ -2,10 +2,9 @@
 // load_model and unload_model call): the index, and loading or unloading a model in every worker.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Value } from 'typebox/value';
 import { Scopes } from '../../auth/scopes.js';
-import { errors, excerpt } from '../../core/errors.js';
-import { DescriptorSchema, type Descriptor } from '../../core/models/descriptor.js';
+import { excerpt } from '../../core/errors.js';
+import { loadOverride } from '../../core/models/descriptor.js';
 import { MODEL_STATES } from '../../core/models/repository.js';
 import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema } from '../schemas/common.js';
@@ -38,26 +37,6 @@ const UnloadRequestSchema = Type.Object({
 });
 
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
-
-/** parameters.config: Triton's model config override; here the model.json the model is loaded with. */
-function descriptorOf(parameters: Record<string, unknown> | undefined): Descriptor | undefined {
-  const config = parameters?.config;
-  if (config === undefined) return undefined;
-  if (typeof config !== 'string') throw new errors.INVALID_REQUEST('parameters.config must be a JSON string');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(config);
-  } catch {
-    throw new errors.INVALID_REQUEST('parameters.config is not valid JSON');
-  }
-  const error = Value.Errors(DescriptorSchema, parsed)[0];
-  if (error) {
-    throw new errors.INVALID_REQUEST(
-      `parameters.config${error.instancePath.replaceAll('/', '.')} ${error.message}`,
-    );
-  }
-  return parsed as Descriptor;
-}
 
 const repositoryRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
   requireScopes(fastify);
@@ -110,7 +89,7 @@ const repositoryRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
     },
     async (request) => {
       const { model } = request.params;
-      await core.control.load(model, descriptorOf(request.body.parameters));
+      await core.control.load(model, loadOverride(request.body.parameters));
       request.log.info({ model: excerpt(model, 64) }, 'model loaded through the repository API');
       return {};
     },
