@@ -3,16 +3,8 @@ import assert from 'node:assert/strict';
 import { configKeys, envName } from '../../src/config/create-config.js';
 import type { Manifest } from './validate.js';
 
-/** SERVAL_* variables the manifests may set: every config key's, SERVAL_CONFIG, and those coming on main. */
-export const KNOWN_ENV = new Set([
-  ...configKeys.map(envName),
-  'SERVAL_CONFIG',
-  // Named by the main line's coming work (gRPC, KServe's /mnt/models layouts, metrics); drop from here once
-  // src/config/schema.ts has them, and the check becomes exact again.
-  'SERVAL_GRPC_PORT',
-  'SERVAL_MODEL_NAME',
-  'SERVAL_METRICS_PORT',
-]);
+/** SERVAL_* variables the manifests may set: every config key's and SERVAL_CONFIG. */
+export const KNOWN_ENV = new Set([...configKeys.map(envName), 'SERVAL_CONFIG']);
 
 export function find(manifests: Manifest[], kind: string, name?: string): any {
   const found = manifests.filter(
