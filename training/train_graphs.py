@@ -25,7 +25,9 @@ outputs are the graph replicated with numpy):
 * ``fixed-batch`` - an input whose batch dimension is fixed at 1;
 * ``embedding``   - an int64 token input indexing a [100, 4] table (ids >= 100 make the run fail);
 * ``dtypes``      - one Identity per tensor datatype onnxruntime-node can feed and fetch;
-* ``fp16``        - float16 in and out.
+* ``fp16``        - float16 in and out;
+* ``pets``        - an ai.onnx.ml LinearClassifier whose class labels are strings in the graph itself
+                    (classlabels_strings, as scikit-learn classifiers fitted on strings export).
 
 The output is reproducible: fixed seeds, single-threaded BLAS, no timestamps,
 so two runs give byte-identical files.
@@ -544,6 +546,64 @@ def build_fp16():
     write(FIXTURES / "fp16" / "1", model, descriptor, golden)
 
 
+# --------------------------------------------------------------------------
+# 7. pets: class labels as strings in the graph (classlabels_strings)
+# --------------------------------------------------------------------------
+
+PETS_LABELS = ["cat", "dog", "fish"]
+PETS_COEFFICIENTS = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]], dtype=np.float32)
+
+
+def build_pets():
+    nodes = [
+        helper.make_node(
+            "LinearClassifier",
+            ["input"],
+            ["label", "probabilities"],
+            domain="ai.onnx.ml",
+            coefficients=PETS_COEFFICIENTS.flatten().tolist(),
+            intercepts=[0.0, 0.0, 0.0],
+            classlabels_strings=PETS_LABELS,
+            post_transform="SOFTMAX",
+        )
+    ]
+    doc = (
+        "A test fixture: input float32 [batch, 2]; scores = input @ W.T with W = [[1, 0], [0, 1], [-1, -1]], "
+        "probabilities float32 [batch, 3] = softmax(scores), label string [batch] = the graph's own class "
+        "label (cat, dog, fish) of the highest score."
+    )
+    model = make_model(
+        "pets_linear",
+        doc,
+        nodes,
+        [value_info("input", TensorProto.FLOAT, ["batch", 2])],
+        [
+            value_info("label", TensorProto.STRING, ["batch"]),
+            value_info("probabilities", TensorProto.FLOAT, ["batch", len(PETS_LABELS)]),
+        ],
+        [],
+        ml_opset=1,
+    )
+    # No labels: they come from the graph; a model.json that listed others would fail the load.
+    descriptor = {
+        "task": "classification",
+        "description": "Test fixture: input float32 [batch, 2]; labels cat, dog, fish from the graph itself.",
+        "outputs": {"label": "label", "probabilities": "probabilities"},
+    }
+    x = np.array([[2.0, 0.0], [0.0, 2.0], [-2.0, -2.0]], dtype=np.float32)
+    scores = x @ PETS_COEFFICIENTS.T
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probabilities = (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+    labels = np.array([PETS_LABELS[i] for i in scores.argmax(axis=1)], dtype=object)
+    golden = oip.golden(
+        f"{NUMPY_SOURCE} (softmax in float32)",
+        1e-6,
+        [tensor("input", x)],
+        [tensor("label", labels), tensor("probabilities", probabilities)],
+    )
+    write(FIXTURES / "pets" / "1", model, descriptor, golden)
+
+
 def main():
     build_fraud()
     build_large()
@@ -551,6 +611,7 @@ def main():
     build_embedding()
     build_dtypes()
     build_fp16()
+    build_pets()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import {
   run,
   waitFor200,
 } from './docker.js';
+import { grpcClient, irisRequest, outputOf, type InferAnswer } from '../grpc.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const IMAGE = 'serval:test';
@@ -75,6 +76,7 @@ async function healthcheckCommand(name: string): Promise<string[]> {
 describe('the container image', { skip }, () => {
   let name = '';
   let port = 0;
+  let grpcPort = 0;
   let healthyMs = 0;
   let mainStreak = READY_STREAK;
 
@@ -82,8 +84,9 @@ describe('the container image', { skip }, () => {
     async () => {
       await dockerOk(['build', '-t', IMAGE, '--build-arg', `VERSION=${VERSION}`, ROOT], 15 * 60_000);
       port = await freePort();
+      grpcPort = await freePort();
       const start = performance.now();
-      name = await runContainer('main', ['-p', `${port}:50505`]);
+      name = await runContainer('main', ['-p', `${port}:50505`, '-p', `${grpcPort}:50506`]);
       await waitFor200(port, '/healthz');
       healthyMs = performance.now() - start;
       // SERVAL_WORKERS=0: one worker per core as the container sees them.
@@ -158,6 +161,19 @@ describe('the container image', { skip }, () => {
     const body = (await res.json()) as { model_name: string; predictions: { label: string }[] };
     assert.equal(body.model_name, 'iris');
     assert.equal(body.predictions[0]?.label, 'setosa');
+  });
+
+  test('serves the gRPC service on 50506: health, readiness and an inference', async () => {
+    await waitFor200(port, '/readyz', mainStreak);
+    const client = grpcClient(`127.0.0.1:${grpcPort}`);
+    try {
+      assert.deepEqual(await client.call('ServerReady', {}), { ready: true });
+      const answer = await client.call<InferAnswer>('ModelInfer', irisRequest({ id: 'c1' }, [IRIS]));
+      assert.equal(answer.id, 'c1');
+      assert.deepEqual(outputOf(answer, 'label').values, [0n]);
+    } finally {
+      client.close();
+    }
   });
 
   test('serves the playground: / sends a browser there, the page loads its hashed assets', async () => {

@@ -71,7 +71,7 @@ function caseOf(name: string, dir: string): Case {
 
 const cases: Case[] = [
   ...readdirSync(MODELS).map((name) => caseOf(name, join(MODELS, name, '1'))),
-  ...['heavy', 'large', 'embedding', 'dtypes', 'fp16'].map((name) => caseOf(name, join(FIXTURE_MODELS, name, '1'))),
+  ...['heavy', 'large', 'embedding', 'dtypes', 'fp16', 'pets'].map((name) => caseOf(name, join(FIXTURE_MODELS, name, '1'))),
 ];
 
 /** Typed bytes of golden values for the binary extension. */
@@ -201,7 +201,9 @@ describe('answers match the training framework (golden outputs) through every fr
           if (labels && probabilities) {
             const { label, probabilities: probs } = p as { label: string; probabilities: Record<string, number> };
             const classes = probabilities.shape[1]!;
-            assert.equal(Object.keys(probs).indexOf(label), labels.data[i], `row ${i} label`);
+            // An INT64 label is the class index; a BYTES one (the graph's own class labels) the label itself.
+            const expected = labels.datatype === 'BYTES' ? Object.keys(probs).indexOf(labels.data[i] as string) : labels.data[i];
+            assert.equal(Object.keys(probs).indexOf(label), expected, `row ${i} label`);
             Object.values(probs).forEach((v, k) => assertClose(v, probabilities.data[i * classes + k], c.tolerance, `row ${i} p${k}`));
           } else if (value) {
             assertClose(p, value.data[i], c.tolerance, `row ${i}`);

@@ -142,3 +142,27 @@ describe('POST /v1/models/{model}:predict', () => {
     assert.ok(res.json().error.length < 80);
   });
 });
+
+// Issue 9.5: 800 KB of "[" nested 400,000 deep (under the default 1 MiB limit) is refused as the flat body of
+// its size would be, with a 400 naming the depth, and the server goes on answering.
+describe('deeply nested JSON on :predict', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await loadedApp({});
+  });
+  after(() => app.close());
+
+  it('refuses 400,000 nested arrays with 400 and the depth, then serves the next request', async () => {
+    for (const body of [
+      '{"instances":' + '['.repeat(400_000) + ']'.repeat(400_000) + '}',
+      '{"instances":' + '['.repeat(400_000), // never closed
+      '{"instances":[' + '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000) + ']}',
+    ]) {
+      const res = await postBody(app, body);
+      assert.equal(res.statusCode, 400, res.body.slice(0, 200));
+      assert.match(res.json().error, /nests arrays and objects more than 32 deep/);
+    }
+    const ok = await postBody(app, JSON.stringify({ instances: [setosa] }));
+    assert.equal(ok.statusCode, 200);
+  });
+});

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../../src/config/schema.js';
-import { loadedApp, MODELS, tempRepository } from '../../helpers.js';
+import { FIXTURE_MODELS, loadedApp, MODELS, tempRepository } from '../../helpers.js';
 
 const IRIS = join(MODELS, 'iris/1');
 const DIABETES = join(MODELS, 'diabetes/1');
@@ -359,5 +359,74 @@ describe('thread-mode models', () => {
       left = await sessions();
     }
     assert.equal(left, 0);
+  });
+});
+
+// Issue 9.12: a model that does not load says which file is wrong and why, in words a user can act on.
+describe('load errors name the file', () => {
+  let app: FastifyInstance;
+  let repo: { root: string; cleanup: () => Promise<void> };
+  const PETS = join(FIXTURE_MODELS, 'pets/1');
+  before(async () => {
+    repo = await tempRepository({
+      'iris/1': { from: IRIS },
+      'badjson/1': { from: IRIS, files: { 'model.json': '{ task: "classification" }' } },
+      'empty/1': { files: { 'model.onnx': '' } },
+      'garbage/1': { files: { 'model.onnx': 'this is not a protobuf at all' } },
+      // The graph's own labels are cat, dog, fish: a model.json with others (or another order) is refused.
+      'relabelled/1': {
+        from: PETS,
+        files: { 'model.json': JSON.stringify({ labels: ['dog', 'cat', 'fish'] }) },
+      },
+      'pets/1': { from: PETS },
+      'badlabels/1': {
+        from: IRIS,
+        files: {
+          'model.json': JSON.stringify({
+            task: 'classification',
+            labels: ['a', 'b'],
+            outputs: { probabilities: 'probabilities' },
+          }),
+        },
+      },
+    });
+    app = await appOver(repo.root);
+  });
+  after(async () => {
+    await app.close();
+    await repo.cleanup();
+  });
+  const reason = async (name: string) => (await index(app)).find((r) => r.name === name)?.reason ?? '';
+
+  it('a model.json that is not JSON: the file and the parser’s message', async () => {
+    assert.match(await reason('badjson'), /^model\.json is not valid JSON: .+/);
+  });
+
+  it('an empty or unreadable model.onnx: the file, and no message cut mid-word', async () => {
+    assert.equal(await reason('empty'), 'model.onnx is empty');
+    const garbage = await reason('garbage');
+    assert.match(garbage, /^model\.onnx cannot be loaded: /);
+    assert.match(garbage, /[\w).]$/, `ends on a whole word: ${garbage}`);
+    assert.ok(garbage.length < 400, garbage);
+  });
+
+  it('labels that disagree with the graph’s own class labels, or its class count, fail the load', async () => {
+    assert.match(
+      await reason('relabelled'),
+      /model\.json lists labels \["dog","cat","fish"\] but model\.onnx's classifier has \["cat","dog","fish"\]/,
+    );
+    assert.match(await reason('badlabels'), /model\.json lists 2 labels but "probabilities" has 3 classes/);
+    const load = await post(app, '/v2/repository/models/relabelled/load');
+    assert.equal(load.statusCode, 400);
+    assert.equal(load.json().code, 'MODEL_LOAD_FAILED');
+  });
+
+  it('a graph with string class labels and no labels in model.json is labelled by the graph', async () => {
+    const res = await post(app, '/v1/models/pets:predict', { instances: [[0, 2]] });
+    assert.equal(res.statusCode, 200, res.body);
+    const [prediction] = res.json().predictions;
+    assert.equal(prediction.label, 'dog');
+    assert.deepEqual(Object.keys(prediction.probabilities), ['cat', 'dog', 'fish']);
+    assert.ok(prediction.probabilities.dog > 0.8);
   });
 });
