@@ -6,7 +6,13 @@ import { cacheKey, type CacheStatus, type PredictionCache } from './cache/predic
 import type { ModelRepository, ReadyModel } from './models/repository.js';
 import type { ModelVersion } from './models/repository.js';
 import { topClasses } from './models/tasks.js';
-import { failureReason, type CacheResult, type Observer, type Protocol } from './observe.js';
+import {
+  failureReason,
+  type CacheResult,
+  type Observer,
+  type Protocol,
+  type RequestEvent,
+} from './observe.js';
 import type { TensorMap } from './tensor/tensor.js';
 
 export interface RequestedOutput {
@@ -102,6 +108,12 @@ const CACHE_RESULTS: Partial<Record<CacheOutcome, CacheResult>> = {
   collapsed: 'collapsed',
 };
 
+/** The batch size of the first input (0 for none), without making an array of the inputs. */
+function rowsOf(inputs: TensorMap): number {
+  for (const name in inputs) return inputs[name]?.dims[0] ?? 0;
+  return 0;
+}
+
 const kindOf = (err: unknown) => (err instanceof ServalError ? err.kind : 'internal');
 
 export class Inference {
@@ -167,44 +179,40 @@ export class Inference {
   async infer(call: InferCall, encoding: Encoding, use: CacheUse): Promise<InferOutcome> {
     const observer = this.#observer;
     if (!observer) return this.#infer(call, encoding, use);
+    // Every request passes here: one event of one shape (no spreads), encoding timed in place.
     const started = performance.now();
-    const rows = Object.values(call.inputs)[0]?.dims[0] ?? 0;
-    let outputSeconds: number | undefined;
+    const { model, received } = call;
+    const event: RequestEvent = {
+      model: model.name,
+      version: model.version,
+      protocol: call.protocol,
+      seconds: 0,
+      rows: rowsOf(call.inputs),
+      failure: undefined,
+      cache: undefined,
+      inputSeconds: received === undefined ? undefined : (started - received) / 1000,
+      outputSeconds: undefined,
+    };
     const timed: Encoding = {
       format: encoding.format,
       variant: encoding.variant,
-      encode: (outputs) => {
+      encode(outputs) {
         const from = performance.now();
         const body = encoding.encode(outputs);
-        outputSeconds = (performance.now() - from) / 1000;
+        event.outputSeconds = (performance.now() - from) / 1000;
         return body;
       },
     };
-    const { model, protocol, received } = call;
-    const event = {
-      model: model.name,
-      version: model.version,
-      protocol,
-      rows,
-      ...(received === undefined ? {} : { inputSeconds: (started - received) / 1000 }),
-    };
     try {
       const outcome = await this.#infer(call, timed, use);
-      const cache = CACHE_RESULTS[outcome.cache];
-      observer.request({
-        ...event,
-        seconds: (performance.now() - (received ?? started)) / 1000,
-        ...(cache ? { cache } : {}),
-        ...(outputSeconds === undefined ? {} : { outputSeconds }),
-      });
+      event.cache = CACHE_RESULTS[outcome.cache];
       return outcome;
     } catch (err) {
-      observer.request({
-        ...event,
-        seconds: (performance.now() - (received ?? started)) / 1000,
-        failure: failureReason(kindOf(err)),
-      });
+      event.failure = failureReason(kindOf(err));
       throw err;
+    } finally {
+      event.seconds = (performance.now() - (received ?? started)) / 1000;
+      observer.request(event);
     }
   }
 

@@ -12,7 +12,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
-import type { Observer, RequestEvent, RunObserver } from './observe.js';
+import type { CacheResult, FailureReason, Observer, Protocol, RequestEvent, RunObserver } from './observe.js';
 
 /** Request, queue and compute durations: from 0.25 ms (a tiny model inline) to 10 s (the inference timeout). */
 const SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -28,6 +28,20 @@ export interface MetricsOptions {
   readyModels: () => number;
   /** onnxruntime sessions held by the inference threads. */
   threadSessions: () => number;
+}
+
+type CounterChild = ReturnType<Counter['labels']>;
+
+interface VersionChildren {
+  protocols: Map<
+    Protocol,
+    {
+      success: CounterChild;
+      failures: Map<FailureReason, CounterChild>;
+      duration: ReturnType<Histogram['labels']>;
+    }
+  >;
+  cache: Map<CacheResult, CounterChild>;
 }
 
 export class Metrics implements Observer {
@@ -47,9 +61,8 @@ export class Metrics implements Observer {
   #loadFailures;
   #http;
   /** prom-client children by label values: looking labels up costs every request, a Map lookup much less. */
-  #requestChildren = new Map<string, ReturnType<Counter['labels']>>();
-  #durationChildren = new Map<string, ReturnType<Histogram['labels']>>();
-  #cacheChildren = new Map<string, ReturnType<Counter['labels']>>();
+  /** Per model and version, then per protocol (and failure, cache result): the children of each request's series. */
+  #versions = new Map<string, Map<string, VersionChildren>>();
   #httpChildren = new Map<string, ReturnType<Counter['labels']>>();
 
   constructor(options: MetricsOptions) {
@@ -181,17 +194,43 @@ export class Metrics implements Observer {
     return child;
   }
 
+  #versionChildren(model: string, version: string): VersionChildren {
+    let versions = this.#versions.get(model);
+    if (versions === undefined) this.#versions.set(model, (versions = new Map<string, VersionChildren>()));
+    let children = versions.get(version);
+    if (children === undefined)
+      versions.set(version, (children = { protocols: new Map(), cache: new Map() }));
+    return children;
+  }
+
+  /** Every request passes here: label children found through nested maps, no key strings made. */
   request(e: RequestEvent): void {
-    const outcome = e.failure ? 'failure' : 'success';
-    const request = [e.model, e.version, e.protocol, outcome, e.failure ?? ''];
-    this.#child(this.#requestChildren, request, () => this.#requests.labels(...request)).inc();
-    const duration = [e.model, e.version, e.protocol];
-    this.#child(this.#durationChildren, duration, () => this.#duration.labels(...duration)).observe(
-      e.seconds,
-    );
+    const children = this.#versionChildren(e.model, e.version);
+    let protocol = children.protocols.get(e.protocol);
+    if (protocol === undefined) {
+      protocol = {
+        success: this.#requests.labels(e.model, e.version, e.protocol, 'success', ''),
+        failures: new Map(),
+        duration: this.#duration.labels(e.model, e.version, e.protocol),
+      };
+      children.protocols.set(e.protocol, protocol);
+    }
+    const { failure } = e;
+    if (failure === undefined) protocol.success.inc();
+    else {
+      let failed = protocol.failures.get(failure);
+      if (failed === undefined) {
+        failed = this.#requests.labels(e.model, e.version, e.protocol, 'failure', failure);
+        protocol.failures.set(failure, failed);
+      }
+      failed.inc();
+    }
+    protocol.duration.observe(e.seconds);
     if (e.cache) {
-      const cache = [e.model, e.version, e.cache];
-      this.#child(this.#cacheChildren, cache, () => this.#cache.labels(...cache)).inc();
+      let cached = children.cache.get(e.cache);
+      if (cached === undefined)
+        children.cache.set(e.cache, (cached = this.#cache.labels(e.model, e.version, e.cache)));
+      cached.inc();
     }
   }
 

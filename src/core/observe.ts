@@ -30,11 +30,11 @@ export interface RequestEvent {
   /** From the call into the core to its answer, encoding included. */
   seconds: number;
   rows: number;
-  failure?: FailureReason;
-  cache?: CacheResult;
+  failure?: FailureReason | undefined;
+  cache?: CacheResult | undefined;
   /** Decoding the request's tensors (by the front end) and encoding the answer, when measured. */
-  inputSeconds?: number;
-  outputSeconds?: number;
+  inputSeconds?: number | undefined;
+  outputSeconds?: number | undefined;
 }
 
 /** Runs of one model version, as its runtime sees them. */

@@ -67,12 +67,14 @@ function add(into: Duration, count: number, nanos: number): void {
 }
 
 export class Statistics implements Observer {
-  #stats = new Map<string, ModelStats>();
+  /** Per model, per version: nested maps, so that no key string is made per request. */
+  #stats = new Map<string, Map<string, ModelStats>>();
 
   #of(model: string, version: string): ModelStats {
-    const key = `${model}\0${version}`;
-    let stats = this.#stats.get(key);
-    if (stats === undefined) this.#stats.set(key, (stats = emptyStats(model, version)));
+    let versions = this.#stats.get(model);
+    if (versions === undefined) this.#stats.set(model, (versions = new Map<string, ModelStats>()));
+    let stats = versions.get(version);
+    if (stats === undefined) versions.set(version, (stats = emptyStats(model, version)));
     return stats;
   }
 
@@ -88,10 +90,13 @@ export class Statistics implements Observer {
   }
 
   runs(model: string, version: string): RunObserver {
+    // Made at the first run (a version that never runs has no counters), then kept: they are never removed.
+    let own: ModelStats | undefined;
+    const of = () => (own ??= this.#of(model, version));
     return {
-      queued: (seconds) => add(this.#of(model, version).inference_stats.queue, 1, ns(seconds)),
+      queued: (seconds) => add(of().inference_stats.queue, 1, ns(seconds)),
       executed: (rows, seconds, calls) => {
-        const s = this.#of(model, version);
+        const s = of();
         s.inference_count += rows;
         s.execution_count += 1;
         add(s.inference_stats.compute_infer, calls, ns(seconds) * calls);
@@ -113,7 +118,7 @@ export class Statistics implements Observer {
   /** This process's statistics: of every version that had requests, and zeros for `alsoServing` that had none. */
   snapshot(alsoServing: readonly { name: string; version: string }[] = []): ModelStats[] {
     for (const { name, version } of alsoServing) this.#of(name, version);
-    return [...this.#stats.values()];
+    return [...this.#stats.values()].flatMap((versions) => [...versions.values()]);
   }
 }
 

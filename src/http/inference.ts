@@ -96,18 +96,18 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
 }
 
 /**
- * Decodes a request's tensors for the model (and starts its clock: the core measures decoding from here); a
- * request that does not decode is counted as the model's failed request before its 400 goes out.
+ * Decodes a request's tensors for the model; `received` (performance.now()) is when decoding began, which the core
+ * measures from. A request that does not decode is counted as the model's failed request before its 400 goes out.
  */
 export function decodeFor<T>(
   fastify: FastifyInstance,
   model: ModelVersion,
   protocol: 'v1' | 'v2',
+  received: number,
   decode: () => T,
-): T & { received: number } {
-  const received = performance.now();
+): T {
   try {
-    return { ...decode(), received };
+    return decode();
   } catch (err) {
     fastify.core.inference.observed(model, protocol, received, { error: err });
     throw err;

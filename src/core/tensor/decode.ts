@@ -143,10 +143,10 @@ function checkShape(
   shape: readonly number[],
   symbols: Map<string, { size: number; input: string }>,
 ): void {
-  const expected = formatShape(spec.shape);
+  const expected = () => formatShape(spec.shape);
   if (shape.length !== spec.shape.length) {
     throw invalid(
-      `input "${spec.name}" has shape ${formatShape(shape)} (rank ${shape.length}); the model expects ${expected}`,
+      `input "${spec.name}" has shape ${formatShape(shape)} (rank ${shape.length}); the model expects ${expected()}`,
       { input: spec.name, expected: spec.shape.map((d) => (typeof d === 'number' ? d : -1)) },
     );
   }
@@ -165,7 +165,7 @@ function checkShape(
     }
     if (typeof want === 'number' && size !== want) {
       throw invalid(
-        `input "${spec.name}" dimension ${d} is ${size}; the model expects ${want} (shape ${expected})`,
+        `input "${spec.name}" dimension ${d} is ${size}; the model expects ${want} (shape ${expected()})`,
         { input: spec.name, dim: d, expected: want, received: size },
       );
     }

@@ -54,7 +54,8 @@ export async function predict(
     );
   }
   const columnar = body.instances === undefined;
-  const { feeds, rows, received } = decodeFor(fastify, model, 'v1', () =>
+  const received = performance.now();
+  const { feeds, rows } = decodeFor(fastify, model, 'v1', received, () =>
     columnar
       ? decodeColumns(model, body.inputs, maxInstances)
       : decodeInstances(model, body.instances as unknown[], maxInstances),

@@ -80,7 +80,8 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
       async (request, reply) => {
         const { model: name, version } = request.params as { model: string; version?: string };
         const model = models.ready(name, version);
-        const { call, outputs, feeds, received } = decodeFor(fastify, model, 'v2', () => {
+        const received = performance.now();
+        const { call, outputs, feeds } = decodeFor(fastify, model, 'v2', received, () => {
           const call = decodeCall(request.body, request.binaryData ?? undefined);
           checkJsonOutputs(model, call);
           return {
