@@ -60,3 +60,12 @@ export async function startServer(
   child.kill('SIGKILL');
   throw new Error(`server not ready: ${out}`);
 }
+
+/** The pids of the processes whose access lines answered the requests whose ids start with `prefix`. */
+export function answeredBy(lines: readonly Record<string, unknown>[], prefix: string): Set<unknown> {
+  return new Set(
+    lines
+      .filter((l) => typeof l.reqId === 'string' && l.reqId.startsWith(prefix) && l.msg === 'request')
+      .map((l) => l.pid),
+  );
+}

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { FIXTURE_MODELS, freePort, MODELS, ROOT, tempRepository } from '../helpers.js';
+import { answeredBy } from '../server.js';
 import {
   grpcClient,
   irisRequest,
@@ -129,12 +130,7 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
     });
     for (const c of pool) c.close();
     await sleep(100);
-    const pids = new Set(
-      server
-        .lines()
-        .filter((l) => typeof l.reqId === 'string' && l.reqId.startsWith('e2e-g') && l.msg === 'request')
-        .map((l) => l.pid),
-    );
+    const pids = answeredBy(server.lines(), 'e2e-g');
     assert.equal(pids.size, 2, 'both workers answered');
   });
 
@@ -170,12 +166,7 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
       ),
     );
     await sleep(100);
-    const pids = new Set(
-      server
-        .lines()
-        .filter((l) => typeof l.reqId === 'string' && l.reqId.startsWith('e2e-st') && l.msg === 'request')
-        .map((l) => l.pid),
-    );
+    const pids = answeredBy(server.lines(), 'e2e-st');
     assert.equal(pids.size, 2, 'both workers answered');
     const after = await pool[1]!.call<{ model_stats: { inference_stats: { success: { count: string } } }[] }>(
       'ModelStatistics',

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FIXTURE_MODELS, freePort, MODELS, ROOT, redisSkip, startRedis, tempRepository } from '../helpers.js';
 import { binaryRequest, rawBytes, readResponse } from '../oip.js';
-import { startServer, type Running } from '../server.js';
+import { answeredBy, startServer, type Running } from '../server.js';
 
 const workersReady = (server: Running) => server.lines().filter((l) => l.msg === 'worker ready');
 
@@ -107,12 +107,7 @@ describe('the built server over real HTTP', () => {
       assert.equal(label, species[i % 3], `request ${i}`);
     });
     await sleep(100);
-    const pids = new Set(
-      server
-        .lines()
-        .filter((l) => typeof l.reqId === 'string' && l.reqId.startsWith('v2-') && l.msg === 'request')
-        .map((l) => l.pid),
-    );
+    const pids = answeredBy(server.lines(), 'v2-');
     assert.equal(pids.size, 2, 'both workers answered');
   });
 
