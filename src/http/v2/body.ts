@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { errors } from '../../core/errors.js';
+import type { BufferPool } from '../../lib/buffer-pool.js';
 import { httpErrors } from '../errors.js';
 
 export const HEADER_LENGTH = 'inference-header-content-length';
@@ -46,9 +47,10 @@ function collect(
   limit: number,
   declared: number | undefined,
   pad: number,
+  pool: BufferPool,
   done: Done<Buffer>,
 ) {
-  const target = declared === undefined ? undefined : Buffer.allocUnsafeSlow(pad + declared);
+  const target = declared === undefined ? undefined : pool.take(pad + declared);
   const chunks: Buffer[] = [];
   let size = 0;
   const finish = (err: Error | null, body?: Buffer) => {
@@ -72,7 +74,7 @@ function collect(
         return finish(new errors.INVALID_REQUEST('the body is shorter than its Content-Length'));
       return finish(null, target.subarray(pad));
     }
-    const whole = Buffer.allocUnsafeSlow(pad + size);
+    const whole = pool.take(pad + size);
     let at = pad;
     for (const chunk of chunks) at += chunk.copy(whole, at);
     finish(null, whole.subarray(pad));
@@ -88,8 +90,14 @@ function split(
   headerLength: number | undefined,
   limits: BodyLimits,
   parseJson: (text: string) => unknown,
+  pool: BufferPool,
 ) {
-  if (headerLength === undefined) return { request: parseJson(body.toString('utf8')), binary: undefined };
+  if (headerLength === undefined) {
+    // The text is a copy: the memory can serve the next body at once.
+    const text = body.toString('utf8');
+    pool.give(body);
+    return { request: parseJson(text), binary: undefined };
+  }
   if (headerLength > body.length) {
     throw new errors.INVALID_REQUEST(
       `Inference-Header-Content-Length is "${headerLength}" but the body has ${body.length} bytes`,
@@ -104,13 +112,16 @@ function split(
 
 /**
  * The inference route's body parser for every content type, none included: the JSON limit for JSON bodies, the
- * larger binary limit for bodies with binary tensors, each checked against Content-Length before reading.
+ * larger binary limit for bodies with binary tensors, each checked against Content-Length before reading. Large
+ * bodies live in the pool's memory: the binary part's goes back to it once the answer is sent (the caller's
+ * onResponse), a JSON body's once parsed.
  */
 export function readInferBody(
   request: FastifyRequest,
   payload: Readable,
   limits: BodyLimits,
   parseJson: (text: string) => unknown,
+  pool: BufferPool,
   done: Done<InferBody>,
 ): void {
   let headerLength: number | undefined;
@@ -136,11 +147,11 @@ export function readInferBody(
   }
   // After a header of this length, the tensors start on an 8-byte boundary (the widest element, INT64 or FP64).
   const pad = headerLength === undefined ? 0 : (8 - (headerLength % 8)) % 8;
-  collect(payload, limit, declared, pad, (err, body) => {
+  collect(payload, limit, declared, pad, pool, (err, body) => {
     if (err !== null) return done(err);
     let parsed: InferBody;
     try {
-      parsed = split(body as Buffer, headerLength, limits, parseJson);
+      parsed = split(body as Buffer, headerLength, limits, parseJson, pool);
     } catch (e) {
       return done(e as Error);
     }

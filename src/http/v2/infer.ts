@@ -7,6 +7,7 @@ import { checkOutputs } from '../../core/inference.js';
 import { decodeInputs } from '../../core/tensor/decode.js';
 import { cacheUse, decodeFor, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
+import { BufferPool } from '../../lib/buffer-pool.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
 import { checkJsonOutputs, decodeCall, encodeAnswer, envelope } from './codec.js';
 import { errorResponses, tags, type V2Options } from './options.js';
@@ -31,10 +32,22 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
   fastify.decorateRequest('binaryData', null);
   fastify.removeAllContentTypeParsers();
   const limits = { json: options.jsonBodyLimit, binary: options.binaryBodyLimit };
+  // Large bodies reuse memory (fresh memory per large tensor costs full garbage collections). Up to 32 MiB idle.
+  const pool = new BufferPool({
+    minBytes: 64 * 1024,
+    maxBytes: 16 * 1024 * 1024,
+    maxHeldBytes: 32 * 1024 * 1024,
+  });
+  // The binary tensors are views into the body until the answer is sent: thread-mode runs copy them before they
+  // leave, inline runs end before it, and a call dropped by its deadline never runs.
+  fastify.addHook('onResponse', function (request, _reply, next) {
+    if (request.binaryData !== null) pool.give(request.binaryData);
+    next();
+  });
   // Exact types are found at once; '*' takes the rest, no Content-Type at all (tritonclient) included.
   for (const type of ['application/json', 'application/octet-stream', '*']) {
     fastify.addContentTypeParser(type, function (request: FastifyRequest, payload: IncomingMessage, done) {
-      readInferBody(request, payload, limits, fastify.parseJson, (err, body) => {
+      readInferBody(request, payload, limits, fastify.parseJson, pool, (err, body) => {
         if (err !== null || body === undefined) return done(err);
         request.binaryData = body.binary ?? null;
         done(null, body.request);

@@ -479,3 +479,61 @@ describe('V2 inference through the prediction cache', () => {
     assert.equal(top.json().outputs[0].datatype, 'BYTES');
   });
 });
+
+// Large bodies reuse memory once their answer is sent: every answer must still come from its own request's bytes.
+describe('large binary bodies in reused memory', () => {
+  let app: FastifyInstance;
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await tempRepository({ 'large/1': { from: join(FIXTURE_MODELS, 'large/1') } });
+    // On a thread, calls wait in the queue holding views into their bodies while later bodies arrive.
+    app = await loadedApp({ modelRepository: repo.root, inferenceMode: 'thread', batchMaxRows: 1 });
+  });
+  after(async () => {
+    await app.close();
+    await repo.cleanup();
+  });
+
+  /** A [1, 3, 224, 224] image of one value; the model answers its mean per channel. */
+  const image = (value: number) => {
+    const data = new Float32Array(3 * 224 * 224).fill(value);
+    return binaryRequest([
+      { name: 'image', datatype: 'FP32', shape: [1, 3, 224, 224], bytes: new Uint8Array(data.buffer) },
+    ]);
+  };
+  const send = async (value: number) => {
+    const { payload, headers } = image(value);
+    const res = await app.inject({ method: 'POST', url: '/v2/models/large/infer', headers, payload });
+    assert.equal(res.statusCode, 200, res.body.slice(0, 200));
+    return res.json<{ outputs: { name: string; data: number[] }[] }>().outputs[0]?.data;
+  };
+
+  it('answers each of many concurrent and sequential requests from its own tensor', async () => {
+    for (let wave = 0; wave < 3; wave++) {
+      const values = Array.from({ length: 10 }, (_, i) => wave * 10 + i + 0.5);
+      const answers = await Promise.all(values.map(send));
+      answers.forEach((data, i) =>
+        assert.deepEqual(data, [values[i], values[i], values[i]], `value ${values[i]}`),
+      );
+    }
+    // Staggered: each body arrives while the calls before it still wait for the thread with views into theirs.
+    const staggered: Promise<number[] | undefined>[] = [];
+    for (let i = 1; i <= 10; i++) {
+      staggered.push(send(-i));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    (await Promise.all(staggered)).forEach((data, i) =>
+      assert.deepEqual(data, [-(i + 1), -(i + 1), -(i + 1)]),
+    );
+    for (let i = 1; i <= 5; i++) assert.deepEqual(await send(i * 100), [i * 100, i * 100, i * 100]);
+    // A JSON body of another shape between them, and a refused one, do not disturb the next binary body.
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/v2/models/large/infer',
+      headers: image(1).headers,
+      payload: image(1).payload.subarray(0, 1000),
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.deepEqual(await send(7.25), [7.25, 7.25, 7.25]);
+  });
+});
