@@ -28,7 +28,10 @@ export interface Core {
   readonly metrics: Metrics | null;
   /** Answers a request of the cluster (or of this process alone) from this process. */
   handle(request: ClusterRequest): Promise<ClusterReply>;
-  /** Per model statistics summed over every serving process, optionally of one model (and version). */
+  /**
+   * Per model statistics summed over every serving process, optionally of one model (and version): NOT_FOUND for a
+   * model or version that is not served.
+   */
   statistics(model?: string, version?: string): Promise<ModelStats[]>;
   /** The Prometheus text of every serving process's metrics. */
   metricsText(): Promise<string>;
@@ -131,6 +134,11 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     metrics,
     handle,
     async statistics(model, version) {
+      // An unknown model or version is NOT_FOUND, for every front end, as its metadata is.
+      if (model !== undefined) {
+        if (version === undefined) repository.versions(model);
+        else repository.find(model, version);
+      }
       const replies = await broadcast({ kind: 'stats' });
       const lists = replies.flatMap((r) => (r.error === undefined ? [r.value as ModelStats[]] : []));
       return sumStatistics(lists).filter(

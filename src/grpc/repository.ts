@@ -57,12 +57,11 @@ export function repositoryService(deps: RpcDeps, core: Core) {
           if (request.version !== '') throw new errors.INVALID_REQUEST('a version needs the model’s name');
           return { model_stats: await core.statistics() };
         }
-        const found = request.version
-          ? core.models.find(request.name, request.version)
-          : core.models.versions(request.name)[0];
-        const name = found?.name ?? request.name;
-        Object.assign(fields, { model: name, ...(request.version ? { version: request.version } : {}) });
-        return { model_stats: await core.statistics(name, request.version || undefined) };
+        Object.assign(fields, {
+          model: request.name,
+          ...(request.version ? { version: request.version } : {}),
+        });
+        return { model_stats: await core.statistics(request.name, request.version || undefined) };
       },
     ),
     RepositoryIndex: unary<{ repository_name: string; ready: boolean }, unknown>(

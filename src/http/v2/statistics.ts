@@ -42,7 +42,7 @@ const StatisticsSchema = Type.Object({
 });
 
 const statisticsRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
-  const { core, models } = fastify;
+  const { core } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   const config = { scope: Scopes.read };
   const response = { 200: StatisticsSchema, ...errorResponses };
@@ -66,9 +66,7 @@ const statisticsRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
       },
     },
     async (request, reply) => {
-      const { model } = request.params;
-      const name = models.versions(model)[0]?.name ?? model; // 404 for a model that is not served
-      return reply.headers(noStore).send({ model_stats: await core.statistics(name) });
+      return reply.headers(noStore).send({ model_stats: await core.statistics(request.params.model) });
     },
   );
   fastify.get(
@@ -84,8 +82,8 @@ const statisticsRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
       },
     },
     async (request, reply) => {
-      const found = models.find(request.params.model, request.params.version);
-      return reply.headers(noStore).send({ model_stats: await core.statistics(found.name, found.version) });
+      const { model, version } = request.params;
+      return reply.headers(noStore).send({ model_stats: await core.statistics(model, version) });
     },
   );
 };
