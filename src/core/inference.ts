@@ -148,6 +148,19 @@ export class Inference {
     });
   }
 
+  /**
+   * A front end's decoding of a request's tensors, begun at `received` (performance.now(), which the request's
+   * timings count from): one that throws is counted as the model's failed request before the error goes out.
+   */
+  decoding<T>(model: ModelVersion, protocol: Protocol, received: number, decode: () => T): T {
+    try {
+      return decode();
+    } catch (err) {
+      this.observed(model, protocol, received, { error: err });
+      throw err;
+    }
+  }
+
   /** Runs the model and returns the requested outputs (all by default), in the requested order. */
   async run(call: InferCall): Promise<TensorMap> {
     const { model } = call;

@@ -29,19 +29,15 @@ async function inferOne(
   const model = core.models.ready(request.model_name, request.model_version || undefined);
   fields.model = model.name;
   fields.version = model.version;
-  // The core measures decoding from here; a request that does not decode is counted as the model's failure.
   const received = performance.now();
-  let decoded: ReturnType<typeof decodeRequest>;
-  let outputs: ReturnType<typeof checkOutputs> | undefined;
-  let feeds: ReturnType<typeof decodeInputs>;
-  try {
-    decoded = decodeRequest(request);
-    outputs = decoded.outputs && checkOutputs(model, decoded.outputs);
-    feeds = decodeInputs(model.runtime.inputs, decoded.inputs, { maxRows: core.config.maxInstances });
-  } catch (err) {
-    core.inference.observed(model, 'grpc', received, { error: err });
-    throw err;
-  }
+  const { decoded, outputs, feeds } = core.inference.decoding(model, 'grpc', received, () => {
+    const decoded = decodeRequest(request);
+    return {
+      decoded,
+      outputs: decoded.outputs && checkOutputs(model, decoded.outputs),
+      feeds: decodeInputs(model.runtime.inputs, decoded.inputs, { maxRows: core.config.maxInstances }),
+    };
+  });
   fields.instances = Object.values(feeds)[0]?.dims[0] ?? 0;
   const deadline = deadlineOf(call);
   const outcome = await core.inference.infer(

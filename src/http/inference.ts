@@ -6,7 +6,7 @@ import { deflate, gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EXACT_MAX_BODY, exactKey, type ExactEntry } from '../core/cache/prediction-cache.js';
 import type { CacheOutcome, CacheUse } from '../core/inference.js';
-import type { ModelVersion, ReadyModel } from '../core/models/repository.js';
+import type { ReadyModel } from '../core/models/repository.js';
 
 /** What Fastify itself would say of a JSON string; the core's answers are bytes, so it is set explicitly. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -93,25 +93,6 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
     if (hit === null) return;
     return cacheStatus(reply, 'hit').type(JSON_TYPE).send(hit.value);
   });
-}
-
-/**
- * Decodes a request's tensors for the model; `received` (performance.now()) is when decoding began, which the core
- * measures from. A request that does not decode is counted as the model's failed request before its 400 goes out.
- */
-export function decodeFor<T>(
-  fastify: FastifyInstance,
-  model: ModelVersion,
-  protocol: 'v1' | 'v2',
-  received: number,
-  decode: () => T,
-): T {
-  try {
-    return decode();
-  } catch (err) {
-    fastify.core.inference.observed(model, protocol, received, { error: err });
-    throw err;
-  }
 }
 
 /** The access line's inference fields. */

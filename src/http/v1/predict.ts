@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../core/errors.js';
 import type { Encoding } from '../../core/inference.js';
 import type { ReadyModel } from '../../core/models/repository.js';
-import { cacheStatus, cacheUse, decodeFor, JSON_TYPE, logInference } from '../inference.js';
+import { cacheStatus, cacheUse, JSON_TYPE, logInference } from '../inference.js';
 import {
   columnarResponse,
   decodeColumns,
@@ -55,7 +55,7 @@ export async function predict(
   }
   const columnar = body.instances === undefined;
   const received = performance.now();
-  const { feeds, rows } = decodeFor(fastify, model, 'v1', received, () =>
+  const { feeds, rows } = fastify.core.inference.decoding(model, 'v1', received, () =>
     columnar
       ? decodeColumns(model, body.inputs, maxInstances)
       : decodeInstances(model, body.instances as unknown[], maxInstances),

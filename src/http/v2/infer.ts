@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
 import { checkOutputs } from '../../core/inference.js';
 import { decodeInputs } from '../../core/tensor/decode.js';
-import { cacheUse, decodeFor, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
+import { cacheUse, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { BufferPool } from '../../lib/buffer-pool.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
@@ -94,7 +94,7 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
         const { model: name, version } = request.params as { model: string; version?: string };
         const model = models.ready(name, version);
         const received = performance.now();
-        const { call, outputs, feeds } = decodeFor(fastify, model, 'v2', received, () => {
+        const { call, outputs, feeds } = core.inference.decoding(model, 'v2', received, () => {
           const call = decodeCall(request.body, request.binaryData ?? undefined);
           checkJsonOutputs(model, call);
           return {
