@@ -16,25 +16,31 @@ async function modelsLoaded(base: string): Promise<boolean> {
 export interface Running {
   child: ChildProcessByStdio<null, Readable, Readable>;
   base: string;
+  /** host:port of its gRPC service. */
+  grpcAddress: string;
   /** The JSON log lines written so far. */
   lines: () => Record<string, unknown>[];
+  /** Everything it wrote so far. */
+  log: () => string;
 }
 
-/**
- * Starts dist/server.js with the given environment and resolves once /readyz answers 200, or with `loaded` once
- * the models have loaded whatever their outcome (a repository with a model that fails on purpose is never ready).
- */
-export async function startServer(
-  env: Record<string, string>,
-  { loaded = false }: { loaded?: boolean } = {},
-): Promise<Running> {
+export interface StartOptions {
+  /** Wait for the models to have loaded whatever their outcome (a model that fails on purpose is never ready). */
+  loaded?: boolean;
+  /** Wait for this many workers to have logged "worker ready" (which they do once HTTP and gRPC listen). */
+  workers?: number;
+}
+
+/** Starts dist/server.js with the given environment and resolves once /readyz answers 200 (or as `options` say). */
+export async function startServer(env: Record<string, string>, options: StartOptions = {}): Promise<Running> {
   const port = await freePort();
+  const grpcPort = env.SERVAL_GRPC_PORT ?? String(await freePort());
   const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
     cwd: ROOT,
     env: {
       ...process.env,
       SERVAL_PORT: String(port),
-      SERVAL_GRPC_PORT: String(await freePort()),
+      SERVAL_GRPC_PORT: grpcPort,
       SERVAL_HOST: '127.0.0.1',
       ...env,
     },
@@ -49,12 +55,17 @@ export async function startServer(
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  for (let i = 0; i < 200; i++) {
+  const { loaded = false, workers } = options;
+  const isReady = async () => {
+    if (workers !== undefined) return lines().filter((l) => l.msg === 'worker ready').length >= workers;
+    return (loaded ? modelsLoaded(base) : fetch(`${base}/readyz`).then((r) => r.status === 200)).catch(
+      () => false,
+    );
+  };
+  // 10 s for readiness, 15 s for workers (two of them start in turn).
+  for (let i = 0; i < (workers === undefined ? 200 : 300); i++) {
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${out}`);
-    const ready = await (
-      loaded ? modelsLoaded(base) : fetch(`${base}/readyz`).then((r) => r.status === 200)
-    ).catch(() => false);
-    if (ready) return { child, base, lines };
+    if (await isReady()) return { child, base, grpcAddress: `127.0.0.1:${grpcPort}`, lines, log: () => out };
     await sleep(50);
   }
   child.kill('SIGKILL');

@@ -1,16 +1,14 @@
 // End to end over gRPC: the built server as a real process with 2 workers sharing the gRPC port, raw and typed
 // contents, streaming, authentication on and off, and SIGTERM during unary calls and streams (all answered).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
-import { FIXTURE_MODELS, freePort, MODELS, ROOT, tempRepository } from '../helpers.js';
-import { answeredBy } from '../server.js';
+import { FIXTURE_MODELS, MODELS, tempRepository } from '../helpers.js';
+import { answeredBy, startServer as start, type Running } from '../server.js';
 import {
   grpcClient,
   irisRequest,
@@ -22,47 +20,17 @@ import {
   type StreamAnswer,
 } from '../grpc.js';
 
-interface Running {
-  child: ChildProcessByStdio<null, Readable, Readable>;
-  address: string;
-  lines: () => Record<string, unknown>[];
-  log: () => string;
-}
-
+/** 2 workers at info, both serving gRPC on the one port the server was given. */
 async function startServer(env: Record<string, string>): Promise<Running> {
-  const [port, grpcPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SERVAL_PORT: String(port),
-      SERVAL_GRPC_PORT: String(grpcPort),
-      SERVAL_HOST: '127.0.0.1',
-      SERVAL_WORKERS: '2',
-      SERVAL_LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const lines = () =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  for (let i = 0; i < 300 && lines().filter((l) => l.msg === 'worker ready').length < 2; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${out}`);
-    await sleep(50);
-  }
-  const ready = lines().filter((l) => l.msg === 'worker ready');
-  assert.equal(ready.length, 2, out);
+  const server = await start({ SERVAL_WORKERS: '2', SERVAL_LOG_LEVEL: 'info', ...env }, { workers: 2 });
+  const ready = server.lines().filter((l) => l.msg === 'worker ready');
+  const grpcPort = Number(server.grpcAddress.split(':').at(-1));
   assert.deepEqual(
     ready.map((l) => l.grpcPort),
     [grpcPort, grpcPort],
+    server.log(),
   );
-  return { child, address: `127.0.0.1:${grpcPort}`, lines, log: () => out };
+  return server;
 }
 
 /** Clients on connections of their own, so that the cluster spreads them over its workers. */
@@ -112,7 +80,7 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
   });
 
   it('answers raw contents from both workers, each call with its own rows and id', async () => {
-    const pool = clients(server.address, 8);
+    const pool = clients(server.grpcAddress, 8);
     const rows = [
       [5.1, 3.5, 1.4, 0.2],
       [6.7, 3.0, 5.2, 2.3],
@@ -135,7 +103,7 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
   });
 
   it('answers typed contents and a stream of 20 in order', async () => {
-    const [client] = clients(server.address, 1);
+    const [client] = clients(server.grpcAddress, 1);
     const typed = await client!.call<InferAnswer>('ModelInfer', {
       model_name: 'iris',
       inputs: [
@@ -155,7 +123,7 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
   });
 
   it('unloads and loads through RepositoryModel* in both workers; ModelStatistics sums them', async () => {
-    const pool = clients(server.address, 6);
+    const pool = clients(server.grpcAddress, 6);
     const before = await pool[0]!.call<{
       model_stats: { inference_stats: { success: { count: string } } }[];
     }>('ModelStatistics', { name: 'iris', version: '1' });
@@ -193,7 +161,7 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
   });
 
   it('answers every unary call and every stream request in flight at SIGTERM, then exits 0', async () => {
-    const pool = clients(server.address, 4);
+    const pool = clients(server.grpcAddress, 4);
     // A few calls first: the batcher admits by the run time it learned, which a busy start-up inflates.
     for (const c of pool) await c.call('ModelInfer', heavy('warm'));
     const unary = pool.flatMap((c, i) =>
@@ -248,7 +216,7 @@ describe('the built server over gRPC, authentication on', () => {
       .setSubject('e2e')
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(secret));
-    const [client] = clients(server.address, 1);
+    const [client] = clients(server.grpcAddress, 1);
     const auth = { authorization: `Bearer ${token}` };
     assert.equal((await rejection(client!.call('ModelInfer', irisRequest()))).code, status.UNAUTHENTICATED);
     assert.deepEqual(
