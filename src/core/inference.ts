@@ -13,7 +13,7 @@ import {
   type Protocol,
   type RequestEvent,
 } from './observe.js';
-import type { TensorMap } from './tensor/tensor.js';
+import { batchSize, type TensorMap } from './tensor/tensor.js';
 
 export interface RequestedOutput {
   name: string;
@@ -108,12 +108,6 @@ const CACHE_RESULTS: Partial<Record<CacheOutcome, CacheResult>> = {
   collapsed: 'collapsed',
 };
 
-/** The batch size of the first input (0 for none), without making an array of the inputs. */
-function rowsOf(inputs: TensorMap): number {
-  for (const name in inputs) return inputs[name]?.dims[0] ?? 0;
-  return 0;
-}
-
 const kindOf = (err: unknown) => (err instanceof ServalError ? err.kind : 'internal');
 
 export class Inference {
@@ -200,7 +194,7 @@ export class Inference {
       version: model.version,
       protocol: call.protocol,
       seconds: 0,
-      rows: rowsOf(call.inputs),
+      rows: batchSize(call.inputs),
       failure: undefined,
       cache: undefined,
       inputSeconds: received === undefined ? undefined : (started - received) / 1000,

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/verifier.js';
 import type { Core } from '../core/core.js';
 import { checkOutputs } from '../core/inference.js';
 import { decodeInputs } from '../core/tensor/decode.js';
+import { batchSize } from '../core/tensor/tensor.js';
 import type { RpcFields } from './access-log.js';
 import { decodeRequest, encodeAnswer } from './contents.js';
 import { metadataText } from './guard.js';
@@ -38,7 +39,7 @@ async function inferOne(
       feeds: decodeInputs(model.runtime.inputs, decoded.inputs, { maxRows: core.config.maxInstances }),
     };
   });
-  fields.instances = Object.values(feeds)[0]?.dims[0] ?? 0;
+  fields.instances = batchSize(feeds);
   const deadline = deadlineOf(call);
   const outcome = await core.inference.infer(
     {

@@ -29,6 +29,12 @@ export function isServable(spec: TensorSpec): spec is ServableSpec {
   return spec.datatype !== undefined;
 }
 
+/** The first dim of the first tensor (the rows of a batch-major request), 0 for none; no array made on the way. */
+export function batchSize(tensors: TensorMap): number {
+  for (const name in tensors) return tensors[name]?.dims[0] ?? 0;
+  return 0;
+}
+
 export function elementCount(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) n *= d;

@@ -13,7 +13,13 @@ import {
   type Location,
   type WireTensor,
 } from '../../core/tensor/decode.js';
-import { jsonValues, type TensorData, type TensorMap, type TensorSpec } from '../../core/tensor/tensor.js';
+import {
+  batchSize,
+  jsonValues,
+  type TensorData,
+  type TensorMap,
+  type TensorSpec,
+} from '../../core/tensor/tensor.js';
 import type { PredictResponseSchema } from './schemas.js';
 
 function invalid(message: string, details: Record<string, unknown>): Error {
@@ -214,7 +220,7 @@ export function decodeColumns(model: ReadyModel, inputs: unknown, maxRows: numbe
     return { name, datatype: spec?.datatype ?? spec?.type ?? '', shape, data: { values: value } };
   });
   const feeds = decodeInputs(specs, tensors, { maxRows });
-  return { feeds, rows: Object.values(feeds)[0]?.dims[0] ?? 0 };
+  return { feeds, rows: batchSize(feeds) };
 }
 
 /** A tensor as nested JSON lists, batch included. */

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
 import { checkOutputs } from '../../core/inference.js';
 import { decodeInputs } from '../../core/tensor/decode.js';
+import { batchSize } from '../../core/tensor/tensor.js';
 import { cacheUse, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { BufferPool } from '../../lib/buffer-pool.js';
@@ -103,7 +104,7 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
             feeds: decodeInputs(model.runtime.inputs, call.inputs, { maxRows: options.maxRows }),
           };
         });
-        const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
+        const rows = batchSize(feeds);
         logInference(request, model, rows);
         const outcome = await core.inference.infer(
           { model, inputs: feeds, protocol: 'v2', received, ...(outputs ? { outputs } : {}) },
