@@ -1,8 +1,11 @@
-// The ceiling: bare node:http (node:cluster, as many processes as Serval) answering an iris-shaped prediction.
+// The ceiling: bare node:http (node:cluster, as many processes as Serval) answering an iris-shaped prediction, and
+// with RAW_GRPC_PORT bare node:http2 answering a gRPC unary call the same way: the transports' own cost.
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
 
 const port = Number(process.env.RAW_PORT ?? '0');
+const grpcPort = process.env.RAW_GRPC_PORT === undefined ? undefined : Number(process.env.RAW_GRPC_PORT);
 const host = process.env.RAW_HOST ?? '127.0.0.1';
 const workers = Number(process.env.RAW_WORKERS ?? '1');
 
@@ -23,6 +26,45 @@ function responseFor(instances: number): string {
 /** The large fixture's V2 answer as Serval writes it, for requests with binary tensors. */
 const V2_LARGE =
   '{"model_name":"large","model_version":"1","outputs":[{"name":"mean","datatype":"FP32","shape":[1,3],"data":[0.49993273615837097,0.4999663829803467,0.5]}]}';
+
+/**
+ * Serval's ModelInferResponse for one iris row, as gRPC frames it (a 0 flag, a 4-byte length): model_name "iris",
+ * model_version "1", outputs label INT64 [1] and probabilities FP32 [1, 3], and their raw contents.
+ */
+const GRPC_IRIS = ((): Buffer => {
+  const field = (tag: number, bytes: Buffer) => Buffer.concat([Buffer.from([tag, bytes.length]), bytes]);
+  const text = (tag: number, value: string) => field(tag, Buffer.from(value));
+  const output = (name: string, datatype: string, shape: number[]) =>
+    field(0x2a, Buffer.concat([text(0x0a, name), text(0x12, datatype), field(0x1a, Buffer.from(shape))]));
+  const message = Buffer.concat([
+    text(0x0a, 'iris'),
+    text(0x12, '1'),
+    output('label', 'INT64', [1]),
+    output('probabilities', 'FP32', [1, 3]),
+    field(0x32, Buffer.alloc(8)),
+    field(0x32, Buffer.from(Float32Array.from([0.98, 0.018, 1.45e-8]).buffer)),
+  ]);
+  const framed = Buffer.alloc(5 + message.length);
+  framed.writeUInt32BE(message.length, 1);
+  message.copy(framed, 5);
+  return framed;
+})();
+
+/** Every call is answered OK with GRPC_IRIS once its message is in: grpc-status in the trailers, as gRPC does. */
+function serveGrpc(listenPort: number): void {
+  const server = createHttp2Server({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
+  server.on('stream', (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      Buffer.concat(chunks);
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(GRPC_IRIS);
+    });
+  });
+  server.listen(listenPort, host);
+}
 
 function instanceCount(payload: unknown): number {
   if (typeof payload !== 'object' || payload === null || !('instances' in payload)) return 0;
@@ -60,6 +102,7 @@ function serve(): void {
   });
   server.keepAliveTimeout = 5000; // as Serval's default keepAliveTimeoutMs
   server.listen(port, host);
+  if (grpcPort !== undefined) serveGrpc(grpcPort);
   if (!cluster.isPrimary) process.on('disconnect', () => process.exit(0)); // the primary is gone
 }
 

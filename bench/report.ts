@@ -313,7 +313,9 @@ export function renderReport(r: BenchResults): string {
     '',
     'Protocols on one Serval server (A-B-B-A halves): the same single-row Iris question as V1 instances, V2 JSON ' +
       'tensors, V2 binary tensors and gRPC ModelInfer with raw contents (as tritonclient.grpc sends it; a load ' +
-      "generator writing gRPC's wire format on node:http2 keeps that many calls in flight, 16 per connection).",
+      "generator writing gRPC's wire format on node:http2 keeps that many calls in flight, 16 per connection). The " +
+      'last two rows are the transports by themselves: the ceiling answers the same gRPC call on bare node:http2 ' +
+      "(a fixed ModelInferResponse of Serval's size, grpc-status in the trailers) and the V1 question on node:http.",
     '',
     pairTable('Protocols', r.protocols),
     '',

@@ -336,8 +336,11 @@ async function reloadScenario(): Promise<{ started: Started; reloads: ReloadRun 
   return { started, reloads: run };
 }
 
-/** The same single-row Iris question through V1, V2 JSON and V2 binary, on one server. */
-async function protocolRows(serval: Started): Promise<PairRow[]> {
+/**
+ * The same single-row Iris question through V1, V2 JSON, V2 binary and gRPC, on one server; and the transports'
+ * own costs: Serval's gRPC against bare node:http2 answering the same call, and bare node:http2 against bare node:http.
+ */
+async function protocolRows(serval: Started, ceiling: Started): Promise<PairRow[]> {
   const v1 = { name: 'V1 instances', started: serval, path: '/v1/models/iris:predict', body: IRIS_1.body };
   const v2 = '/v2/models/iris/infer';
   const v2json = { name: 'V2 JSON', started: serval, path: v2, body: V2_IRIS_JSON };
@@ -347,6 +350,15 @@ async function protocolRows(serval: Started): Promise<PairRow[]> {
     await pair('iris ×1', [{ name: 'V2 binary', started: serval, path: v2, ...V2_IRIS_BINARY }, v1], 64),
     await pair('iris ×1', [grpc, v2json], 64),
     await pair('iris ×1', [grpc, v1], 64),
+    await pair('iris ×1', [grpc, { ...grpc, name: 'ceiling, node:http2', started: ceiling }], 64),
+    await pair(
+      'iris ×1',
+      [
+        { ...grpc, name: 'ceiling, node:http2', started: ceiling },
+        { ...v1, name: 'ceiling, node:http', started: ceiling },
+      ],
+      64,
+    ),
   ];
 }
 
@@ -677,7 +689,7 @@ async function main(): Promise<void> {
   await checkPredict(serval.base);
   const ceiling = await startCeiling(ctx);
   const matrix = await throughputMatrix(serval, ceiling);
-  const protocols = await protocolRows(serval);
+  const protocols = await protocolRows(serval, ceiling);
   const metricsCost = await metricsRows();
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
   ceiling.facts.memoryAfterLoad = treeMemory(ceiling.server.pid);

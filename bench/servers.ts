@@ -96,21 +96,24 @@ export async function startServal(
   return { ...started, grpc: `127.0.0.1:${grpcPort}` };
 }
 
-/** The ceiling runs as plain JS: under tsx its processes would carry loader hooks and extra memory. */
-export function startCeiling(ctx: ServerContext): Promise<Started> {
+/** The ceiling (node:http, and node:http2 for gRPC) runs as plain JS: under tsx its processes would carry loader hooks and extra memory. */
+export async function startCeiling(ctx: ServerContext): Promise<Started> {
   const source = readFileSync(join(ctx.root, 'bench/raw-server.ts'), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
   const file = join(ctx.runDir, 'raw-server.mjs');
   writeFileSync(file, outputText);
-  return start(
+  // Its node:http2 twin answers gRPC calls beside it, in the same processes.
+  const grpcPort = await freePort();
+  const started = await start(
     ctx,
     'ceiling (node:http)',
     [file],
-    (port) => ({ RAW_PORT: String(port), RAW_WORKERS: String(ctx.workers) }),
+    (port) => ({ RAW_PORT: String(port), RAW_GRPC_PORT: String(grpcPort), RAW_WORKERS: String(ctx.workers) }),
     '/',
   );
+  return { ...started, grpc: `127.0.0.1:${grpcPort}` };
 }
 
 /**
