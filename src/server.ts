@@ -9,6 +9,7 @@ import {
 } from './config/create-config.js';
 import type { Config } from './config/schema.js';
 import { usableCpus } from './process/cpus.js';
+import { countExternalMemoryInHeapLimit } from './process/heap.js';
 import { stopSignals } from './process/signals.js';
 
 // Before anything slow: from here on no SIGTERM or SIGINT can kill this process mid-request.
@@ -41,6 +42,7 @@ function loadConfig(): Config {
 // onnxruntime's usage telemetry is off unless the operator turns it on (ORT_DISABLE_TELEMETRY=0).
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
 const config = loadConfig();
+if (config.externalMemoryInHeapLimit) countExternalMemoryInHeapLimit();
 const workers = config.workers === 0 ? usableCpus() : config.workers;
 if (cluster.isPrimary && workers > 1) {
   // The primary never loads the app: it only supervises.

@@ -140,6 +140,11 @@ export const ConfigSchema = Type.Object(
       default: 1,
       description: 'onnxruntime intra-op threads per session (1 avoids oversubscribing the cores).',
     }),
+    externalMemoryInHeapLimit: Type.Boolean({
+      default: true,
+      description:
+        "V8 counts Buffers' memory (request bodies) in its heap limit instead of collecting for it on a schedule of its own: about 40% less CPU per large binary request, about 20% more RSS under such load (Node 24; no effect on Node 22).",
+    }),
     maxHeaderBytes: Type.Integer({
       minimum: 1024,
       maximum: 1_048_576,
