@@ -1,6 +1,7 @@
 // The protocol-neutral core, built once per process by the entry point and handed to every front end.
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { BufferPool } from '../lib/buffer-pool.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import { reply, type Broadcast, type ClusterReply, type ClusterRequest } from './cluster.js';
 import { modelControl, type ModelControl } from './control.js';
@@ -26,6 +27,11 @@ export interface Core {
   readonly control: ModelControl;
   /** This process's metrics (null when metricsEnabled is off): front ends add their own (HTTP requests). */
   readonly metrics: Metrics | null;
+  /**
+   * Reused memory for large tensors as they arrive (request bodies, aligned copies of raw contents): fresh memory
+   * for each makes V8 run full collections. Whoever takes a piece gives it back once the answer is sent.
+   */
+  readonly tensorMemory: BufferPool;
   /** Answers a request of the cluster (or of this process alone) from this process. */
   handle(request: ClusterRequest): Promise<ClusterReply>;
   /**
@@ -132,6 +138,11 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     health: new Health(repository),
     control: modelControl(broadcast),
     metrics,
+    tensorMemory: new BufferPool({
+      minBytes: 64 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+      maxHeldBytes: 32 * 1024 * 1024,
+    }),
     handle,
     async statistics(model, version) {
       // An unknown model or version is NOT_FOUND, for every front end, as its metadata is.

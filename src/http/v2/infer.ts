@@ -8,7 +8,6 @@ import { decodeInputs } from '../../core/tensor/decode.js';
 import { batchSize } from '../../core/tensor/tensor.js';
 import { cacheUse, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
-import { BufferPool } from '../../lib/buffer-pool.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
 import { checkJsonOutputs, decodeCall, encodeAnswer, envelope } from './codec.js';
 import { errorResponses, tags, type V2Options } from './options.js';
@@ -33,12 +32,8 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
   fastify.decorateRequest('binaryData', null);
   fastify.removeAllContentTypeParsers();
   const limits = { json: options.jsonBodyLimit, binary: options.binaryBodyLimit };
-  // Large bodies reuse memory (fresh memory per large tensor costs full garbage collections). Up to 32 MiB idle.
-  const pool = new BufferPool({
-    minBytes: 64 * 1024,
-    maxBytes: 16 * 1024 * 1024,
-    maxHeldBytes: 32 * 1024 * 1024,
-  });
+  // Large bodies reuse the core's memory (fresh memory per large tensor costs full garbage collections).
+  const pool = core.tensorMemory;
   // The binary tensors are views into the body until the answer is sent: thread-mode runs copy them before they
   // leave, inline runs end before it, and a call dropped by its deadline never runs.
   fastify.addHook('onResponse', function (request, _reply, next) {
