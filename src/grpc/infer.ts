@@ -31,29 +31,45 @@ async function inferOne(
   fields.model = model.name;
   fields.version = model.version;
   const received = performance.now();
-  const { decoded, outputs, feeds } = core.inference.decoding(model, 'grpc', received, () => {
-    const decoded = decodeRequest(request);
-    return {
-      decoded,
-      outputs: decoded.outputs && checkOutputs(model, decoded.outputs),
-      feeds: decodeInputs(model.runtime.inputs, decoded.inputs, { maxRows: core.config.maxInstances }),
-    };
-  });
-  fields.instances = batchSize(feeds);
-  const deadline = deadlineOf(call);
-  const outcome = await core.inference.infer(
-    {
-      model,
-      protocol: 'grpc',
-      received,
-      inputs: feeds,
-      ...(outputs ? { outputs } : {}),
-      ...(deadline === undefined ? {} : { deadline }),
-    },
-    { format: 'grpc', variant: decoded.variant, encode: (tensors) => encodeAnswer(model, tensors) },
-    { bypass: bypassed(call.metadata) },
-  );
-  return withId(outcome.body, request.id);
+  // Raw contents sit anywhere in their message: those not aligned for their datatype are copied into reused memory,
+  // given back once the call is answered (only its run reads them: inline runs end before the answer, thread-mode
+  // runs copy their inputs, and a call dropped by its deadline never runs).
+  const lent: Uint8Array[] = [];
+  const alignedMemory = (bytes: number) => {
+    const memory = core.tensorMemory.take(bytes);
+    lent.push(memory);
+    return memory;
+  };
+  try {
+    const { decoded, outputs, feeds } = core.inference.decoding(model, 'grpc', received, () => {
+      const decoded = decodeRequest(request);
+      return {
+        decoded,
+        outputs: decoded.outputs && checkOutputs(model, decoded.outputs),
+        feeds: decodeInputs(model.runtime.inputs, decoded.inputs, {
+          maxRows: core.config.maxInstances,
+          alignedMemory,
+        }),
+      };
+    });
+    fields.instances = batchSize(feeds);
+    const deadline = deadlineOf(call);
+    const outcome = await core.inference.infer(
+      {
+        model,
+        protocol: 'grpc',
+        received,
+        inputs: feeds,
+        ...(outputs ? { outputs } : {}),
+        ...(deadline === undefined ? {} : { deadline }),
+      },
+      { format: 'grpc', variant: decoded.variant, encode: (tensors) => encodeAnswer(model, tensors) },
+      { bypass: bypassed(call.metadata) },
+    );
+    return withId(outcome.body, request.id);
+  } finally {
+    for (const memory of lent) core.tensorMemory.give(memory);
+  }
 }
 
 export function modelInfer(deps: RpcDeps, core: Core) {

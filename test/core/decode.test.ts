@@ -239,6 +239,37 @@ describe('decodeInputs: raw little-endian bytes', () => {
     }
   });
 
+  it('copies values at an odd offset into the memory alignedMemory gives, and aligned values into none', () => {
+    const given: Uint8Array[] = [];
+    const alignedMemory = (bytes: number) => {
+      const memory = new Uint8Array(bytes);
+      given.push(memory);
+      return memory;
+    };
+    const body = new Uint8Array(2 + 16);
+    body.set(le(Float64Array.from([0.5, -3])), 2);
+    const odd = decodeInputs([spec('d', 'FP64', [2])], [raw('d', 'FP64', [2], body.subarray(2))], {
+      ...options,
+      alignedMemory,
+    });
+    assert.equal(given.length, 1);
+    assert.equal(given[0]!.length, 16);
+    assert.equal(
+      (odd.d!.data as Float64Array).buffer,
+      given[0]!.buffer,
+      'the tensor is a view of the memory given',
+    );
+    assert.deepEqual([...odd.d!.data], [0.5, -3]);
+    const aligned = new Uint8Array(16);
+    aligned.set(le(Float64Array.from([1, 2])));
+    const same = decodeInputs([spec('d', 'FP64', [2])], [raw('d', 'FP64', [2], aligned)], {
+      ...options,
+      alignedMemory,
+    });
+    assert.equal(given.length, 1, 'aligned values need no copy');
+    assert.equal((same.d!.data as Float64Array).buffer, aligned.buffer);
+  });
+
   it('says how many bytes the shape takes when the sizes disagree', () => {
     assert.match(
       failure(() => decode(x, [raw('x', 'FP32', [1, 3], new Uint8Array(11))])),

@@ -77,6 +77,7 @@ describe('the gRPC service over the core', () => {
       'fraud/1': { from: join(MODELS, 'fraud/1') },
       'heavy/1': { from: join(FIXTURE_MODELS, 'heavy/1') },
       'fp16/1': { from: join(FIXTURE_MODELS, 'fp16/1') },
+      'large/1': { from: join(FIXTURE_MODELS, 'large/1') },
       'broken/1': { files: { 'model.onnx': 'not an onnx file' } },
     });
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
@@ -176,6 +177,23 @@ describe('the gRPC service over the core', () => {
       ['probabilities', 'label', 'flagged'],
     );
     assert.equal(outputOf(fraud, 'flagged').values.length, 1);
+  });
+
+  it('copies unaligned raw contents into reused memory: each large tensor answered from its own values', async () => {
+    // tritonclient's layout: the image's bytes start 34 bytes into the message (after model_name and the input's
+    // header), not on a 4-byte boundary, so they are copied to be read as FP32; the copy's memory goes back after.
+    const pixels = 3 * 224 * 224;
+    const held = grpc.core.tensorMemory.heldBytes;
+    for (const level of [0.25, 0.5, 0.75]) {
+      const image = new Float32Array(pixels).fill(level);
+      image.fill(level * 2, 0, 224 * 224); // channel 0 brighter
+      const answer = await grpc.client.call<InferAnswer>(
+        'ModelInfer',
+        rawRequest('large', [{ name: 'image', datatype: 'FP32', shape: [1, 3, 224, 224], data: image }]),
+      );
+      assert.deepEqual(outputOf(answer, 'mean'), { shape: [1, 3], values: [level * 2, level, level] });
+      assert.ok(grpc.core.tensorMemory.heldBytes >= held + pixels * 4, 'the copy is given back once answered');
+    }
   });
 
   it('sends only the requested outputs, and the classification extension as BYTES', async () => {

@@ -29,6 +29,11 @@ export interface DecodeOptions {
   maxRows: number;
   /** Names an element in messages and details; V1 says "instances[3].petal_length". Default: input "x" element [3, 1]. */
   locate?: (input: string, index: number, shape: readonly number[]) => Location;
+  /**
+   * Memory for raw elements that must be copied to start on their element size's boundary (gRPC's raw contents sit
+   * anywhere in their message), at offset 0 of its own; fresh memory by default.
+   */
+  alignedMemory?: (bytes: number) => Uint8Array;
 }
 
 /** Where an element is, for people (`where`) and for programs (`details`). */
@@ -115,7 +120,7 @@ export function decodeInputs(
     const locate = (index: number) => (options.locate ?? defaultLocate)(spec.name, index, tensor.shape);
     const data =
       'bytes' in tensor.data
-        ? fromBytes(datatype, tensor, tensor.data.bytes, locate)
+        ? fromBytes(datatype, tensor, tensor.data.bytes, locate, options.alignedMemory)
         : fromValues(datatype, tensor, tensor.data.values, locate);
     feeds[spec.name] = { datatype, data, dims: tensor.shape };
   }
@@ -363,7 +368,13 @@ function stringsOf(rows: unknown[][], count: number, locate: Locate): string[] {
 }
 
 /** Raw little-endian elements (the binary extension, gRPC raw contents); BYTES are 4-byte-length-prefixed. */
-function fromBytes(datatype: DataType, tensor: WireTensor, bytes: Uint8Array, locate: Locate) {
+function fromBytes(
+  datatype: DataType,
+  tensor: WireTensor,
+  bytes: Uint8Array,
+  locate: Locate,
+  alignedMemory: ((bytes: number) => Uint8Array) | undefined,
+) {
   const count = elementCount(tensor.shape);
   const input = tensor.name;
   if (datatype === 'BYTES') return stringsFromBytes(bytes, count, input, locate);
@@ -374,7 +385,7 @@ function fromBytes(datatype: DataType, tensor: WireTensor, bytes: Uint8Array, lo
       { input, expected, received: bytes.length },
     );
   }
-  const data = viewOf(datatype, bytes, count);
+  const data = viewOf(datatype, bytes, count, alignedMemory);
   if (datatype === 'FP32' || datatype === 'FP64') {
     const floats = data as Float32Array | Float64Array;
     if (!allFinite(floats)) {

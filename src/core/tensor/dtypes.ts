@@ -98,10 +98,15 @@ export function viewOf(
   datatype: Exclude<DataType, 'BYTES'>,
   bytes: Uint8Array,
   length: number,
+  alignedMemory: (bytes: number) => Uint8Array = (n) => new Uint8Array(n),
 ): NumericArray {
   const size = DATATYPES[datatype].size;
-  // A copy starts at offset 0 (not bytes.slice(): on a Buffer that is another view).
-  if (bytes.byteOffset % size !== 0) bytes = new Uint8Array(bytes);
+  // A copy starts at offset 0 of its memory (not bytes.slice(): on a Buffer that is another view).
+  if (bytes.byteOffset % size !== 0) {
+    const copy = alignedMemory(bytes.length);
+    copy.set(bytes);
+    bytes = copy;
+  }
   const { buffer, byteOffset } = bytes;
   switch (datatype) {
     case 'BOOL':
