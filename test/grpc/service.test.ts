@@ -192,7 +192,10 @@ describe('the gRPC service over the core', () => {
         rawRequest('large', [{ name: 'image', datatype: 'FP32', shape: [1, 3, 224, 224], data: image }]),
       );
       assert.deepEqual(outputOf(answer, 'mean'), { shape: [1, 3], values: [level * 2, level, level] });
-      assert.ok(grpc.core.tensorMemory.heldBytes >= held + pixels * 4, 'the copy is given back once answered');
+      assert.ok(
+        grpc.core.tensorMemory.heldBytes >= held + pixels * 4,
+        'the copy is given back once answered',
+      );
     }
   });
 
