@@ -248,11 +248,11 @@ async function pair(
   return { scenario, connections, aName: asks[0].name, a, bName: asks[1].name, b, ratio: a.rps / b.rps };
 }
 
-/** Single-row Iris at 64 connections with metrics on (this server) and off (a second one). */
 /**
- * Two fresh servers, so that nothing but metrics differs: the main server has served every protocol by then, and its
- * request path is no longer the one a server asked V1 alone compiles (with it as the metrics-on side, runs gave 76-93%;
- * by hand, two fresh servers in A-B-A-B slots differed by 2% of server CPU per request).
+ * Single-row Iris at 64 connections with metrics on and off, on two fresh servers, so that nothing but metrics
+ * differs: the main server has served every protocol by then, and its request path is no longer the one a server
+ * asked V1 alone compiles (with it as the metrics-on side, runs gave 76-93%; by hand, two fresh servers in A-B-A-B
+ * slots differed by 2% of server CPU per request).
  */
 async function metricsRows(): Promise<PairRow[]> {
   const on = await startServal(ctx, 'serval (metrics on)');

@@ -373,7 +373,7 @@ function fromBytes(
   tensor: WireTensor,
   bytes: Uint8Array,
   locate: Locate,
-  alignedMemory: ((bytes: number) => Uint8Array) | undefined,
+  alignedMemory: DecodeOptions['alignedMemory'],
 ) {
   const count = elementCount(tensor.shape);
   const input = tensor.name;

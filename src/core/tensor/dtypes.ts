@@ -93,12 +93,14 @@ export function allocate(datatype: Exclude<DataType, 'BYTES'>, length: number): 
   }
 }
 
+const freshMemory = (bytes: number): Uint8Array => new Uint8Array(bytes);
+
 /** A typed array over the same memory as an ArrayBuffer slice, copied when it is not aligned for the type. */
 export function viewOf(
   datatype: Exclude<DataType, 'BYTES'>,
   bytes: Uint8Array,
   length: number,
-  alignedMemory: (bytes: number) => Uint8Array = (n) => new Uint8Array(n),
+  alignedMemory: (bytes: number) => Uint8Array = freshMemory,
 ): NumericArray {
   const size = DATATYPES[datatype].size;
   // A copy starts at offset 0 of its memory (not bytes.slice(): on a Buffer that is another view).
