@@ -1,13 +1,20 @@
 // The ceiling: bare node:http (node:cluster, as many processes as Serval) answering an iris-shaped prediction, and
-// with RAW_GRPC_PORT bare node:http2 answering a gRPC unary call the same way: the transports' own cost.
+// with RAW_GRPC_PORT bare node:http2 answering a gRPC unary call the same way: the transports' own cost. With
+// RAW_MODEL (a classifier's version folder) it is the floor instead: the same server running the model once per
+// request, what inference itself adds to the transport.
 import cluster from 'node:cluster';
-import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type * as Ort from 'onnxruntime-node';
 
 const port = Number(process.env.RAW_PORT ?? '0');
 const grpcPort = process.env.RAW_GRPC_PORT === undefined ? undefined : Number(process.env.RAW_GRPC_PORT);
 const host = process.env.RAW_HOST ?? '127.0.0.1';
 const workers = Number(process.env.RAW_WORKERS ?? '1');
+const modelFolder = process.env.RAW_MODEL;
 
 // One Serval iris prediction, byte for byte, so response sizes match Serval's.
 const PREDICTION =
@@ -66,38 +73,85 @@ function serveGrpc(listenPort: number): void {
   server.listen(listenPort, host);
 }
 
-function instanceCount(payload: unknown): number {
-  if (typeof payload !== 'object' || payload === null || !('instances' in payload)) return 0;
-  return Array.isArray(payload.instances) ? payload.instances.length : 0;
+function instancesOf(payload: unknown): unknown[] {
+  if (typeof payload !== 'object' || payload === null || !('instances' in payload)) return [];
+  return Array.isArray(payload.instances) ? payload.instances : [];
 }
 
-function serve(): void {
+type Predict = (instances: unknown[]) => Promise<string>;
+
+/**
+ * The floor's predictions: onnxruntime-node's public API with Serval's session options, one run per request of
+ * every row (feature arrays), answered as Serval answers a classifier (model.json's labels and output names).
+ */
+async function loadModel(folder: string): Promise<Predict> {
+  // This file runs from the bench's run folder: onnxruntime-node is the project's (the working directory).
+  const ort = createRequire(join(process.cwd(), 'package.json'))('onnxruntime-node') as typeof Ort;
+  const { labels, outputs } = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as {
+    labels: string[];
+    outputs: { label: string; probabilities: string };
+  };
+  const session = await ort.InferenceSession.create(join(folder, 'model.onnx'), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const input = session.inputNames[0] ?? 'input';
+  return async (instances) => {
+    const rows = instances as number[][];
+    const width = rows[0]?.length ?? 0;
+    const data = new Float32Array(rows.length * width);
+    rows.forEach((row, i) => data.set(row, i * width));
+    const results = await session.run({ [input]: new ort.Tensor('float32', data, [rows.length, width]) }, [
+      outputs.label,
+      outputs.probabilities,
+    ]);
+    const ids = results[outputs.label]?.data as BigInt64Array;
+    const scores = results[outputs.probabilities]?.data as Float32Array;
+    const predictions = rows.map((_, i) => {
+      const probabilities: Record<string, number> = {};
+      labels.forEach((label, k) => (probabilities[label] = scores[i * labels.length + k] ?? 0));
+      return { label: labels[Number(ids[i])], probabilities };
+    });
+    return JSON.stringify({ model_name: 'iris', model_version: '1', predictions });
+  };
+}
+
+function reply(res: ServerResponse, status: number, payload: string): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+const INVALID = '{"error":"invalid request"}';
+
+async function serve(): Promise<void> {
+  const predict = modelFolder === undefined ? undefined : await loadModel(modelFolder);
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      let status = 200;
-      let payload = '{"status":"ok"}';
+      if (req.method !== 'POST') return reply(res, 200, '{"status":"ok"}');
       const headerLength = req.headers['inference-header-content-length'];
-      if (req.method === 'POST') {
-        try {
-          const body = Buffer.concat(chunks);
-          if (headerLength === undefined) {
-            payload = responseFor(instanceCount(JSON.parse(body.toString('utf8'))));
-          } else {
-            JSON.parse(body.subarray(0, Number(headerLength)).toString('utf8')); // the binary part is only received
-            payload = V2_LARGE;
-          }
-        } catch {
-          status = 400;
-          payload = '{"error":"invalid JSON"}';
+      try {
+        const body = Buffer.concat(chunks);
+        if (headerLength !== undefined) {
+          JSON.parse(body.subarray(0, Number(headerLength)).toString('utf8')); // the binary part is only received
+          return reply(res, 200, V2_LARGE);
         }
+        const instances = instancesOf(JSON.parse(body.toString('utf8')));
+        // The ceiling answers at once; only the floor waits for its run.
+        if (!predict) return reply(res, 200, responseFor(instances.length));
+        predict(instances).then(
+          (payload) => reply(res, 200, payload),
+          () => reply(res, 400, INVALID),
+        );
+      } catch {
+        reply(res, 400, INVALID);
       }
-      res.writeHead(status, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(payload),
-      });
-      res.end(payload);
     });
   });
   server.keepAliveTimeout = 5000; // as Serval's default keepAliveTimeoutMs
@@ -115,7 +169,7 @@ if (cluster.isPrimary && workers > 1) {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } else {
-  serve();
+  await serve();
   // Exit through process.exit, not the default signal death, so that `node --cpu-prof` can write its profile.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
 }

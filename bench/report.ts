@@ -73,9 +73,13 @@ export interface BenchResults {
   loadAverage: { start: number; end: number };
   workers: number;
   durationS: number;
+  /** Each side's warm-up: one-second runs until its req/s stops rising, at least warmupS, at most warmupMaxS. */
   warmupS: number;
+  warmupMaxS: number;
   servers: ServerFacts[];
   matrix: MatrixRow[];
+  /** The floor (bare node:http running the model per request) against the ceiling, in A-B-B-A halves. */
+  floor: PairRow[];
   logInfo: MatrixRow;
   cache: CacheRow[];
   /** V1 against V2 JSON and V2 binary on one server; the large tensor through binary, JSON and the ceiling. */
@@ -305,11 +309,18 @@ export function renderReport(r: BenchResults): string {
   const load = `${r.loadAverage.start.toFixed(1)} → ${r.loadAverage.end.toFixed(1)}`;
   return [
     `Serval bench, ${r.date}: node ${r.node}, ${r.cpus} CPUs (load average ${load}), ${r.workers} HTTP process(es) ` +
-      `for Serval and for the ceiling, ${r.durationS} s per server and scenario (A-B-B-A halves) after ${r.warmupS} s ` +
-      'of warm-up. autocannon runs in the bench process and shares the CPUs; CPU µs/req is server CPU (all processes ' +
+      `for Serval and for the ceiling, ${r.durationS} s per server and scenario (A-B-B-A halves) after ${r.warmupS}-${r.warmupMaxS} s ` +
+      'of warm-up (one-second runs until req/s stops rising). autocannon runs in the bench process and shares the CPUs; CPU µs/req is server CPU (all processes ' +
       'and threads) per response, the steadier figure on a shared machine.',
     '',
     throughputTable(r),
+    '',
+    "The floor: the ceiling's node:http running the bundled iris model once per request through onnxruntime-node " +
+      "(Serval's session options) and answering the predictions it computed, against the ceiling (A-B-B-A " +
+      'halves). What a server that runs the model per request can reach; Serval batches the rows of concurrent ' +
+      'requests into one run, so at 64 connections it can pass it.',
+    '',
+    pairTable('Floor', r.floor),
     '',
     'Protocols on one Serval server (A-B-B-A halves): the same single-row Iris question as V1 instances, V2 JSON ' +
       'tensors, V2 binary tensors and gRPC ModelInfer with raw contents (as tritonclient.grpc sends it; a load ' +

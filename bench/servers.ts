@@ -96,24 +96,44 @@ export async function startServal(
   return { ...started, grpc: `127.0.0.1:${grpcPort}` };
 }
 
-/** The ceiling (node:http, and node:http2 for gRPC) runs as plain JS: under tsx its processes would carry loader hooks and extra memory. */
-export async function startCeiling(ctx: ServerContext): Promise<Started> {
+/** bench/raw-server.ts as plain JS in the run folder: under tsx its processes would carry loader hooks and memory. */
+function rawServerFile(ctx: ServerContext): string {
+  const file = join(ctx.runDir, 'raw-server.mjs');
+  if (existsSync(file)) return file;
   const source = readFileSync(join(ctx.root, 'bench/raw-server.ts'), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
-  const file = join(ctx.runDir, 'raw-server.mjs');
   writeFileSync(file, outputText);
-  // Its node:http2 twin answers gRPC calls beside it, in the same processes.
+  return file;
+}
+
+/** The ceiling: bare node:http answering a fixed prediction, and its node:http2 twin gRPC calls beside it. */
+export async function startCeiling(ctx: ServerContext): Promise<Started> {
   const grpcPort = await freePort();
   const started = await start(
     ctx,
     'ceiling (node:http)',
-    [file],
+    [rawServerFile(ctx)],
     (port) => ({ RAW_PORT: String(port), RAW_GRPC_PORT: String(grpcPort), RAW_WORKERS: String(ctx.workers) }),
     '/',
   );
   return { ...started, grpc: `127.0.0.1:${grpcPort}` };
+}
+
+/** The floor: the ceiling's node:http running the bundled iris model once per request (onnxruntime-node). */
+export function startFloor(ctx: ServerContext): Promise<Started> {
+  return start(
+    ctx,
+    'floor (node:http + onnxruntime)',
+    [rawServerFile(ctx)],
+    (port) => ({
+      RAW_PORT: String(port),
+      RAW_WORKERS: String(ctx.workers),
+      RAW_MODEL: join(ctx.root, 'models/iris/1'),
+    }),
+    '/',
+  );
 }
 
 /**
