@@ -78,7 +78,7 @@ export interface BenchResults {
   warmupMaxS: number;
   servers: ServerFacts[];
   matrix: MatrixRow[];
-  /** The floor (bare node:http running the model per request) against the ceiling, in A-B-B-A halves. */
+  /** The floor (bare node:http running the model per request) against the ceiling, then Serval against it. */
   floor: PairRow[];
   logInfo: MatrixRow;
   cache: CacheRow[];
@@ -317,8 +317,8 @@ export function renderReport(r: BenchResults): string {
     '',
     "The floor: the ceiling's node:http running the bundled iris model once per request through onnxruntime-node " +
       "(Serval's session options) and answering the predictions it computed, against the ceiling (A-B-B-A " +
-      'halves). What a server that runs the model per request can reach; Serval batches the rows of concurrent ' +
-      'requests into one run, so at 64 connections it can pass it.',
+      'halves): what a server that runs the model per request can reach. Then Serval against the floor at the same ' +
+      'points; Serval batches the rows of concurrent requests into one run, so at 64 connections it can pass it.',
     '',
     pairTable('Floor', r.floor),
     '',
