@@ -309,7 +309,7 @@ export function renderReport(r: BenchResults): string {
   const load = `${r.loadAverage.start.toFixed(1)} → ${r.loadAverage.end.toFixed(1)}`;
   return [
     `Serval bench, ${r.date}: node ${r.node}, ${r.cpus} CPUs (load average ${load}), ${r.workers} HTTP process(es) ` +
-      `for Serval and for the ceiling, ${r.durationS} s per server and scenario (A-B-B-A halves) after ${r.warmupS}-${r.warmupMaxS} s ` +
+      `for Serval, the ceiling and the floor, ${r.durationS} s per server and scenario (A-B-B-A halves) after ${r.warmupS}-${r.warmupMaxS} s ` +
       'of warm-up (one-second runs until req/s stops rising). autocannon runs in the bench process and shares the CPUs; CPU µs/req is server CPU (all processes ' +
       'and threads) per response, the steadier figure on a shared machine.',
     '',
