@@ -12,6 +12,12 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
+import {
+  TalliedCounter,
+  TalliedHistogram,
+  type CounterChild,
+  type HistogramChild,
+} from './metric-tallies.js';
 import type { CacheResult, FailureReason, Observer, Protocol, RequestEvent, RunObserver } from './observe.js';
 
 /** Request, queue and compute durations: from 0.25 ms (a tiny model inline) to 10 s (the inference timeout). */
@@ -30,15 +36,13 @@ export interface MetricsOptions {
   threadSessions: () => number;
 }
 
-type CounterChild = ReturnType<Counter['labels']>;
-
 interface VersionChildren {
   protocols: Map<
     Protocol,
     {
       success: CounterChild;
       failures: Map<FailureReason, CounterChild>;
-      duration: ReturnType<Histogram['labels']>;
+      duration: HistogramChild;
     }
   >;
   cache: Map<CacheResult, CounterChild>;
@@ -60,66 +64,67 @@ export class Metrics implements Observer {
   #loads;
   #loadFailures;
   #http;
-  /** prom-client children by label values: looking labels up costs every request, a Map lookup much less. */
   /** Per model and version, then per protocol (and failure, cache result): the children of each request's series. */
   #versions = new Map<string, Map<string, VersionChildren>>();
-  #httpChildren = new Map<string, ReturnType<Counter['labels']>>();
+  /** HTTP request counters by route template, then method, then status class (index 1 for 1xx ... 5 for 5xx). */
+  #httpChildren = new Map<string, Map<string, CounterChild[]>>();
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
     const model = ['model', 'version'];
-    this.#requests = new Counter({
-      name: 'serval_inference_requests_total',
-      help: 'Inference requests by model, version, protocol and outcome; failures with their reason.',
-      labelNames: [...model, 'protocol', 'outcome', 'reason'],
+    // What every request updates is tallied (metric-tallies.ts); the rest is prom-client's own.
+    this.#requests = new TalliedCounter(
+      'serval_inference_requests_total',
+      'Inference requests by model, version, protocol and outcome; failures with their reason.',
+      [...model, 'protocol', 'outcome', 'reason'],
       registers,
-    });
-    this.#duration = new Histogram({
-      name: 'serval_inference_request_duration_seconds',
-      help: 'Inference request duration in the core (cache, queue, run, encoding), by protocol.',
-      labelNames: [...model, 'protocol'],
-      buckets: SECONDS,
+    );
+    this.#duration = new TalliedHistogram(
+      'serval_inference_request_duration_seconds',
+      'Inference request duration in the core (cache, queue, run, encoding), by protocol.',
+      [...model, 'protocol'],
+      SECONDS,
       registers,
-    });
-    this.#queue = new Histogram({
-      name: 'serval_inference_queue_duration_seconds',
-      help: 'Time a call waited for its run (batching, busy threads).',
-      labelNames: model,
-      buckets: SECONDS,
+    );
+    this.#queue = new TalliedHistogram(
+      'serval_inference_queue_duration_seconds',
+      'Time a call waited for its run (batching, busy threads).',
+      model,
+      SECONDS,
       registers,
-    });
-    this.#compute = new Histogram({
-      name: 'serval_inference_compute_duration_seconds',
-      help: 'Duration of one model execution (a merged batch is one).',
-      labelNames: model,
-      buckets: SECONDS,
+    );
+    this.#compute = new TalliedHistogram(
+      'serval_inference_compute_duration_seconds',
+      'Duration of one model execution (a merged batch is one).',
+      model,
+      SECONDS,
       registers,
-    });
-    this.#batch = new Histogram({
-      name: 'serval_inference_batch_size',
-      help: 'Rows per model execution (dynamic batching merges calls).',
-      labelNames: model,
-      buckets: ROWS,
+    );
+    this.#batch = new TalliedHistogram(
+      'serval_inference_batch_size',
+      'Rows per model execution (dynamic batching merges calls).',
+      model,
+      ROWS,
       registers,
-    });
-    this.#rows = new Counter({
-      name: 'serval_inference_rows_total',
-      help: 'Rows inferred (Triton: nv_inference_count).',
-      labelNames: model,
+    );
+    this.#rows = new TalliedCounter(
+      'serval_inference_rows_total',
+      'Rows inferred (Triton: nv_inference_count).',
+      model,
       registers,
-    });
-    this.#executions = new Counter({
-      name: 'serval_inference_executions_total',
-      help: 'Model executions (Triton: nv_inference_exec_count).',
-      labelNames: model,
+    );
+    this.#executions = new TalliedCounter(
+      'serval_inference_executions_total',
+      'Model executions (Triton: nv_inference_exec_count).',
+      model,
       registers,
-    });
-    this.#cache = new Counter({
-      name: 'serval_cache_requests_total',
-      help: 'Prediction cache lookups by result: hit, miss, collapsed (shared an identical call in flight).',
-      labelNames: [...model, 'result'],
+    );
+    this.#cache = new TalliedCounter(
+      'serval_cache_requests_total',
+      'Prediction cache lookups by result: hit, miss, collapsed (shared an identical call in flight).',
+      [...model, 'result'],
       registers,
-    });
+    );
     this.#loads = new Histogram({
       name: 'serval_model_load_duration_seconds',
       help: 'Model version load duration (reading, onnxruntime session, warm-up).',
@@ -133,12 +138,12 @@ export class Metrics implements Observer {
       labelNames: model,
       registers,
     });
-    this.#http = new Counter({
-      name: 'serval_http_requests_total',
-      help: 'HTTP requests by route template (never the raw URL), method and status class.',
-      labelNames: ['route', 'method', 'status'],
+    this.#http = new TalliedCounter(
+      'serval_http_requests_total',
+      'HTTP requests by route template (never the raw URL), method and status class.',
+      ['route', 'method', 'status'],
       registers,
-    });
+    );
     // Counted by a cluster's primary, which adds its count to every scrape; 0 in a single process.
     new Counter({
       name: 'serval_worker_restarts_total',
@@ -184,14 +189,6 @@ export class Metrics implements Observer {
         last = now;
       },
     });
-  }
-
-  /** The child of `metric` for these label values, made once: prom-client's labels() hashes them every call. */
-  #child<T>(cache: Map<string, T>, values: string[], make: () => T): T {
-    const key = values.join('\0');
-    let child = cache.get(key);
-    if (child === undefined) cache.set(key, (child = make()));
-    return child;
   }
 
   #versionChildren(model: string, version: string): VersionChildren {
@@ -258,8 +255,15 @@ export class Metrics implements Observer {
 
   /** One HTTP request, by its route template and status class (2xx, 4xx...). */
   http(route: string, method: string, status: number): void {
-    const labels = [route, method, `${Math.floor(status / 100)}xx`];
-    this.#child(this.#httpChildren, labels, () => this.#http.labels(...labels)).inc();
+    let methods = this.#httpChildren.get(route);
+    if (methods === undefined) this.#httpChildren.set(route, (methods = new Map<string, CounterChild[]>()));
+    let classes = methods.get(method);
+    if (classes === undefined) methods.set(method, (classes = []));
+    const statusClass = Math.floor(status / 100);
+    let child = classes[statusClass];
+    if (child === undefined)
+      classes[statusClass] = child = this.#http.labels(route, method, `${statusClass}xx`);
+    child.inc();
   }
 
   /** This process's metrics as JSON, for summing with the other workers'. */
