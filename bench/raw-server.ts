@@ -1,13 +1,15 @@
 // The ceiling: bare node:http (node:cluster, as many processes as Serval) answering an iris-shaped prediction, and
 // with RAW_GRPC_PORT bare node:http2 answering a gRPC unary call the same way: the transports' own cost. With
 // RAW_MODEL (a classifier's version folder) it is the floor instead: the same server running the model once per
-// request, what inference itself adds to the transport.
+// request, what inference itself adds to the transport. With RAW_FRAMEWORK=fastify as well, the floor is served by a
+// Fastify app with no plugins (its default JSON parser, one route): what the framework by itself adds to the floor.
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type Fastify from 'fastify';
 import type * as Ort from 'onnxruntime-node';
 
 const port = Number(process.env.RAW_PORT ?? '0');
@@ -15,6 +17,7 @@ const grpcPort = process.env.RAW_GRPC_PORT === undefined ? undefined : Number(pr
 const host = process.env.RAW_HOST ?? '127.0.0.1';
 const workers = Number(process.env.RAW_WORKERS ?? '1');
 const modelFolder = process.env.RAW_MODEL;
+const framework = process.env.RAW_FRAMEWORK;
 
 // One Serval iris prediction, byte for byte, so response sizes match Serval's.
 const PREDICTION =
@@ -84,9 +87,11 @@ type Predict = (instances: unknown[]) => Promise<string>;
  * The floor's predictions: onnxruntime-node's public API with Serval's session options, one run per request of
  * every row (feature arrays), answered as Serval answers a classifier (model.json's labels and output names).
  */
+/** This file runs from the bench's run folder: its packages are the project's (the working directory). */
+const projectRequire = createRequire(join(process.cwd(), 'package.json'));
+
 async function loadModel(folder: string): Promise<Predict> {
-  // This file runs from the bench's run folder: onnxruntime-node is the project's (the working directory).
-  const ort = createRequire(join(process.cwd(), 'package.json'))('onnxruntime-node') as typeof Ort;
+  const ort = projectRequire('onnxruntime-node') as typeof Ort;
   const { labels, outputs } = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as {
     labels: string[];
     outputs: { label: string; probabilities: string };
@@ -128,8 +133,24 @@ function reply(res: ServerResponse, status: number, payload: string): void {
 
 const INVALID = '{"error":"invalid request"}';
 
+/** The floor on Fastify: the route Serval answers, no plugins, hooks, schemas or logger. */
+async function serveFastify(predict: Predict): Promise<void> {
+  const fastify = projectRequire('fastify') as typeof Fastify;
+  const app = fastify({ logger: false, keepAliveTimeout: 5000 });
+  app.get('/', () => ({ status: 'ok' }));
+  app.post('/v1/models/:model::predict', async (request, reply) =>
+    reply.type('application/json; charset=utf-8').send(await predict(instancesOf(request.body))),
+  );
+  await app.listen({ port, host });
+}
+
 async function serve(): Promise<void> {
   const predict = modelFolder === undefined ? undefined : await loadModel(modelFolder);
+  if (predict && framework === 'fastify') {
+    await serveFastify(predict);
+    if (!cluster.isPrimary) process.on('disconnect', () => process.exit(0));
+    return;
+  }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -317,8 +317,9 @@ export function renderReport(r: BenchResults): string {
     '',
     "The floor: the ceiling's node:http running the bundled iris model once per request through onnxruntime-node " +
       "(Serval's session options) and answering the predictions it computed, against the ceiling (A-B-B-A " +
-      'halves): what a server that runs the model per request can reach. Then Serval against the floor at the same ' +
-      'points; Serval batches the rows of concurrent requests into one run, so at 64 connections it can pass it.',
+      'halves): what a server that runs the model per request can reach. Then the Fastify floor (the same served ' +
+      'by a Fastify app with no plugins: the framework by itself) and Serval against the floor at the same points; ' +
+      'Serval batches the rows of concurrent requests into one run, so at 64 connections it can pass it.',
     '',
     pairTable('Floor', r.floor),
     '',

@@ -430,17 +430,20 @@ async function throughputMatrix(serval: Started, ceiling: Started): Promise<Matr
 
 /**
  * The floor against the ceiling at issue 9.14's three points: what bare node:http reaches once it runs the model
- * per request, the part of the gap to the ceiling that is inference's and not the server's. Then Serval against the
- * floor at the same points, in the same run: the ceiling's own noise (its req/s moved by a fifth between the
- * matrix and these rows) stays out of that ratio.
+ * per request, the part of the gap to the ceiling that is inference's and not the server's. Then the Fastify floor
+ * (the same on a Fastify app with no plugins) and Serval against the floor at the same points, in the same run: the
+ * ceiling's own noise (its req/s moved by a fifth between the matrix and these rows) stays out of those ratios, and
+ * what is left between Fastify and Serval is Serval's own request path.
  */
 async function floorRows(
   serval: Started,
   ceiling: Started,
-): Promise<{ started: Started; rows: PairRow[]; serval: PairRow[] }> {
+): Promise<{ started: Started[]; rows: PairRow[]; fastify: PairRow[]; serval: PairRow[] }> {
   const floor = await startFloor(ctx);
+  const fastifyFloor = await startFloor(ctx, 'fastify');
   const path = '/v1/models/iris:predict';
   const rows: PairRow[] = [];
+  const fastify: PairRow[] = [];
   const against: PairRow[] = [];
   for (const [{ name, body }, connections] of [
     [IRIS_1, 1],
@@ -449,11 +452,15 @@ async function floorRows(
   ] as const) {
     const floorSide = { name: 'floor', started: floor, path, body };
     rows.push(await pair(name, [floorSide, { name: 'ceiling', started: ceiling, path, body }], connections));
+    const fastifySide = { name: 'Fastify floor', started: fastifyFloor, path, body };
+    fastify.push(await pair(name, [fastifySide, floorSide], connections));
     against.push(await pair(name, [{ name: 'Serval', started: serval, path, body }, floorSide], connections));
   }
-  floor.facts.memoryAfterLoad = treeMemory(floor.server.pid);
-  await stopServer(floor.server);
-  return { started: floor, rows, serval: against };
+  for (const started of [floor, fastifyFloor]) {
+    started.facts.memoryAfterLoad = treeMemory(started.server.pid);
+    await stopServer(started.server);
+  }
+  return { started: [floor, fastifyFloor], rows, fastify, serval: against };
 }
 
 let keySerial = 0;
@@ -673,11 +680,13 @@ function targets(
 
 /**
  * Issue 9.14's targets, against the ceiling measured in the same run (run at 1 and the default number of workers);
- * each says what the floor reached against the ceiling at the same point, and Serval against the floor.
+ * each says what the floor reached against the ceiling at the same point, and the Fastify floor and Serval against
+ * the floor.
  */
 function speedTargets(
   matrix: readonly MatrixRow[],
   floor: readonly PairRow[],
+  fastify: readonly PairRow[],
   overFloor: readonly PairRow[],
 ): Target[] {
   const row = (body: string, connections: number) => {
@@ -693,7 +702,9 @@ function speedTargets(
     return {
       name: `${body} at ${connections} conn${connections === 1 ? '' : 's'}: req/s vs ceiling`,
       goal: `≥ ${least * 100}%`,
-      measured: `${percent(ratio)} (floor ${percent(at(floor))}, Serval vs floor ${percent(at(overFloor))})`,
+      measured:
+        `${percent(ratio)} (floor ${percent(at(floor))}, Fastify floor vs floor ${percent(at(fastify))}, ` +
+        `Serval vs floor ${percent(at(overFloor))})`,
       pass: ratio >= least,
     };
   };
@@ -748,7 +759,7 @@ async function main(): Promise<void> {
   await checkPredict(serval.base);
   const ceiling = await startCeiling(ctx);
   const matrix = await throughputMatrix(serval, ceiling);
-  const { started: floorServer, rows: floor, serval: overFloor } = await floorRows(serval, ceiling);
+  const { started: floorServers, rows: floor, fastify, serval: overFloor } = await floorRows(serval, ceiling);
   const protocols = await protocolRows(serval, ceiling);
   const metricsCost = await metricsRows();
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
@@ -794,10 +805,10 @@ async function main(): Promise<void> {
       heavyServer.facts,
       reloadServer.facts,
       ceiling.facts,
-      floorServer.facts,
+      ...floorServers.map((s) => s.facts),
     ],
     matrix,
-    floor: [...floor, ...overFloor],
+    floor: [...floor, ...fastify, ...overFloor],
     logInfo,
     cache,
     protocols,
@@ -807,7 +818,7 @@ async function main(): Promise<void> {
     heavy,
     targets: [
       ...targets(top, heavy, cache, serval, protocols, large),
-      ...speedTargets(matrix, floor, overFloor),
+      ...speedTargets(matrix, floor, fastify, overFloor),
       ...operationTargets(metricsCost, reloads),
     ],
   };

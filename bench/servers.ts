@@ -121,16 +121,20 @@ export async function startCeiling(ctx: ServerContext): Promise<Started> {
   return { ...started, grpc: `127.0.0.1:${grpcPort}` };
 }
 
-/** The floor: the ceiling's node:http running the bundled iris model once per request (onnxruntime-node). */
-export function startFloor(ctx: ServerContext): Promise<Started> {
+/**
+ * The floor: the ceiling's node:http running the bundled iris model once per request (onnxruntime-node); with
+ * `fastify`, the same served by a Fastify app with no plugins.
+ */
+export function startFloor(ctx: ServerContext, framework?: 'fastify'): Promise<Started> {
   return start(
     ctx,
-    'floor (node:http + onnxruntime)',
+    framework ? 'Fastify floor (fastify + onnxruntime)' : 'floor (node:http + onnxruntime)',
     [rawServerFile(ctx)],
     (port) => ({
       RAW_PORT: String(port),
       RAW_WORKERS: String(ctx.workers),
       RAW_MODEL: join(ctx.root, 'models/iris/1'),
+      ...(framework ? { RAW_FRAMEWORK: framework } : {}),
     }),
     '/',
   );
