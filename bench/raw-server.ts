@@ -83,13 +83,16 @@ function instancesOf(payload: unknown): unknown[] {
 
 type Predict = (instances: unknown[]) => Promise<string>;
 
+/** This file runs from the bench's run folder: its packages are the project's (the working directory). */
+const projectRequire = createRequire(join(process.cwd(), 'package.json'));
+
+/** As Serval's default keepAliveTimeoutMs. */
+const KEEP_ALIVE_MS = 5000;
+
 /**
  * The floor's predictions: onnxruntime-node's public API with Serval's session options, one run per request of
  * every row (feature arrays), answered as Serval answers a classifier (model.json's labels and output names).
  */
-/** This file runs from the bench's run folder: its packages are the project's (the working directory). */
-const projectRequire = createRequire(join(process.cwd(), 'package.json'));
-
 async function loadModel(folder: string): Promise<Predict> {
   const ort = projectRequire('onnxruntime-node') as typeof Ort;
   const { labels, outputs } = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')) as {
@@ -136,7 +139,7 @@ const INVALID = '{"error":"invalid request"}';
 /** The floor on Fastify: the route Serval answers, no plugins, hooks, schemas or logger. */
 async function serveFastify(predict: Predict): Promise<void> {
   const fastify = projectRequire('fastify') as typeof Fastify;
-  const app = fastify({ logger: false, keepAliveTimeout: 5000 });
+  const app = fastify({ logger: false, keepAliveTimeout: KEEP_ALIVE_MS });
   app.get('/', () => ({ status: 'ok' }));
   app.post('/v1/models/:model::predict', async (request, reply) =>
     reply.type('application/json; charset=utf-8').send(await predict(instancesOf(request.body))),
@@ -144,13 +147,8 @@ async function serveFastify(predict: Predict): Promise<void> {
   await app.listen({ port, host });
 }
 
-async function serve(): Promise<void> {
-  const predict = modelFolder === undefined ? undefined : await loadModel(modelFolder);
-  if (predict && framework === 'fastify') {
-    await serveFastify(predict);
-    if (!cluster.isPrimary) process.on('disconnect', () => process.exit(0));
-    return;
-  }
+/** The ceiling (no `predict`) or the floor on bare node:http, and the ceiling's node:http2 twin when asked. */
+function serveHttp(predict: Predict | undefined): void {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -175,9 +173,15 @@ async function serve(): Promise<void> {
       }
     });
   });
-  server.keepAliveTimeout = 5000; // as Serval's default keepAliveTimeoutMs
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.listen(port, host);
   if (grpcPort !== undefined) serveGrpc(grpcPort);
+}
+
+async function serve(): Promise<void> {
+  const predict = modelFolder === undefined ? undefined : await loadModel(modelFolder);
+  if (predict && framework === 'fastify') await serveFastify(predict);
+  else serveHttp(predict);
   if (!cluster.isPrimary) process.on('disconnect', () => process.exit(0)); // the primary is gone
 }
 
