@@ -29,7 +29,10 @@ interface Case {
 
 /** golden.json with integers past 2^53 kept exact (as strings, then BigInts per datatype). */
 function readGolden(dir: string): Record<string, unknown> {
-  const text = readFileSync(join(dir, 'golden.json'), 'utf8').replace(/(?<=[[,\s])(-?\d{16,})(?=[,\]\s])/g, '"$1"');
+  const text = readFileSync(join(dir, 'golden.json'), 'utf8').replace(
+    /(?<=[[,\s])(-?\d{16,})(?=[,\]\s])/g,
+    '"$1"',
+  );
   return JSON.parse(text) as Record<string, unknown>;
 }
 
@@ -50,11 +53,23 @@ function caseOf(name: string, dir: string): Case {
     const g = golden as unknown as Golden;
     const descriptor = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { labels?: string[] };
     const n = g.instances.length;
-    const inputs = [{ name: 'input', datatype: 'FP32', shape: [n, g.instances[0]!.length], data: g.instances.flat() }];
+    const inputs = [
+      { name: 'input', datatype: 'FP32', shape: [n, g.instances[0]!.length], data: g.instances.flat() },
+    ];
     const outputs = g.labels
       ? [
-          { name: 'label', datatype: 'INT64', shape: [n], data: g.labels.map((l) => descriptor.labels!.indexOf(l)) },
-          { name: 'probabilities', datatype: 'FP32', shape: [n, g.probabilities![0]!.length], data: g.probabilities!.flat() },
+          {
+            name: 'label',
+            datatype: 'INT64',
+            shape: [n],
+            data: g.labels.map((l) => descriptor.labels!.indexOf(l)),
+          },
+          {
+            name: 'probabilities',
+            datatype: 'FP32',
+            shape: [n, g.probabilities![0]!.length],
+            data: g.probabilities!.flat(),
+          },
         ]
       : [{ name: 'value', datatype: 'FP32', shape: [n, 1], data: g.values! }];
     return { name, dir, inputs, outputs, tolerance: 1e-5, json: true, v1: true };
@@ -63,15 +78,27 @@ function caseOf(name: string, dir: string): Case {
     ...t,
     data: t.generator ? generated(t.shape) : t.data,
   }));
-  const bigints = inputs.some((t) => t.data.some((v) => typeof v === 'string' && /^-?\d+$/.test(v) && t.datatype.includes('INT')));
+  const bigints = inputs.some((t) =>
+    t.data.some((v) => typeof v === 'string' && /^-?\d+$/.test(v) && t.datatype.includes('INT')),
+  );
   const json = !bigints && !inputs.some((t) => t.datatype === 'FP16');
   const small = inputs.every((t) => t.data.length < 10_000);
-  return { name, dir, inputs, outputs: golden.outputs as Tensor[], tolerance: Number(golden.tolerance ?? 1e-5), json, v1: json && small };
+  return {
+    name,
+    dir,
+    inputs,
+    outputs: golden.outputs as Tensor[],
+    tolerance: Number(golden.tolerance ?? 1e-5),
+    json,
+    v1: json && small,
+  };
 }
 
 const cases: Case[] = [
   ...readdirSync(MODELS).map((name) => caseOf(name, join(MODELS, name, '1'))),
-  ...['heavy', 'large', 'embedding', 'dtypes', 'fp16', 'pets'].map((name) => caseOf(name, join(FIXTURE_MODELS, name, '1'))),
+  ...['heavy', 'large', 'embedding', 'dtypes', 'fp16', 'pets'].map((name) =>
+    caseOf(name, join(FIXTURE_MODELS, name, '1')),
+  ),
 ];
 
 /** Typed bytes of golden values for the binary extension. */
@@ -87,8 +114,14 @@ function bytesOf(t: Tensor): Uint8Array {
       return rawBytes(Uint16Array.from(values as number[], toHalf));
   }
   const ctor = {
-    UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array, INT8: Int8Array, INT16: Int16Array, INT32: Int32Array,
-    FP32: Float32Array, FP64: Float64Array,
+    UINT8: Uint8Array,
+    UINT16: Uint16Array,
+    UINT32: Uint32Array,
+    INT8: Int8Array,
+    INT16: Int16Array,
+    INT32: Int32Array,
+    FP32: Float32Array,
+    FP64: Float64Array,
   }[t.datatype];
   if (ctor) return rawBytes(ctor.from(values as number[]));
   const big = (values as (number | string)[]).map((v) => BigInt(v));
@@ -113,8 +146,14 @@ function valuesOf(output: ResponseOutput): unknown[] {
       return [...new BigUint64Array(buffer)].map((v) => String(v));
   }
   const ctor = {
-    UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array, INT8: Int8Array, INT16: Int16Array, INT32: Int32Array,
-    FP32: Float32Array, FP64: Float64Array,
+    UINT8: Uint8Array,
+    UINT16: Uint16Array,
+    UINT32: Uint32Array,
+    INT8: Int8Array,
+    INT16: Int16Array,
+    INT32: Int32Array,
+    FP32: Float32Array,
+    FP64: Float64Array,
   }[output.datatype]!;
   return [...new ctor(buffer)];
 }
@@ -122,7 +161,8 @@ function valuesOf(output: ResponseOutput): unknown[] {
 function assertClose(actual: unknown, expected: unknown, tolerance: number, where: string): void {
   if (typeof expected === 'number' && typeof actual === 'number') {
     if (Number.isNaN(expected)) return assert.ok(Number.isNaN(actual), where);
-    const ok = actual === expected || Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected));
+    const ok =
+      actual === expected || Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected));
     assert.ok(ok, `${where}: ${actual} vs ${expected}`);
   } else {
     assert.equal(String(actual), String(expected), where);
@@ -162,7 +202,11 @@ describe('answers match the training framework (golden outputs) through every fr
       );
       const res = await app.inject({ method: 'POST', url: `/v2/models/${c.name}/infer`, headers, payload });
       assert.equal(res.statusCode, 200, res.body.slice(0, 300));
-      assertOutputs(readResponse(res.rawPayload, res.headers['inference-header-content-length']).json.outputs, c, 'binary');
+      assertOutputs(
+        readResponse(res.rawPayload, res.headers['inference-header-content-length']).json.outputs,
+        c,
+        'binary',
+      );
     });
 
     if (c.json) {
@@ -188,9 +232,15 @@ describe('answers match the training framework (golden outputs) through every fr
           return t.shape.length === 1 ? row[0] : row;
         };
         const instances = Array.from({ length: rows }, (_, i) =>
-          c.inputs.length === 1 ? perRow(c.inputs[0]!, i) : Object.fromEntries(c.inputs.map((t) => [t.name, perRow(t, i)])),
+          c.inputs.length === 1
+            ? perRow(c.inputs[0]!, i)
+            : Object.fromEntries(c.inputs.map((t) => [t.name, perRow(t, i)])),
         );
-        const res = await app.inject({ method: 'POST', url: `/v1/models/${c.name}:predict`, payload: { instances } });
+        const res = await app.inject({
+          method: 'POST',
+          url: `/v1/models/${c.name}:predict`,
+          payload: { instances },
+        });
         assert.equal(res.statusCode, 200, res.body.slice(0, 300));
         const predictions = res.json().predictions as unknown[];
         assert.equal(predictions.length, rows);
@@ -199,12 +249,20 @@ describe('answers match the training framework (golden outputs) through every fr
         const value = c.outputs.find((o) => o.name === 'value');
         predictions.forEach((p, i) => {
           if (labels && probabilities) {
-            const { label, probabilities: probs } = p as { label: string; probabilities: Record<string, number> };
+            const { label, probabilities: probs } = p as {
+              label: string;
+              probabilities: Record<string, number>;
+            };
             const classes = probabilities.shape[1]!;
             // An INT64 label is the class index; a BYTES one (the graph's own class labels) the label itself.
-            const expected = labels.datatype === 'BYTES' ? Object.keys(probs).indexOf(labels.data[i] as string) : labels.data[i];
+            const expected =
+              labels.datatype === 'BYTES'
+                ? Object.keys(probs).indexOf(labels.data[i] as string)
+                : labels.data[i];
             assert.equal(Object.keys(probs).indexOf(label), expected, `row ${i} label`);
-            Object.values(probs).forEach((v, k) => assertClose(v, probabilities.data[i * classes + k], c.tolerance, `row ${i} p${k}`));
+            Object.values(probs).forEach((v, k) =>
+              assertClose(v, probabilities.data[i * classes + k], c.tolerance, `row ${i} p${k}`),
+            );
           } else if (value) {
             assertClose(p, value.data[i], c.tolerance, `row ${i}`);
           } else {
@@ -243,7 +301,12 @@ describe('one request per bundled model in the layout of the specification’s e
     it(`${c.name}: JSON request and response as in "Inference Request Examples"`, async () => {
       const first = c.inputs.map((t) => {
         const size = t.data.length / t.shape[0]!;
-        return { name: t.name, shape: [1, ...t.shape.slice(1)], datatype: t.datatype, data: t.data.slice(0, size) };
+        return {
+          name: t.name,
+          shape: [1, ...t.shape.slice(1)],
+          datatype: t.datatype,
+          data: t.data.slice(0, size),
+        };
       });
       const output = c.outputs[0]!.name;
       const payload = pretty({ id: '42', inputs: first, outputs: [{ name: output }] });
@@ -266,15 +329,16 @@ describe('one request per bundled model in the layout of the specification’s e
         c.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, bytes: bytesOf(t) })),
         { outputs: [{ name: c.outputs[0]!.name, parameters: { binary_data: true } }] },
       );
-      const withName = Buffer.concat([
-        Buffer.from(`{ "model_name" : "${c.name}", `),
-        payload.subarray(1),
-      ]);
-      const headerLength = Number(headers['inference-header-content-length']) + withName.length - payload.length;
+      const withName = Buffer.concat([Buffer.from(`{ "model_name" : "${c.name}", `), payload.subarray(1)]);
+      const headerLength =
+        Number(headers['inference-header-content-length']) + withName.length - payload.length;
       const res = await app.inject({
         method: 'POST',
         url: `/v2/models/${c.name}/infer`,
-        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(headerLength),
+        },
         payload: withName,
       });
       assert.equal(res.statusCode, 200, res.body);

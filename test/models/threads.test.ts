@@ -23,7 +23,9 @@ describe('heavy models on worker threads', () => {
   it('answers /healthz while heavy inferences are running', async (t) => {
     const app = await heavyApp(t);
     const order: string[] = [];
-    const heavy = Promise.all([1, 2, 3].map(() => heavyPredict(app).then((r) => order.push(`heavy:${r.statusCode}`))));
+    const heavy = Promise.all(
+      [1, 2, 3].map(() => heavyPredict(app).then((r) => order.push(`heavy:${r.statusCode}`))),
+    );
     const health = await app.inject('/healthz');
     order.push(`healthz:${health.statusCode}`);
     await heavy;
@@ -37,7 +39,10 @@ describe('heavy models on worker threads', () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => heavyPredict(app)));
     const statuses = results.map((r) => r.statusCode);
     // One running and one or two waiting (piscina may count the task handed to a thread) succeed; the rest are shed.
-    assert.ok(statuses.every((s) => s === 200 || s === 503), String(statuses));
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 503),
+      String(statuses),
+    );
     assert.ok(statuses.filter((s) => s === 503).length >= 2, String(statuses));
     const rejected = results.find((r) => r.statusCode === 503)!;
     assert.equal(rejected.json().code, 'OVERLOADED');

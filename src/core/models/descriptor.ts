@@ -5,7 +5,11 @@ import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { errors } from '../errors.js';
 
-const Name = Type.String({ minLength: 1, maxLength: 128, not: { enum: ['__proto__', 'constructor', 'prototype'] } });
+const Name = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  not: { enum: ['__proto__', 'constructor', 'prototype'] },
+});
 
 export const Tasks = ['classification', 'regression', 'raw'] as const;
 
@@ -13,7 +17,9 @@ export const DescriptorSchema = Type.Object(
   {
     task: Type.Optional(Type.Enum(Tasks, { description: 'raw returns the output tensors as they are.' })),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
-    features: Type.Optional(Type.Array(Name, { minItems: 1, uniqueItems: true, description: 'In input order.' })),
+    features: Type.Optional(
+      Type.Array(Name, { minItems: 1, uniqueItems: true, description: 'In input order.' }),
+    ),
     labels: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { minItems: 1 })),
     outputs: Type.Optional(
       Type.Object(
@@ -27,7 +33,9 @@ export const DescriptorSchema = Type.Object(
     ),
     execution: Type.Optional(Type.Enum(['auto', 'inline', 'thread'])),
     cache: Type.Optional(
-      Type.Boolean({ description: 'false for non-deterministic models: their predictions are never cached.' }),
+      Type.Boolean({
+        description: 'false for non-deterministic models: their predictions are never cached.',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -56,7 +64,12 @@ export const ModelSettingsSchema = Type.Object(
 export type ModelSettings = Static<typeof ModelSettingsSchema>;
 
 /** Reads and validates a JSON file against a schema; a missing file is `missing`. Errors name the file. */
-async function readJson<T>(path: string, schema: typeof DescriptorSchema | typeof ModelSettingsSchema, missing: T, name: string): Promise<T> {
+async function readJson<T>(
+  path: string,
+  schema: typeof DescriptorSchema | typeof ModelSettingsSchema,
+  missing: T,
+  name: string,
+): Promise<T> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -82,7 +95,7 @@ export function readDescriptor(path: string, name = basename(path)): Promise<Des
 
 /** Reads the model-wide settings; a missing file means the defaults (the latest version only). */
 export function readSettings(path: string): Promise<ModelSettings> {
-  return readJson<ModelSettings>(path, ModelSettingsSchema, {}, 'model.json (the model\'s own)');
+  return readJson<ModelSettings>(path, ModelSettingsSchema, {}, "model.json (the model's own)");
 }
 
 /** The versions a policy serves among those found (highest first); the default policy is the latest one. */
@@ -99,7 +112,9 @@ export function selectVersions(found: readonly string[], policy: VersionPolicy =
  * sent with the request (Triton's `file:` parameters) are refused rather than ignored: the model would load from
  * the repository's files, not the ones sent.
  */
-export function loadOverride(parameters: Readonly<Record<string, unknown>> | undefined): Descriptor | undefined {
+export function loadOverride(
+  parameters: Readonly<Record<string, unknown>> | undefined,
+): Descriptor | undefined {
   const sent = Object.keys(parameters ?? {}).find((key) => key.startsWith('file:'));
   if (sent !== undefined) {
     throw new errors.INVALID_REQUEST(
@@ -117,7 +132,9 @@ export function loadOverride(parameters: Readonly<Record<string, unknown>> | und
   }
   const error = Value.Errors(DescriptorSchema, parsed)[0];
   if (error) {
-    throw new errors.INVALID_REQUEST(`parameters.config${error.instancePath.replaceAll('/', '.')} ${error.message}`);
+    throw new errors.INVALID_REQUEST(
+      `parameters.config${error.instancePath.replaceAll('/', '.')} ${error.message}`,
+    );
   }
   return parsed as Descriptor;
 }

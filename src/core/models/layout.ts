@@ -69,7 +69,9 @@ async function versionsOf(dir: string, folders: readonly Entry[]): Promise<Versi
   const versions = await Promise.all(
     numbered.map(async (e) => versionIn(join(dir, e.name), e.name, await entries(join(dir, e.name)))),
   );
-  return versions.filter((v): v is VersionFiles => v !== undefined).sort((a, b) => Number(b.version) - Number(a.version));
+  return versions
+    .filter((v): v is VersionFiles => v !== undefined)
+    .sort((a, b) => Number(b.version) - Number(a.version));
 }
 
 /**
@@ -111,7 +113,10 @@ export async function discover(root: string, modelName: string): Promise<Discove
     const flat = versionIn(dir, '1', inside);
     const versions = flat ? [flat] : await versionsOf(dir, inside);
     if (versions.length === 0) {
-      skipped.push({ path: dir, reason: 'no model.onnx, and no numbered version folder holding one (e.g. 1/model.onnx)' });
+      skipped.push({
+        path: dir,
+        reason: 'no model.onnx, and no numbered version folder holding one (e.g. 1/model.onnx)',
+      });
       continue;
     }
     models.push({ name: folder.name, dir, versions });

@@ -46,7 +46,9 @@ export async function loadVersion(
   try {
     bytes = await readFile(files.onnx);
   } catch (err) {
-    throw new Error(`${graph} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(
+      `${graph} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   if (bytes.length === 0) throw new Error(`${graph} is empty`);
   const generation = createHash('sha256')
@@ -67,12 +69,23 @@ export async function loadVersion(
   const mode = withLabels.execution ?? options.mode;
   let runtime: ModelRuntime;
   try {
-    runtime = await loadOnnxModel(files.onnx, `${files.onnx}#${generation}`, { ...options, mode }, bytes, observe);
+    runtime = await loadOnnxModel(
+      files.onnx,
+      `${files.onnx}#${generation}`,
+      { ...options, mode },
+      bytes,
+      observe,
+    );
   } catch (err) {
     throw new Error(`${graph} cannot be loaded: ${ortReason((err as Error).message)}`);
   }
   try {
-    return { descriptor: withLabels, generation, runtime, signature: buildSignature(runtime.inputs, runtime.outputs, withLabels) };
+    return {
+      descriptor: withLabels,
+      generation,
+      runtime,
+      signature: buildSignature(runtime.inputs, runtime.outputs, withLabels),
+    };
   } catch (err) {
     await runtime.unload();
     throw err;

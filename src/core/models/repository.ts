@@ -132,7 +132,8 @@ export class ModelRepository {
 
   get readyCount(): number {
     let count = 0;
-    for (const model of this.#models.values()) for (const slot of model.slots) if (isReady(slot.entry)) count++;
+    for (const model of this.#models.values())
+      for (const slot of model.slots) if (isReady(slot.entry)) count++;
     return count;
   }
 
@@ -141,7 +142,8 @@ export class ModelRepository {
     const rows = [];
     for (const model of this.#models.values()) {
       for (const { entry } of model.slots) {
-        if (entry.runtime) rows.push({ model: model.name, version: entry.version, count: entry.runtime.pending });
+        if (entry.runtime)
+          rows.push({ model: model.name, version: entry.version, count: entry.runtime.pending });
       }
     }
     return rows;
@@ -171,7 +173,10 @@ export class ModelRepository {
   async #start(): Promise<void> {
     const { log, control, startupModels, pollIntervalMs } = this.#options;
     const found = await this.#discover();
-    const chosen = control === 'explicit' ? [...found.values()].filter((m) => startupModels.includes(m.name)) : [...found.values()];
+    const chosen =
+      control === 'explicit'
+        ? [...found.values()].filter((m) => startupModels.includes(m.name))
+        : [...found.values()];
     for (const name of control === 'explicit' ? startupModels : []) {
       if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
     }
@@ -190,7 +195,8 @@ export class ModelRepository {
     const { root, modelName, log } = this.#options;
     try {
       const { models, skipped } = await discover(root, modelName);
-      for (const s of skipped) log.warn({ path: s.path.replace(root, '<models>') }, `skipping folder: ${s.reason}`);
+      for (const s of skipped)
+        log.warn({ path: s.path.replace(root, '<models>') }, `skipping folder: ${s.reason}`);
       return new Map(models.map((m) => [m.name, m]));
     } catch (err) {
       log.error({ err, root }, 'model repository cannot be read');
@@ -260,11 +266,17 @@ export class ModelRepository {
         continue;
       }
       const loaded = await this.#loadSlot(files.name, version, fingerprint, how.descriptor);
-      next.push(current && isReady(current.entry) && loaded.entry.state !== 'READY' ? this.#keep(current, loaded) : loaded);
+      next.push(
+        current && isReady(current.entry) && loaded.entry.state !== 'READY'
+          ? this.#keep(current, loaded)
+          : loaded,
+      );
     }
     // Versions that failed are stood in for by the highest lower ones: those serving now, or (a latest-N policy,
     // as in a worker started after a broken version was added) the next ones that load. Never a model with nothing.
-    const fallback = settingsError === undefined && (policy === undefined || (typeof policy === 'object' && 'latest' in policy));
+    const fallback =
+      settingsError === undefined &&
+      (policy === undefined || (typeof policy === 'object' && 'latest' in policy));
     const failed = next.filter((slot) => !isReady(slot.entry)).map((slot) => slot.entry.version);
     let missing = failed.length;
     const standIns = new Set<string>();
@@ -283,11 +295,19 @@ export class ModelRepository {
     model.slots = next; // the switch: from here on, lookups see the new versions
     model.idle = files.versions
       .filter((v) => !wanted.has(v.version) && !standIns.has(v.version))
-      .map((v) => ({ name: files.name, version: v.version, state: 'UNAVAILABLE' as const, reason: 'not in the version policy' }));
+      .map((v) => ({
+        name: files.name,
+        version: v.version,
+        state: 'UNAVAILABLE' as const,
+        reason: 'not in the version policy',
+      }));
     for (const slot of gone) void this.#retire(slot);
     for (const { entry } of next) {
       if (entry.state === 'FAILED') {
-        log.error({ model: entry.name, version: entry.version, reason: entry.reason }, 'model failed to load');
+        log.error(
+          { model: entry.name, version: entry.version, reason: entry.reason },
+          'model failed to load',
+        );
       }
     }
   }
@@ -305,7 +325,12 @@ export class ModelRepository {
     return slot;
   }
 
-  async #loadSlot(name: string, files: VersionFiles, fingerprint: string, descriptor?: Descriptor): Promise<Slot> {
+  async #loadSlot(
+    name: string,
+    files: VersionFiles,
+    fingerprint: string,
+    descriptor?: Descriptor,
+  ): Promise<Slot> {
     const { log, load, root, observer } = this.#options;
     const entry: ModelVersion = { name, version: files.version, state: 'LOADING', descriptor: {} };
     const started = performance.now();
@@ -313,7 +338,12 @@ export class ModelRepository {
       const loaded = await loadVersion(files, load, descriptor, observer?.runs(name, files.version));
       Object.assign(entry, loaded, { state: 'READY' });
       log.info(
-        { model: name, version: files.version, execution: loaded.runtime.execution, warmupMs: loaded.runtime.warmupMs },
+        {
+          model: name,
+          version: files.version,
+          execution: loaded.runtime.execution,
+          warmupMs: loaded.runtime.warmupMs,
+        },
         'model loaded',
       );
     } catch (err) {
@@ -332,7 +362,9 @@ export class ModelRepository {
     if (slot.entry.state === 'READY') slot.entry.state = 'UNLOADING';
     while (slot.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
     slot.entry.state = 'UNAVAILABLE';
-    await runtime?.unload().catch((err: unknown) => this.#options.log.warn({ err }, 'unloading a model failed'));
+    await runtime
+      ?.unload()
+      .catch((err: unknown) => this.#options.log.warn({ err }, 'unloading a model failed'));
   }
 
   /** Polling mode: loads new and changed versions whose files stopped changing, unloads removed ones. */
@@ -383,7 +415,8 @@ export class ModelRepository {
     const files = (await this.#discover()).get(name);
     if (!files) throw new errors.MODEL_NOT_FOUND(excerpt(name));
     await this.#serialized(name, () => this.#apply(files, descriptor ? { descriptor } : {}));
-    const failed = this.#models.get(name)?.slots.filter((s) => s.entry.state === 'FAILED' || s.entry.reason) ?? [];
+    const failed =
+      this.#models.get(name)?.slots.filter((s) => s.entry.state === 'FAILED' || s.entry.reason) ?? [];
     if (failed.length > 0) {
       const reasons = failed.map((s) => `version ${s.entry.version}: ${s.entry.reason ?? ''}`).join('; ');
       throw withExtras(new errors.MODEL_LOAD_FAILED(name, reasons), {
@@ -403,7 +436,12 @@ export class ModelRepository {
     if (!model) return;
     const gone = model.slots;
     model.idle = [
-      ...gone.map((s) => ({ name, version: s.entry.version, state: 'UNAVAILABLE' as const, reason: 'unloaded' })),
+      ...gone.map((s) => ({
+        name,
+        version: s.entry.version,
+        state: 'UNAVAILABLE' as const,
+        reason: 'unloaded',
+      })),
       ...model.idle,
     ].sort((a, b) => Number(b.version) - Number(a.version));
     model.slots = [];
@@ -443,7 +481,8 @@ export class ModelRepository {
   served(): { name: string; version: string }[] {
     const rows = [];
     for (const model of this.#models.values()) {
-      for (const { entry } of model.slots) if (isReady(entry)) rows.push({ name: model.name, version: entry.version });
+      for (const { entry } of model.slots)
+        if (isReady(entry)) rows.push({ name: model.name, version: entry.version });
     }
     return rows;
   }
@@ -470,7 +509,10 @@ export class ModelRepository {
   #slot(name: string, version: string | undefined): Slot {
     const slots = this.#model(name).slots;
     // The default version is the highest that is ready (the version policy chose what is loaded).
-    const found = version === undefined ? (slots.find((s) => isReady(s.entry)) ?? slots[0]) : slots.find((s) => s.entry.version === version);
+    const found =
+      version === undefined
+        ? (slots.find((s) => isReady(s.entry)) ?? slots[0])
+        : slots.find((s) => s.entry.version === version);
     if (!found) throw new errors.VERSION_NOT_FOUND(excerpt(name), excerpt(version ?? ''));
     return found;
   }
@@ -483,7 +525,10 @@ export class ModelRepository {
   /** The version that would serve, if it is ready; never throws (for lookups that may simply give up). */
   peek(name: string, version?: string): ReadyModel | undefined {
     const slots = this.#models.get(name)?.slots;
-    const found = version === undefined ? slots?.find((s) => isReady(s.entry)) : slots?.find((s) => s.entry.version === version);
+    const found =
+      version === undefined
+        ? slots?.find((s) => isReady(s.entry))
+        : slots?.find((s) => s.entry.version === version);
     return isReady(found?.entry) ? found.entry : undefined;
   }
 
@@ -506,7 +551,9 @@ export class ModelRepository {
     const slot = this.#slots.get(model);
     if (!slot) return () => undefined; // not from this repository (a test's stand-in)
     if (slot.entry.state === 'UNAVAILABLE') {
-      throw withExtras(new errors.MODEL_NOT_READY(model.name, 'it was just unloaded or replaced'), { retryAfter: 1 });
+      throw withExtras(new errors.MODEL_NOT_READY(model.name, 'it was just unloaded or replaced'), {
+        retryAfter: 1,
+      });
     }
     slot.inFlight++;
     let done = false;
@@ -521,6 +568,7 @@ export class ModelRepository {
     clearInterval(this.#poller);
     await this.#starting;
     await Promise.all([...this.#queues.values()]);
-    for (const model of this.#models.values()) for (const slot of model.slots) await slot.entry.runtime?.unload();
+    for (const model of this.#models.values())
+      for (const slot of model.slots) await slot.entry.runtime?.unload();
   }
 }

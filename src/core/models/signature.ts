@@ -30,7 +30,11 @@ export interface Signature {
 /** A dynamic first dim on every input and on every output Serval can send. */
 export function batchMajor(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
   const dynamicFirst = (t: TensorSpec) => typeof t.shape[0] === 'string';
-  return inputs.length > 0 && inputs.every(dynamicFirst) && outputs.filter((o) => o.datatype !== undefined).every(dynamicFirst);
+  return (
+    inputs.length > 0 &&
+    inputs.every(dynamicFirst) &&
+    outputs.filter((o) => o.datatype !== undefined).every(dynamicFirst)
+  );
 }
 
 function tabularInput(inputs: readonly TensorSpec[], descriptor: Descriptor): TabularInput | undefined {
@@ -43,7 +47,8 @@ function tabularInput(inputs: readonly TensorSpec[], descriptor: Descriptor): Ta
     input.shape.length === 2 &&
     DATATYPES[input.datatype].kind !== 'string';
   if (!fits) {
-    if (features) throw new Error('model.json lists features, but the model has no single [batch, features] input');
+    if (features)
+      throw new Error('model.json lists features, but the model has no single [batch, features] input');
     return undefined;
   }
   const dim = input.shape[1];
@@ -59,11 +64,16 @@ function tabularInput(inputs: readonly TensorSpec[], descriptor: Descriptor): Ta
   };
 }
 
-function requireOutput(outputs: readonly TensorSpec[], name: string | undefined, role: string): string | undefined {
+function requireOutput(
+  outputs: readonly TensorSpec[],
+  name: string | undefined,
+  role: string,
+): string | undefined {
   if (name === undefined) return undefined;
   const spec = outputs.find((o) => o.name === name);
   if (!spec) throw new Error(`model.json names ${role} output "${name}", which the graph does not have`);
-  if (spec.datatype === undefined) throw new Error(`${role} output "${name}" is not a tensor (e.g. a ZipMap)`);
+  if (spec.datatype === undefined)
+    throw new Error(`${role} output "${name}" is not a tensor (e.g. a ZipMap)`);
   return name;
 }
 
@@ -91,7 +101,9 @@ export function buildSignature(
   }
   const width = probabilities?.shape[1];
   if (descriptor.labels && typeof width === 'number' && width !== descriptor.labels.length) {
-    throw new Error(`model.json lists ${descriptor.labels.length} labels but "${named.probabilities}" has ${width} classes`);
+    throw new Error(
+      `model.json lists ${descriptor.labels.length} labels but "${named.probabilities}" has ${width} classes`,
+    );
   }
   return {
     task,
