@@ -134,7 +134,7 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     models: repository,
     cache,
     redis,
-    inference: new Inference(repository, cache, observer),
+    inference: new Inference(repository, cache, { maxRows: config.maxInstances }, observer),
     health: new Health(repository),
     control: modelControl(broadcast),
     metrics,

@@ -1,11 +1,10 @@
-// The one inference call every front end makes (MLServer's DataPlane.infer): requested outputs, the prediction
-// cache, the run and the classification extension, in one place.
+// The one inference pipeline every front end calls (MLServer's DataPlane.infer): a protocol-neutral request in, the
+// encoded answer out. Model lookup, the request's reading, the tensor and output checks, the prediction cache, the
+// run (batching, threads, deadline), statistics and metrics happen here, in this order, once for every protocol.
 import { performance } from 'node:perf_hooks';
-import { errors, excerpt, ServalError, withExtras } from './errors.js';
 import { cacheKey, type CacheStatus, type PredictionCache } from './cache/prediction-cache.js';
-import type { ModelRepository, ReadyModel } from './models/repository.js';
-import type { ModelVersion } from './models/repository.js';
-import { topClasses } from './models/tasks.js';
+import { ServalError } from './errors.js';
+import type { ModelRepository, ModelVersion, ReadyModel } from './models/repository.js';
 import {
   failureReason,
   type CacheResult,
@@ -13,93 +12,83 @@ import {
   type Protocol,
   type RequestEvent,
 } from './observe.js';
+import { checkOutputs, chooseOutputs, runFailure, type RequestedOutput } from './outputs.js';
+import { decodeInputs, type DecodeOptions, type WireTensor } from './tensor/decode.js';
 import { batchSize, type TensorMap } from './tensor/tensor.js';
 
-export interface RequestedOutput {
-  name: string;
-  /** The classification extension: the top k classes instead of the tensor. */
-  classification?: number;
-}
+export type { RequestedOutput } from './outputs.js';
 
-export interface InferCall {
-  model: ReadyModel;
+/** A request as every front end hands it to the core. */
+export interface InferenceRequest {
+  model: string;
+  /** undefined: the model's default (highest ready) version. */
+  version?: string | undefined;
   /** Which front end asks: metrics count requests per protocol. */
   protocol: Protocol;
-  /** When the front end started decoding the request's tensors (performance.now()), to measure it. */
-  received?: number;
-  /** Checked inputs (decodeInputs). */
-  inputs: TensorMap;
-  /** Checked outputs (checkOutputs); undefined: every output the model can send. */
-  outputs?: readonly RequestedOutput[];
+  /** When the front end began with the request (performance.now()): its timings count from here. */
+  received: number;
+  /**
+   * The request as its wire format says it, read for the model it names. Called once the model is found, inside the
+   * pipeline, so that a request refused while it is read counts as that model's failure.
+   */
+  read(model: ReadyModel): RequestContent;
+  cache: CacheUse;
   /** When the caller stops waiting (epoch ms), if sooner than the inference timeout: a gRPC client's deadline. */
-  deadline?: number;
+  deadline?: number | undefined;
+  /** Filled as the pipeline goes, for the front end's access line, whether the request succeeds or fails. */
+  note?: InferenceNote | undefined;
 }
 
-/** How a front end writes answers: the cache keeps its bytes, filed under its format. */
+/** What a request asks of its model: its inputs as the wire carried them, its outputs, how answers are written. */
+export interface RequestContent {
+  inputs: readonly WireTensor[];
+  /** undefined: every output the model can send. */
+  outputs?: readonly RequestedOutput[] | undefined;
+  encoding: Encoding;
+  /** How messages name an element (V1 says instances[3].petal_length). */
+  locate?: DecodeOptions['locate'];
+  alignedMemory?: DecodeOptions['alignedMemory'];
+}
+
+/**
+ * How a front end writes answers. The cache keeps the written bytes, filed under the format and variant, so that a
+ * hit is sent as it is.
+ */
 export interface Encoding {
   format: string;
   /** Whatever else in the request shapes the answer (requested outputs, binary flags), canonical. */
   variant: string;
-  encode(outputs: TensorMap): Buffer;
+  /** The chosen outputs of a run over `rows` rows (the batch dimension; 0 for a model without one). */
+  encode(outputs: TensorMap, rows: number): Buffer;
 }
 
 export interface CacheUse {
   /** The client asked for a fresh answer (Cache-Control: no-cache). */
   bypass: boolean;
   /** The exact-repeat key of the raw request, to file the answer under as well. */
-  exact?: { key: string; instances: number };
+  exact?: string;
+}
+
+export interface InferenceNote {
+  model?: string;
+  version?: string;
+  instances?: number;
 }
 
 /** hit, miss, collapsed: from the cache; bypass: asked to; uncacheable: the model says so; off: no cache. */
 export type CacheOutcome = CacheStatus | 'uncacheable' | 'off';
 
-export interface InferOutcome {
+export interface InferenceAnswer {
+  model: ReadyModel;
+  /** The encoding the request's content chose, which wrote `body`. */
+  encoding: Encoding;
   body: Buffer;
   cache: CacheOutcome;
 }
 
-/** Checks requested outputs against the model before anything runs (Triton #140: no silent 200). */
-export function checkOutputs(model: ReadyModel, requested: readonly RequestedOutput[]): RequestedOutput[] {
-  const available = model.signature.tensorOutputs;
-  const seen = new Set<string>();
-  for (const output of requested) {
-    if (!available.includes(output.name)) {
-      const known = model.runtime.outputs.some((o) => o.name === output.name);
-      throw withExtras(
-        new errors.INVALID_INPUT(
-          known
-            ? `output "${output.name}" is not a tensor (e.g. a ZipMap) and cannot be sent`
-            : `unknown output "${excerpt(output.name, 64)}"; the model's outputs are ${available.map((n) => `"${n}"`).join(', ')}`,
-        ),
-        { details: { output: excerpt(output.name, 64) } },
-      );
-    }
-    if (seen.has(output.name)) throw new errors.INVALID_INPUT(`output "${output.name}" is requested twice`);
-    seen.add(output.name);
-    const k = output.classification;
-    if (k !== undefined && !(Number.isSafeInteger(k) && k >= 1)) {
-      throw new errors.INVALID_INPUT(
-        `output "${output.name}": classification must be an integer >= 1, got ${excerpt(k)}`,
-      );
-    }
-  }
-  return [...requested];
-}
-
-/** onnxruntime refusing the request's values (an index out of range, a shape the graph rejects) is the client's 4xx. */
-function runFailure(err: unknown): Error {
-  if (err instanceof ServalError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  if (
-    /allocat|out of memory/i.test(message) ||
-    !/Status Message:|invalid dimensions|Non-zero status/i.test(message)
-  ) {
-    const failed = new errors.INFERENCE_FAILED();
-    failed.cause = err; // logged with the request id; the client sees the generic message
-    return failed;
-  }
-  const reason = /Status Message:\s*(.*)/s.exec(message)?.[1] ?? message;
-  return new errors.INFERENCE_REJECTED(reason.replace(/\s+/g, ' ').trim().slice(0, 300));
+export interface InferenceOptions {
+  /** Most rows one request may carry (maxInstances). */
+  maxRows: number;
 }
 
 const CACHE_RESULTS: Partial<Record<CacheOutcome, CacheResult>> = {
@@ -108,128 +97,112 @@ const CACHE_RESULTS: Partial<Record<CacheOutcome, CacheResult>> = {
   collapsed: 'collapsed',
 };
 
-const kindOf = (err: unknown) => (err instanceof ServalError ? err.kind : 'internal');
+const failureOf = (err: unknown) => failureReason(err instanceof ServalError ? err.kind : 'internal');
+
+/** A request checked and ready to run. */
+interface Checked {
+  model: ReadyModel;
+  inputs: TensorMap;
+  outputs: readonly RequestedOutput[] | undefined;
+  rows: number;
+  deadline: number | undefined;
+}
 
 export class Inference {
   #models: ModelRepository;
   #cache: PredictionCache | null;
   #observer: Observer | undefined;
+  #maxRows: number;
 
-  constructor(models: ModelRepository, cache: PredictionCache | null, observer?: Observer) {
+  constructor(
+    models: ModelRepository,
+    cache: PredictionCache | null,
+    options: InferenceOptions,
+    observer?: Observer,
+  ) {
     this.#models = models;
     this.#cache = cache;
+    this.#maxRows = options.maxRows;
     this.#observer = observer;
   }
 
-  /**
-   * A request the front end answered or refused without calling infer (an exact repeat found in the cache, tensors
-   * that did not decode): counted for the model as the others are.
-   */
-  observed(
-    model: ModelVersion,
-    protocol: Protocol,
-    received: number,
-    outcome: { error?: unknown; cache?: CacheResult; rows?: number },
-  ): void {
+  /** Runs the request, or answers it from the cache, and returns the encoded answer. */
+  async infer(request: InferenceRequest): Promise<InferenceAnswer> {
+    const model = this.#models.ready(request.model, request.version);
+    const { note, received } = request;
+    if (note !== undefined) {
+      note.model = model.name;
+      note.version = model.version;
+    }
+    // Every request passes here: one event of one shape (no spreads), each phase timed in place.
+    const event: RequestEvent = {
+      model: model.name,
+      version: model.version,
+      protocol: request.protocol,
+      seconds: 0,
+      rows: 0,
+      failure: undefined,
+      cache: undefined,
+      inputSeconds: undefined,
+      outputSeconds: undefined,
+    };
+    try {
+      const content = request.read(model);
+      const outputs = content.outputs && checkOutputs(model, content.outputs);
+      const inputs = decodeInputs(model.runtime.inputs, content.inputs, {
+        maxRows: this.#maxRows,
+        ...(content.locate ? { locate: content.locate } : {}),
+        ...(content.alignedMemory ? { alignedMemory: content.alignedMemory } : {}),
+      });
+      const rows = batchSize(inputs);
+      event.rows = rows;
+      if (note !== undefined) note.instances = rows;
+      event.inputSeconds = (performance.now() - received) / 1000;
+      const { encoding } = content;
+      const timed = (tensors: TensorMap) => {
+        const from = performance.now();
+        const body = encoding.encode(tensors, rows);
+        event.outputSeconds = (performance.now() - from) / 1000;
+        return body;
+      };
+      const checked = { model, inputs, outputs, rows, deadline: request.deadline };
+      const answer = await this.#cached(checked, encoding, timed, request.cache);
+      event.cache = CACHE_RESULTS[answer.cache];
+      return answer;
+    } catch (err) {
+      event.failure = failureOf(err);
+      throw err;
+    } finally {
+      event.seconds = (performance.now() - received) / 1000;
+      this.#observer?.request(event);
+    }
+  }
+
+  /** An exact repeat of a cached request, answered by the front end before parsing it: counted as the others are. */
+  countRepeat(model: ModelVersion, protocol: Protocol, received: number, rows: number): void {
     this.#observer?.request({
       model: model.name,
       version: model.version,
       protocol,
       seconds: (performance.now() - received) / 1000,
-      rows: outcome.rows ?? 0,
-      ...(outcome.error === undefined ? {} : { failure: failureReason(kindOf(outcome.error)) }),
-      ...(outcome.cache ? { cache: outcome.cache } : {}),
+      rows,
+      cache: 'hit',
     });
   }
 
-  /**
-   * A front end's decoding of a request's tensors, begun at `received` (performance.now(), which the request's
-   * timings count from): one that throws is counted as the model's failed request before the error goes out.
-   */
-  decoding<T>(model: ModelVersion, protocol: Protocol, received: number, decode: () => T): T {
-    try {
-      return decode();
-    } catch (err) {
-      this.observed(model, protocol, received, { error: err });
-      throw err;
-    }
-  }
-
-  /** Runs the model and returns the requested outputs (all by default), in the requested order. */
-  async run(call: InferCall): Promise<TensorMap> {
-    const { model } = call;
-    let all: TensorMap;
-    // The version stays loaded while this call uses it, even if a reload replaces it meanwhile.
-    const release = this.#models.use(model);
-    try {
-      all = await model.runtime.predict(call.inputs, call.deadline);
-    } catch (err) {
-      throw runFailure(err);
-    } finally {
-      release();
-    }
-    const requested: readonly RequestedOutput[] =
-      call.outputs ?? model.signature.tensorOutputs.map((name) => ({ name }));
-    const chosen: TensorMap = {};
-    for (const { name, classification } of requested) {
-      const tensor = all[name];
-      if (tensor === undefined) throw new errors.INFERENCE_FAILED();
-      chosen[name] =
-        classification === undefined
-          ? tensor
-          : topClasses(tensor, classification, model.signature.labels, name, model.signature.batched);
-    }
-    return chosen;
-  }
-
-  /** Runs, or answers from the cache, and returns the encoded answer; observers are told of it. */
-  async infer(call: InferCall, encoding: Encoding, use: CacheUse): Promise<InferOutcome> {
-    const observer = this.#observer;
-    if (!observer) return this.#infer(call, encoding, use);
-    // Every request passes here: one event of one shape (no spreads), encoding timed in place.
-    const started = performance.now();
-    const { model, received } = call;
-    const event: RequestEvent = {
-      model: model.name,
-      version: model.version,
-      protocol: call.protocol,
-      seconds: 0,
-      rows: batchSize(call.inputs),
-      failure: undefined,
-      cache: undefined,
-      inputSeconds: received === undefined ? undefined : (started - received) / 1000,
-      outputSeconds: undefined,
-    };
-    const timed: Encoding = {
-      format: encoding.format,
-      variant: encoding.variant,
-      encode(outputs) {
-        const from = performance.now();
-        const body = encoding.encode(outputs);
-        event.outputSeconds = (performance.now() - from) / 1000;
-        return body;
-      },
-    };
-    try {
-      const outcome = await this.#infer(call, timed, use);
-      event.cache = CACHE_RESULTS[outcome.cache];
-      return outcome;
-    } catch (err) {
-      event.failure = failureReason(kindOf(err));
-      throw err;
-    } finally {
-      event.seconds = (performance.now() - (received ?? started)) / 1000;
-      observer.request(event);
-    }
-  }
-
-  async #infer(call: InferCall, encoding: Encoding, use: CacheUse): Promise<InferOutcome> {
-    const compute = async () => encoding.encode(await this.run(call));
+  async #cached(
+    checked: Checked,
+    encoding: Encoding,
+    encode: (tensors: TensorMap) => Buffer,
+    use: CacheUse,
+  ): Promise<InferenceAnswer> {
+    const { model } = checked;
+    const compute = async () => encode(await this.#run(checked));
     const cache = this.#cache;
-    if (!cache) return { body: await compute(), cache: 'off' };
-    if (call.model.descriptor.cache === false) return { body: await compute(), cache: 'uncacheable' };
-    if (use.bypass) return { body: await compute(), cache: 'bypass' };
-    const { model } = call;
+    if (!cache) return { model, encoding, body: await compute(), cache: 'off' };
+    if (model.descriptor.cache === false)
+      return { model, encoding, body: await compute(), cache: 'uncacheable' };
+    if (use.bypass) return { model, encoding, body: await compute(), cache: 'bypass' };
     // The key is taken before inference: a thread-mode run hands the input buffers over to its thread.
     const space = {
       format: encoding.format,
@@ -237,8 +210,25 @@ export class Inference {
       version: model.version,
       generation: model.generation,
     };
-    const key = cacheKey(space, encoding.variant, call.inputs);
-    const { value, status } = await cache.wrap(key, compute, use.exact);
-    return { body: value, cache: status };
+    const key = cacheKey(space, encoding.variant, checked.inputs);
+    const exact = use.exact === undefined ? undefined : { key: use.exact, instances: checked.rows };
+    const { value, status } = await cache.wrap(key, compute, exact);
+    return { model, encoding, body: value, cache: status };
+  }
+
+  /** Runs the model and returns the requested outputs (all by default), in the requested order. */
+  async #run(checked: Checked): Promise<TensorMap> {
+    const { model } = checked;
+    let all: TensorMap;
+    // The version stays loaded while this call uses it, even if a reload replaces it meanwhile.
+    const release = this.#models.use(model);
+    try {
+      all = await model.runtime.predict(checked.inputs, checked.deadline);
+    } catch (err) {
+      throw runFailure(err);
+    } finally {
+      release();
+    }
+    return chooseOutputs(model, all, checked.outputs);
   }
 }

@@ -1,12 +1,10 @@
-// ModelInfer and ModelStreamInfer: decode, one call of the core (requested outputs, cache, batching, deadline),
-// encode. A stream answers each request in order, errors in-band as error_message, and goes on.
+// ModelInfer and ModelStreamInfer: the message read as the core's request, one call of the core's pipeline, the
+// answer encoded. A stream answers each request in order, errors in-band as error_message, and goes on.
 import { status, type handleBidiStreamingCall, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import { Scopes } from '../auth/scopes.js';
 import type { Principal } from '../auth/verifier.js';
 import type { Core } from '../core/core.js';
-import { checkOutputs } from '../core/inference.js';
-import { decodeInputs } from '../core/tensor/decode.js';
-import { batchSize } from '../core/tensor/tensor.js';
+import type { TensorMap } from '../core/tensor/tensor.js';
 import type { RpcFields } from './access-log.js';
 import { decodeRequest, encodeAnswer } from './contents.js';
 import { metadataText } from './guard.js';
@@ -20,17 +18,13 @@ function bypassed(metadata: Metadata): boolean {
   return /\bno-(cache|store)\b/i.test(metadataText(metadata, 'cache-control') ?? '');
 }
 
-/** One inference: the encoded ModelInferResponse with the request's id. */
+/** One inference: the request read as the core's request, one call of the core's pipeline, the encoded answer. */
 async function inferOne(
   core: Core,
   request: ModelInferRequest,
   call: { metadata: Metadata; getDeadline(): Date | number },
-  fields: RpcFields,
+  note: RpcFields,
 ): Promise<Buffer> {
-  const model = core.models.ready(request.model_name, request.model_version || undefined);
-  fields.model = model.name;
-  fields.version = model.version;
-  const received = performance.now();
   // Raw contents sit anywhere in their message: those not aligned for their datatype are copied into reused memory,
   // given back once the call is answered (only its run reads them: inline runs end before the answer, thread-mode
   // runs copy their inputs, and a call dropped by its deadline never runs).
@@ -41,32 +35,25 @@ async function inferOne(
     return memory;
   };
   try {
-    const { decoded, outputs, feeds } = core.inference.decoding(model, 'grpc', received, () => {
-      const decoded = decodeRequest(request);
-      return {
-        decoded,
-        outputs: decoded.outputs && checkOutputs(model, decoded.outputs),
-        feeds: decodeInputs(model.runtime.inputs, decoded.inputs, {
-          maxRows: core.config.maxInstances,
-          alignedMemory,
-        }),
-      };
-    });
-    fields.instances = batchSize(feeds);
-    const deadline = deadlineOf(call);
-    const outcome = await core.inference.infer(
-      {
-        model,
-        protocol: 'grpc',
-        received,
-        inputs: feeds,
-        ...(outputs ? { outputs } : {}),
-        ...(deadline === undefined ? {} : { deadline }),
+    const answer = await core.inference.infer({
+      model: request.model_name,
+      version: request.model_version || undefined,
+      protocol: 'grpc',
+      received: performance.now(),
+      read: (model) => {
+        const { inputs, outputs, variant } = decodeRequest(request);
+        const encoding = {
+          format: 'grpc',
+          variant,
+          encode: (tensors: TensorMap) => encodeAnswer(model, tensors),
+        };
+        return { inputs, outputs, encoding, alignedMemory };
       },
-      { format: 'grpc', variant: decoded.variant, encode: (tensors) => encodeAnswer(model, tensors) },
-      { bypass: bypassed(call.metadata) },
-    );
-    return withId(outcome.body, request.id);
+      cache: { bypass: bypassed(call.metadata) },
+      deadline: deadlineOf(call),
+      note,
+    });
+    return withId(answer.body, request.id);
   } finally {
     for (const memory of lent) core.tensorMemory.give(memory);
   }

@@ -5,8 +5,7 @@ import { promisify } from 'node:util';
 import { deflate, gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EXACT_MAX_BODY, exactKey, type ExactEntry } from '../core/cache/prediction-cache.js';
-import type { CacheOutcome, CacheUse } from '../core/inference.js';
-import type { ReadyModel } from '../core/models/repository.js';
+import type { CacheOutcome, CacheUse, InferenceNote } from '../core/inference.js';
 
 /** What Fastify itself would say of a JSON string; the core's answers are bytes, so it is set explicitly. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -32,10 +31,15 @@ export function bypassed(request: FastifyRequest): boolean {
 }
 
 /** How the core may use its cache for this request: bypassed, and the exact-repeat key to file the answer under. */
-export function cacheUse(request: FastifyRequest, instances: number): CacheUse {
+export function cacheUse(request: FastifyRequest): CacheUse {
   // Only scopes with exact repeats (useExactRepeats) decorate requests with a key.
   const key = request.exactKey as string | null | undefined;
-  return { bypass: bypassed(request), ...(typeof key === 'string' ? { exact: { key, instances } } : {}) };
+  return { bypass: bypassed(request), ...(typeof key === 'string' ? { exact: key } : {}) };
+}
+
+/** The access line's inference fields, filled by the core's pipeline as it goes. */
+export function noteOf(request: FastifyRequest): InferenceNote {
+  return (request.inference = {});
 }
 
 declare module 'fastify' {
@@ -70,7 +74,7 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
         const received = performance.now();
         const hit = cache.exact(request.exactKey);
         if (hit !== undefined) {
-          fastify.core.inference.observed(model, 'v1', received, { cache: 'hit', rows: hit.instances });
+          fastify.core.inference.countRepeat(model, 'v1', received, hit.instances);
           request.exactRepeat = hit;
           request.inference = { model: model.name, version: model.version, instances: hit.instances };
           done(null, undefined);
@@ -93,11 +97,6 @@ export function useExactRepeats(fastify: FastifyInstance, format: string): void 
     if (hit === null) return;
     return cacheStatus(reply, 'hit').type(JSON_TYPE).send(hit.value);
   });
-}
-
-/** The access line's inference fields. */
-export function logInference(request: FastifyRequest, model: ReadyModel, instances: number): void {
-  request.inference = { model: model.name, version: model.version, instances };
 }
 
 const compress = { gzip: promisify(gzip), deflate: promisify(deflate) };

@@ -1,16 +1,12 @@
-// One V1 prediction over the core: decode the body, infer through the cache, answer predictions or output tensors.
+// One V1 prediction: the body read as the core's request (row or columnar format), one call of the core's
+// pipeline, and its answer (predictions, or output tensors) sent as JSON.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../core/errors.js';
 import type { Encoding } from '../../core/inference.js';
 import type { ReadyModel } from '../../core/models/repository.js';
-import { cacheStatus, cacheUse, JSON_TYPE, logInference } from '../inference.js';
-import {
-  columnarResponse,
-  decodeColumns,
-  decodeInstances,
-  predictionsOf,
-  serializeResponse,
-} from './codec.js';
+import { cacheStatus, cacheUse, JSON_TYPE, noteOf } from '../inference.js';
+import { columnarResponse, predictionsOf, serializeResponse } from './codec.js';
+import { columnInputs, instanceInputs } from './instances.js';
 
 export interface PredictBody {
   instances?: unknown[];
@@ -19,11 +15,11 @@ export interface PredictBody {
 }
 
 /** The row format's answers: predictions shaped by the task. */
-function predictEncoding(model: ReadyModel, rows: number): Encoding {
+function predictEncoding(model: ReadyModel): Encoding {
   return {
     format: 'v1',
     variant: 'instances',
-    encode: (outputs) =>
+    encode: (outputs, rows) =>
       Buffer.from(
         serializeResponse(model, {
           model_name: model.name,
@@ -42,30 +38,29 @@ const columnarEncoding: Encoding = {
 
 export async function predict(
   fastify: FastifyInstance,
-  model: ReadyModel,
+  target: { model: string; version?: string },
   body: PredictBody,
   request: FastifyRequest,
   reply: FastifyReply,
-  maxInstances: number,
 ) {
-  if ((body.instances === undefined) === (body.inputs === undefined)) {
-    throw new errors.INVALID_REQUEST(
-      'the body needs "instances" (row format) or "inputs" (columnar format), exactly one of them',
-    );
-  }
-  const columnar = body.instances === undefined;
-  const received = performance.now();
-  const { feeds, rows } = fastify.core.inference.decoding(model, 'v1', received, () =>
-    columnar
-      ? decodeColumns(model, body.inputs, maxInstances)
-      : decodeInstances(model, body.instances as unknown[], maxInstances),
-  );
-  logInference(request, model, rows);
-  const encoding = columnar ? columnarEncoding : predictEncoding(model, rows);
-  const outcome = await fastify.core.inference.infer(
-    { model, inputs: feeds, protocol: 'v1', received },
-    encoding,
-    cacheUse(request, rows),
-  );
-  return cacheStatus(reply, outcome.cache).type(JSON_TYPE).send(outcome.body);
+  const answer = await fastify.core.inference.infer({
+    model: target.model,
+    version: target.version,
+    protocol: 'v1',
+    received: performance.now(),
+    read: (model) => {
+      const { instances, inputs } = body;
+      if ((instances === undefined) === (inputs === undefined)) {
+        throw new errors.INVALID_REQUEST(
+          'the body needs "instances" (row format) or "inputs" (columnar format), exactly one of them',
+        );
+      }
+      return instances === undefined
+        ? { ...columnInputs(model, inputs), encoding: columnarEncoding }
+        : { ...instanceInputs(model, instances), encoding: predictEncoding(model) };
+    },
+    cache: cacheUse(request),
+    note: noteOf(request),
+  });
+  return cacheStatus(reply, answer.cache).type(JSON_TYPE).send(answer.body);
 }

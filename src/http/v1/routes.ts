@@ -102,7 +102,6 @@ const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
 
 /** Inference routes: predict scope and their own rate limit. */
 const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fastify, options) {
-  const { models } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   const config = { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit, bucket: 'predict' } };
   const PredictRequestSchema = predictRequestSchema(options.maxInstances);
@@ -138,8 +137,7 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
       },
     },
     async function (request, reply) {
-      const model = models.ready(request.params.model);
-      return predict(fastify, model, request.body, request, reply, options.maxInstances);
+      return predict(fastify, request.params, request.body, request, reply);
     },
   );
 
@@ -158,15 +156,7 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
       },
     },
     async function (request, reply) {
-      const { model, version } = request.params;
-      return predict(
-        fastify,
-        models.ready(model, version),
-        request.body,
-        request,
-        reply,
-        options.maxInstances,
-      );
+      return predict(fastify, request.params, request.body, request, reply);
     },
   );
 };

@@ -1,12 +1,9 @@
 // POST /v2/models/{m}[/versions/{v}]/infer: JSON or binary tensors in, through the core, JSON or binary out.
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
-import { checkOutputs } from '../../core/inference.js';
-import { decodeInputs } from '../../core/tensor/decode.js';
-import { batchSize } from '../../core/tensor/tensor.js';
-import { cacheUse, JSON_TYPE, logInference, sendAnswer } from '../inference.js';
+import { cacheUse, JSON_TYPE, noteOf, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
 import { checkJsonOutputs, decodeCall, encodeAnswer, envelope } from './codec.js';
@@ -14,6 +11,7 @@ import { errorResponses, tags, type V2Options } from './options.js';
 import {
   InferRequestSchema,
   InferResponseSchema,
+  type InferRequest,
   ModelParamsSchema,
   VersionParamsSchema,
 } from './schemas.js';
@@ -25,9 +23,44 @@ declare module 'fastify' {
   }
 }
 
+/** Encodings whose answers carry binary outputs after their JSON header. */
+const BINARY = 'v2-binary';
+
+/** One inference: the body read as the core's request, one call of the core's pipeline, its answer sent. */
+async function infer(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const params = request.params as { model: string; version?: string };
+  const body = request.body as InferRequest;
+  const answer = await request.server.core.inference.infer({
+    model: params.model,
+    version: params.version,
+    protocol: 'v2',
+    received: performance.now(),
+    read: (model) => {
+      const call = decodeCall(body, request.binaryData ?? undefined);
+      checkJsonOutputs(model, call);
+      const { anyBinary } = call;
+      return {
+        inputs: call.inputs,
+        outputs: call.outputs,
+        encoding: {
+          format: anyBinary ? BINARY : 'v2-json',
+          variant: call.variant,
+          encode: (tensors) => encodeAnswer(model, tensors, call.binary, anyBinary),
+        },
+      };
+    },
+    cache: cacheUse(request),
+    note: noteOf(request),
+  });
+  const { body: sent, header } = envelope(answer.body, answer.encoding.format === BINARY, body.id);
+  if (header > 0) void reply.header(HEADER_LENGTH, header);
+  const type = header > 0 ? 'application/octet-stream' : JSON_TYPE;
+  return sendAnswer(request, reply, { body: sent, cache: answer.cache, type });
+}
+
 /** Inference: the predict scope, its own rate limit, JSON and binary bodies. */
 const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, options) {
-  const { models, core } = fastify;
+  const { core } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   fastify.decorateRequest('binaryData', null);
   fastify.removeAllContentTypeParsers();
@@ -87,33 +120,7 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
         },
       },
       async (request, reply) => {
-        const { model: name, version } = request.params as { model: string; version?: string };
-        const model = models.ready(name, version);
-        const received = performance.now();
-        const { call, outputs, feeds } = core.inference.decoding(model, 'v2', received, () => {
-          const call = decodeCall(request.body, request.binaryData ?? undefined);
-          checkJsonOutputs(model, call);
-          return {
-            call,
-            outputs: call.outputs && checkOutputs(model, call.outputs),
-            feeds: decodeInputs(model.runtime.inputs, call.inputs, { maxRows: options.maxRows }),
-          };
-        });
-        const rows = batchSize(feeds);
-        logInference(request, model, rows);
-        const outcome = await core.inference.infer(
-          { model, inputs: feeds, protocol: 'v2', received, ...(outputs ? { outputs } : {}) },
-          {
-            format: call.anyBinary ? 'v2-binary' : 'v2-json',
-            variant: call.variant,
-            encode: (tensors) => encodeAnswer(model, tensors, call.binary, call.anyBinary),
-          },
-          cacheUse(request, rows),
-        );
-        const { body, header } = envelope(outcome.body, call.anyBinary, request.body.id);
-        if (header > 0) void reply.header(HEADER_LENGTH, header);
-        const type = header > 0 ? 'application/octet-stream' : JSON_TYPE;
-        return sendAnswer(request, reply, { body, cache: outcome.cache, type });
+        await infer(request, reply);
       },
     );
   }

@@ -1,14 +1,26 @@
-// V1 bodies to tensors (row and columnar formats) and responses to JSON, against fake models.
+// V1 bodies to tensors (row and columnar formats, through the core's checks) and responses to JSON, against fake
+// models.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  columnarResponse,
-  decodeColumns,
-  decodeInstances,
-  serializeResponse,
-  type PredictResponse,
-} from '../../../src/http/v1/codec.js';
+import type { ReadyModel } from '../../../src/core/models/repository.js';
+import { decodeInputs } from '../../../src/core/tensor/decode.js';
+import { batchSize } from '../../../src/core/tensor/tensor.js';
+import { columnarResponse, serializeResponse, type PredictResponse } from '../../../src/http/v1/codec.js';
+import { columnInputs, instanceInputs, type V1Inputs } from '../../../src/http/v1/instances.js';
 import { fakeModel, spec } from '../../fakes.js';
+
+/** A V1 body's inputs as the core's pipeline checks them. */
+function decoded(model: ReadyModel, read: V1Inputs, maxRows: number) {
+  const feeds = decodeInputs(model.runtime.inputs, read.inputs, {
+    maxRows,
+    ...(read.locate ? { locate: read.locate } : {}),
+  });
+  return { feeds, rows: batchSize(feeds) };
+}
+const decodeInstances = (model: ReadyModel, instances: unknown[], maxRows: number) =>
+  decoded(model, instanceInputs(model, instances), maxRows);
+const decodeColumns = (model: ReadyModel, inputs: unknown, maxRows: number) =>
+  decoded(model, columnInputs(model, inputs), maxRows);
 
 const features = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 const iris = fakeModel({

@@ -2,17 +2,12 @@
 import fp from 'fastify-plugin';
 import { levels } from 'pino';
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-
-export interface InferenceLogFields {
-  model: string;
-  version: string;
-  instances: number;
-}
+import type { InferenceNote } from '../../../core/inference.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by inference routes so that the access line names the model, version and batch size. */
-    inference: InferenceLogFields | null;
+    inference: InferenceNote | null;
   }
 }
 
