@@ -1,11 +1,13 @@
 // Serval's answers against the training framework's own outputs (golden.json), for every bundled model and fixture,
-// through every front end: V1 :predict, V2 with JSON tensors and V2 with binary tensors.
+// through every front end: V1 :predict, V2 with JSON tensors, V2 with binary tensors and gRPC with raw contents.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { fromHalf, toHalf } from '../../src/core/tensor/dtypes.js';
+import { createGrpcServer, type GrpcServer } from '../../src/grpc/server.js';
+import { grpcClient, type GrpcClient, type InferAnswer } from '../grpc.js';
 import { FIXTURE_MODELS, loadedApp, MODELS, tempRepository, type Golden } from '../helpers.js';
 import { binaryRequest, rawBytes, readResponse, strings, type ResponseOutput } from '../oip.js';
 
@@ -183,13 +185,24 @@ function assertOutputs(outputs: ResponseOutput[], c: Case, how: string): void {
 
 describe('answers match the training framework (golden outputs) through every front end', () => {
   let app: FastifyInstance;
+  let grpcServer: GrpcServer;
+  let grpc: GrpcClient;
   let cleanup: () => Promise<void>;
   before(async () => {
     const repo = await tempRepository(Object.fromEntries(cases.map((c) => [`${c.name}/1`, { from: c.dir }])));
     cleanup = repo.cleanup;
-    app = await loadedApp({ modelRepository: repo.root, bodyLimitBytes: 8 * 1024 * 1024 });
+    app = await loadedApp({
+      modelRepository: repo.root,
+      bodyLimitBytes: 8 * 1024 * 1024,
+      grpcHost: '127.0.0.1',
+      grpcPort: 0,
+    });
+    grpcServer = await createGrpcServer(app.core.config, app.core);
+    grpc = grpcClient(`127.0.0.1:${await grpcServer.listen()}`);
   });
   after(async () => {
+    grpc.close();
+    await grpcServer.close(2000);
     await app.close();
     await cleanup();
   });
@@ -207,6 +220,21 @@ describe('answers match the training framework (golden outputs) through every fr
         c,
         'binary',
       );
+    });
+
+    it(`${c.name}: gRPC with raw contents`, async () => {
+      const answer = await grpc.call<InferAnswer>('ModelInfer', {
+        model_name: c.name,
+        inputs: c.inputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+        raw_input_contents: c.inputs.map((t) => Buffer.from(bytesOf(t))),
+      });
+      const outputs = answer.outputs.map((o, i): ResponseOutput => ({
+        name: o.name,
+        datatype: o.datatype,
+        shape: o.shape.map(Number),
+        bytes: answer.raw_output_contents[i]!,
+      }));
+      assertOutputs(outputs, c, 'grpc');
     });
 
     if (c.json) {
