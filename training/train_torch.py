@@ -173,6 +173,9 @@ def main():
         ),
         "labels": [str(d) for d in range(10)],
         "outputs": {"label": "label", "probabilities": "probabilities"},
+        # An image file of any size is answered too: made grey, scaled to cover 8x8 (the aspect ratio kept) and
+        # its centre cut out, levels 0..255 scaled to 0..1. Ink bright on dark, as the data set's images.
+        "inputs": {"image": {"image": {"channels": 1, "resize": "crop", "scale": 1 / 255}}},
     }
     oip.write_model_dir(ROOT, OUT, export(served), descriptor, golden)
 

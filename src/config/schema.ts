@@ -128,6 +128,20 @@ export const ConfigSchema = Type.Object(
       default: 64,
       description: 'Thread-mode calls that may wait per HTTP process; beyond it requests get 503.',
     }),
+    imageMaxBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 1_073_741_824,
+      default: 16_777_216,
+      description:
+        'Largest encoded image (JPEG, PNG, WebP, GIF) one row of an image input may carry; larger ones get 400.',
+    }),
+    imageMaxPixels: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000_000,
+      default: 40_000_000,
+      description:
+        'Most pixels (width × height, as the file declares them) of an image to decode; larger ones get 400 before they are decoded.',
+    }),
     batchMaxRows: Type.Integer({
       minimum: 1,
       maximum: 100_000,

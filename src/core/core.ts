@@ -10,6 +10,7 @@ import { Inference } from './inference.js';
 import { mergedText, Metrics, type MetricsJson } from './metrics.js';
 import { ModelRepository } from './models/repository.js';
 import { observeAll, type Observer } from './observe.js';
+import { InputProcessor } from './processing/inputs.js';
 import { InferencePool } from './runtime/pool.js';
 import { createRedis, type SharedRedis } from './redis.js';
 import { Statistics, sumStatistics, type ModelStats } from './statistics.js';
@@ -134,7 +135,20 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     models: repository,
     cache,
     redis,
-    inference: new Inference(repository, cache, { maxRows: config.maxInstances }, observer),
+    inference: new Inference(
+      repository,
+      cache,
+      {
+        maxRows: config.maxInstances,
+        processor: new InputProcessor({
+          maxBytes: config.imageMaxBytes,
+          maxPixels: config.imageMaxPixels,
+          concurrency: config.inferenceThreads,
+          queue: config.inferenceQueueSize,
+        }),
+      },
+      observer,
+    ),
     health: new Health(repository),
     control: modelControl(broadcast),
     metrics,

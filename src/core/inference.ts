@@ -13,6 +13,7 @@ import {
   type RequestEvent,
 } from './observe.js';
 import { checkOutputs, chooseOutputs, runFailure, type RequestedOutput } from './outputs.js';
+import type { InputProcessor } from './processing/inputs.js';
 import { decodeInputs, type DecodeOptions, type WireTensor } from './tensor/decode.js';
 import { batchSize, type TensorMap } from './tensor/tensor.js';
 
@@ -89,6 +90,8 @@ export interface InferenceAnswer {
 export interface InferenceOptions {
   /** Most rows one request may carry (maxInstances). */
   maxRows: number;
+  /** Turns encoded payloads (image files) into the tensors of the inputs that declare them. */
+  processor: InputProcessor;
 }
 
 const CACHE_RESULTS: Partial<Record<CacheOutcome, CacheResult>> = {
@@ -113,6 +116,7 @@ export class Inference {
   #cache: PredictionCache | null;
   #observer: Observer | undefined;
   #maxRows: number;
+  #processor: InputProcessor;
 
   constructor(
     models: ModelRepository,
@@ -123,6 +127,7 @@ export class Inference {
     this.#models = models;
     this.#cache = cache;
     this.#maxRows = options.maxRows;
+    this.#processor = options.processor;
     this.#observer = observer;
   }
 
@@ -149,7 +154,12 @@ export class Inference {
     try {
       const content = request.read(model);
       const outputs = content.outputs && checkOutputs(model, content.outputs);
-      const inputs = decodeInputs(model.runtime.inputs, content.inputs, {
+      // Only a model with inputs declared as images waits for processing (off the event loop, bounded).
+      const wire =
+        model.signature.images === undefined
+          ? content.inputs
+          : await this.#processor.process(model, content.inputs, this.#maxRows);
+      const inputs = decodeInputs(model.runtime.inputs, wire, {
         maxRows: this.#maxRows,
         ...(content.locate ? { locate: content.locate } : {}),
         ...(content.alignedMemory ? { alignedMemory: content.alignedMemory } : {}),

@@ -4,7 +4,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Scopes } from '../auth/scopes.js';
 import type { Core } from '../core/core.js';
 import { ServalError } from '../core/errors.js';
-import { modelConfig, modelMetadata } from '../core/models/describe.js';
+import { modelConfig, modelMetadata, type TensorMetadata } from '../core/models/describe.js';
 import { SERVAL_VERSION } from '../lib/version.js';
 import { modelInfer, modelStreamInfer, type Streams } from './infer.js';
 import type { ModelRequest } from './messages.js';
@@ -50,7 +50,16 @@ export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): U
     ModelMetadata: unary<ModelRequest, unknown>(deps, 'ModelMetadata', read, (request, { fields }) => {
       const model = models.ready(request.name, versionOf(request));
       Object.assign(fields, { model: model.name, version: model.version });
-      return modelMetadata(model, models.versions(request.name));
+      const metadata = modelMetadata(model, models.versions(request.name));
+      // Tensor parameters travel as InferParameter values.
+      const tensors = (list: TensorMetadata[]) =>
+        list.map(({ parameters, ...tensor }) => ({
+          ...tensor,
+          parameters: Object.fromEntries(
+            Object.entries(parameters ?? {}).map(([key, value]) => [key, { string_param: value }]),
+          ),
+        }));
+      return { ...metadata, inputs: tensors(metadata.inputs), outputs: tensors(metadata.outputs) };
     }),
     ModelConfig: unary<ModelRequest, unknown>(deps, 'ModelConfig', read, (request, { fields }) => {
       const model = models.ready(request.name, versionOf(request));

@@ -105,6 +105,8 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
   await app.register(v1Routes, {
     maxInstances: config.maxInstances,
     predictRateLimit: config.rateLimitPredictMax,
+    imageMaxBytes: config.imageMaxBytes,
+    multipartMaxBytes: config.binaryBodyLimitBytes,
   });
   await app.register(v2Routes, {
     version: SERVAL_VERSION,

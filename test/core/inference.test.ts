@@ -8,6 +8,7 @@ import { errors } from '../../src/core/errors.js';
 import { Inference, type InferenceNote, type RequestContent } from '../../src/core/inference.js';
 import type { ModelRepository, ReadyModel } from '../../src/core/models/repository.js';
 import type { Observer, RequestEvent } from '../../src/core/observe.js';
+import { InputProcessor } from '../../src/core/processing/inputs.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { fakeModel, spec } from '../fakes.js';
 
@@ -51,7 +52,8 @@ function setup(options: { cache?: boolean } = {}) {
         log: pino({ level: 'silent' }),
       })
     : null;
-  const inference = new Inference(repository, cache, { maxRows: 4 }, observer);
+  const processor = new InputProcessor({ maxBytes: 1024, maxPixels: 1024, concurrency: 1, queue: 1 });
+  const inference = new Inference(repository, cache, { maxRows: 4, processor }, observer);
   return { inference, runs, events, cache };
 }
 

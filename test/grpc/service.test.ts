@@ -114,7 +114,9 @@ describe('the gRPC service over the core', () => {
     const metadata = await grpc.client.call('ModelMetadata', { name: 'iris' });
     assert.equal(metadata.platform, 'onnx_onnxv1');
     assert.deepEqual(metadata.versions, ['1']);
-    assert.deepEqual(metadata.inputs, [{ name: 'input', datatype: 'FP32', shape: ['-1', '4'] }]);
+    assert.deepEqual(metadata.inputs, [
+      { name: 'input', datatype: 'FP32', shape: ['-1', '4'], parameters: {} },
+    ]);
     await fails(grpc.client.call('ModelMetadata', { name: 'nope' }), status.NOT_FOUND);
   });
 

@@ -1,6 +1,7 @@
 // What a model is, for every protocol: its Open Inference Protocol metadata and its configuration in the shape of
 // Triton's ModelConfig (the JSON form of model_config.proto), as Serval really applies it.
 import type { ModelVersion, ReadyModel } from './repository.js';
+import type { ImagePlan } from '../processing/declaration.js';
 import type { TensorSpec } from '../tensor/tensor.js';
 
 /** The OIP's platform name for ONNX models. */
@@ -10,6 +11,8 @@ export interface TensorMetadata {
   name: string;
   datatype: string;
   shape: number[];
+  /** content_type "image": the input takes encoded image files too (model.json declares how they become it). */
+  parameters?: { content_type: string };
 }
 
 export interface ModelMetadata {
@@ -20,12 +23,17 @@ export interface ModelMetadata {
   outputs: TensorMetadata[];
 }
 
-function metadataOf(specs: readonly TensorSpec[]): TensorMetadata[] {
+/** Tensors as every protocol's metadata lists them; `images`: the inputs that take encoded images. */
+export function tensorMetadata(
+  specs: readonly TensorSpec[],
+  images?: ReadonlyMap<string, unknown>,
+): TensorMetadata[] {
   return specs.map((s) => ({
     name: s.name,
     datatype: s.datatype ?? s.type.toUpperCase(),
     // -1 for every dynamic dim, the batch included: tritonclient and perf_analyzer need it (dynamo #14969).
     shape: s.shape.map((d) => (typeof d === 'number' ? d : -1)),
+    ...(images?.has(s.name) ? { parameters: { content_type: 'image' } } : {}),
   }));
 }
 
@@ -34,8 +42,8 @@ export function modelMetadata(model: ReadyModel, versions: readonly ModelVersion
     name: model.name,
     versions: versions.map((v) => v.version),
     platform: PLATFORM,
-    inputs: metadataOf(model.runtime.inputs),
-    outputs: metadataOf(model.runtime.outputs.filter((o) => o.datatype !== undefined)),
+    inputs: tensorMetadata(model.runtime.inputs, model.signature.images),
+    outputs: tensorMetadata(model.runtime.outputs.filter((o) => o.datatype !== undefined)),
   };
 }
 
@@ -70,7 +78,11 @@ export interface ConfigLimits {
   threads: number;
 }
 
-function configTensors(specs: readonly TensorSpec[], batched: boolean): ConfigTensor[] {
+function configTensors(
+  specs: readonly TensorSpec[],
+  batched: boolean,
+  images?: ReadonlyMap<string, ImagePlan>,
+): ConfigTensor[] {
   return specs
     .filter((s) => s.datatype !== undefined)
     .map((s) => {
@@ -79,7 +91,8 @@ function configTensors(specs: readonly TensorSpec[], batched: boolean): ConfigTe
       return {
         name: s.name,
         data_type: s.datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${s.datatype as string}`,
-        format: 'FORMAT_NONE',
+        // An image input's layout, as Triton's ModelInput.format names it.
+        format: `FORMAT_${images?.get(s.name)?.layout ?? 'NONE'}`,
         // Triton's convention for a [batch] tensor of a batching model: dims [1] reshaped to [].
         ...(own.length === 0 ? { dims: [1], reshape: { shape: [] } } : { dims: own }),
       };
@@ -99,7 +112,7 @@ export function modelConfig(model: ReadyModel, limits: ConfigLimits): ModelConfi
     backend: 'onnxruntime',
     version_policy: { all: {} },
     max_batch_size: batched ? limits.maxRows : 0,
-    input: configTensors(runtime.inputs, batched),
+    input: configTensors(runtime.inputs, batched, model.signature.images),
     output: configTensors(runtime.outputs, batched),
     ...(runtime.batching
       ? { dynamic_batching: { max_queue_delay_microseconds: 0, preferred_batch_size: [limits.batchMaxRows] } }
@@ -111,6 +124,12 @@ export function modelConfig(model: ReadyModel, limits: ConfigLimits): ModelConfi
     parameters: {
       execution: { string_value: runtime.execution },
       task: { string_value: model.signature.task },
+      ...Object.fromEntries(
+        [...(model.signature.images?.keys() ?? [])].map((name) => [
+          `${name}.content_type`,
+          { string_value: 'image' },
+        ]),
+      ),
     },
   };
 }

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { errors } from '../errors.js';
+import { InputDeclarationSchema } from '../processing/declaration.js';
 
 const Name = Type.String({
   minLength: 1,
@@ -30,6 +31,12 @@ export const DescriptorSchema = Type.Object(
         },
         { additionalProperties: false },
       ),
+    ),
+    inputs: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 128 }), InputDeclarationSchema, {
+        maxProperties: 64,
+        description: 'Per input, how an encoded payload (an image file) becomes the tensor the graph takes.',
+      }),
     ),
     execution: Type.Optional(Type.Enum(['auto', 'inline', 'thread'])),
     cache: Type.Optional(

@@ -3,6 +3,7 @@ import { DATATYPES, type DataType } from '../tensor/dtypes.js';
 import { formatShape } from '../tensor/decode.js';
 import type { TensorSpec } from '../tensor/tensor.js';
 import type { Descriptor } from './descriptor.js';
+import { imagePlans, type ImagePlan } from '../processing/declaration.js';
 
 /** A single [batch, features] input: what V1 instances given as arrays or named features fill. */
 export interface TabularInput {
@@ -25,6 +26,8 @@ export interface Signature {
   tensorOutputs: string[];
   /** Every input and output has a dynamic first dim: the batch (Triton's max_batch_size > 0). */
   batched: boolean;
+  /** The inputs that take encoded images, and how each becomes its tensor; undefined when none does. */
+  images: ReadonlyMap<string, ImagePlan> | undefined;
 }
 
 /** A dynamic first dim on every input and on every output Serval can send. */
@@ -112,5 +115,6 @@ export function buildSignature(
     outputs: Object.fromEntries(Object.entries(named).filter(([, v]) => v !== undefined)),
     tensorOutputs: outputs.filter((o) => o.datatype !== undefined).map((o) => o.name),
     batched: batchMajor(inputs, outputs),
+    images: imagePlans(inputs, descriptor.inputs),
   };
 }

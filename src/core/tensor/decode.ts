@@ -408,6 +408,16 @@ function fromBytes(
 }
 
 function stringsFromBytes(bytes: Uint8Array, count: number, input: string, locate: Locate): string[] {
+  return bytesElements(bytes, count, input, locate).map((element, i) => utf8Text(element, locate, i));
+}
+
+/** The elements of raw BYTES data (each a 4-byte little-endian length, then that many bytes), as views. */
+export function bytesElements(
+  bytes: Uint8Array,
+  count: number,
+  input: string,
+  locate: Locate = (index) => defaultLocate(input, index, [count]),
+): Uint8Array[] {
   if (count * 4 > bytes.length) {
     throw invalid(
       `input "${input}" has ${bytes.length} bytes of binary data, too few for ${count} BYTES elements`,
@@ -417,14 +427,14 @@ function stringsFromBytes(bytes: Uint8Array, count: number, input: string, locat
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Array<string>(count);
+  const out = new Array<Uint8Array>(count);
   let at = 0;
   for (let i = 0; i < count; i++) {
     const length = at + 4 <= bytes.length ? view.getUint32(at, true) : -1;
     if (length < 0 || at + 4 + length > bytes.length) {
       throw badElement(locate, i, 'has a length prefix that runs past the end of the binary data');
     }
-    out[i] = utf8Text(bytes.subarray(at + 4, at + 4 + length), locate, i);
+    out[i] = bytes.subarray(at + 4, at + 4 + length);
     at += 4 + length;
   }
   if (at !== bytes.length) {

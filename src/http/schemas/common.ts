@@ -17,6 +17,16 @@ export const TensorMetadataSchema = Type.Object({
   name: Type.String(),
   datatype: Type.String({ description: 'Open Inference Protocol type name, e.g. FP32, INT64.' }),
   shape: Type.Array(Type.Integer(), { description: '-1 marks a dynamic dimension (the batch).' }),
+  parameters: Type.Optional(
+    Type.Object(
+      {
+        content_type: Type.String({
+          description: 'image: the input also takes encoded image files (JPEG, PNG, WebP, GIF), one per row.',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 });
 
 export const VersionMetadataSchema = Type.Object(

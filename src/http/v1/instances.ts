@@ -5,6 +5,7 @@ import type { ReadyModel } from '../../core/models/repository.js';
 import type { TabularInput } from '../../core/models/signature.js';
 import { formatShape, indexIn, type Location, type WireTensor } from '../../core/tensor/decode.js';
 import type { TensorSpec } from '../../core/tensor/tensor.js';
+import { bytesRows, isPayload, payloadTensor } from './payloads.js';
 
 function invalid(message: string, details: Record<string, unknown>): Error {
   return withExtras(new errors.INVALID_INPUT(message), { details });
@@ -111,6 +112,16 @@ function rowTensor(spec: TensorSpec, rows: readonly unknown[], where: (i: number
   };
 }
 
+/** One input's rows: the files of an image input, or values (a BYTES input's binary values as their bytes). */
+function inputTensor(
+  model: ReadyModel,
+  spec: TensorSpec,
+  rows: readonly unknown[],
+  where: (i: number) => string,
+): WireTensor {
+  return payloadTensor(model, spec, rows, where) ?? rowTensor(spec, bytesRows(spec, rows, where), where);
+}
+
 /** The inputs of one V1 request as the core reads them, and how its messages name an element. */
 export interface V1Inputs {
   inputs: WireTensor[];
@@ -145,15 +156,32 @@ export function instanceInputs(model: ReadyModel, instances: readonly unknown[])
   const specs = runtime.inputs;
   let tensors: WireTensor[];
   if (signature.tabular) {
+    if (isPayload(instances[0])) {
+      throw invalid(
+        `instances[0]: the model takes feature values, not binary values ({"b64": ...} or a file)`,
+        {
+          instance: 0,
+        },
+      );
+    }
     tensors = [tabularTensor(signature.tabular, instances)];
   } else if (specs.length === 1) {
     const spec = specs[0] as TensorSpec;
-    const rows = instances.map((instance) =>
-      isObject(instance) && Object.keys(instance).length === 1 && spec.name in instance
-        ? instance[spec.name]
-        : instance,
-    );
-    tensors = [rowTensor(spec, rows, (i) => `instances[${i}]`)];
+    const rows = instances.map((instance, i) => {
+      if (!isObject(instance) || isPayload(instance)) return instance;
+      const keys = Object.keys(instance);
+      if (keys.length === 1 && spec.name in instance) return instance[spec.name];
+      // A file part (or a named binary value) for another name: the name is wrong, not the value.
+      const stray = keys.find((k) => isPayload(instance[k]));
+      if (stray !== undefined) {
+        throw invalid(
+          `instances[${i}] names "${excerpt(stray, 64)}", which is not an input; the model's input is "${spec.name}"`,
+          { instance: i, unknown: excerpt(stray, 64) },
+        );
+      }
+      return instance;
+    });
+    tensors = [inputTensor(model, spec, rows, (i) => `instances[${i}]`)];
   } else {
     instances.forEach((instance, i) => {
       if (!isObject(instance)) {
@@ -176,7 +204,8 @@ export function instanceInputs(model: ReadyModel, instances: readonly unknown[])
       }
     });
     tensors = specs.map((spec) =>
-      rowTensor(
+      inputTensor(
+        model,
         spec,
         instances.map((instance) => (instance as Record<string, unknown>)[spec.name]),
         (i) => `instances[${i}].${spec.name}`,
@@ -197,10 +226,14 @@ export function columnInputs(model: ReadyModel, inputs: unknown): V1Inputs {
   if (named === undefined) {
     throw invalid(`"inputs" must be an object of named tensors: the model has ${specs.length} inputs`, {});
   }
-  const tensors = Object.entries(named).map(([name, value]) => {
+  const tensors = Object.entries(named).map(([name, value]): WireTensor => {
     const spec = specs.find((s) => s.name === name);
-    const shape = shapeOf(value);
-    return { name, datatype: spec?.datatype ?? spec?.type ?? '', shape, data: { values: value } };
+    const where = (i: number) => `inputs.${excerpt(name, 64)}[${i}]`;
+    const rows = spec && Array.isArray(value) ? value : undefined;
+    const files = rows && payloadTensor(model, spec as TensorSpec, rows, where);
+    if (files) return files;
+    const values = rows ? bytesRows(spec as TensorSpec, rows, where) : value;
+    return { name, datatype: spec?.datatype ?? spec?.type ?? '', shape: shapeOf(value), data: { values } };
   });
   return { inputs: tensors };
 }

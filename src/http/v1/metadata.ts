@@ -1,15 +1,7 @@
 // V1 model metadata: the graph's tensors merged with the descriptor, computed per request from the repository's state.
+import { tensorMetadata } from '../../core/models/describe.js';
 import type { ModelVersion } from '../../core/models/repository.js';
-import type { TensorSpec } from '../../core/tensor/tensor.js';
 import type { ModelMetadata, VersionMetadata } from '../schemas/common.js';
-
-function tensors(specs: readonly TensorSpec[] | undefined): VersionMetadata['inputs'] {
-  return (specs ?? []).map((s) => ({
-    name: s.name,
-    datatype: s.datatype ?? s.type.toUpperCase(),
-    shape: s.shape.map((d) => (typeof d === 'number' ? d : -1)),
-  }));
-}
 
 export function versionMetadata(entry: ModelVersion): VersionMetadata {
   const { descriptor, runtime } = entry;
@@ -22,8 +14,8 @@ export function versionMetadata(entry: ModelVersion): VersionMetadata {
     task: descriptor.task ?? 'raw',
     ...(descriptor.description === undefined ? {} : { description: descriptor.description }),
     ...(runtime ? { execution: runtime.execution } : {}),
-    inputs: tensors(runtime?.inputs),
-    outputs: tensors(runtime?.outputs),
+    inputs: tensorMetadata(runtime?.inputs ?? [], entry.signature?.images),
+    outputs: tensorMetadata(runtime?.outputs ?? []),
     ...(descriptor.features ? { features: descriptor.features } : {}),
     ...(descriptor.labels ? { labels: descriptor.labels } : {}),
   };

@@ -7,6 +7,7 @@ import { useExactRepeats } from '../inference.js';
 import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema, ModelMetadataSchema, VersionMetadataSchema } from '../schemas/common.js';
 import { modelMetadata, versionMetadata } from './metadata.js';
+import { fileBodies } from './files.js';
 import { predict } from './predict.js';
 import {
   ColumnarResponseSchema,
@@ -20,6 +21,9 @@ import {
 export interface V1Options {
   maxInstances: number;
   predictRateLimit: number;
+  /** Files as :predict bodies: the largest file, and the largest multipart body. */
+  imageMaxBytes: number;
+  multipartMaxBytes: number;
 }
 
 // Route patterns: the regex keeps "iris:predict" from matching the GET metadata route (it answers 405 instead).
@@ -110,6 +114,11 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
   // JSON.stringify.
   const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
   useExactRepeats(fastify, 'v1');
+  await fileBodies(fastify, {
+    maxFileBytes: options.imageMaxBytes,
+    maxBodyBytes: options.multipartMaxBytes,
+    maxParts: options.maxInstances,
+  });
   const predictResponses = {
     200: Type.Union([PredictResponseSchema, ColumnarResponseSchema]),
     ...errorResponses,

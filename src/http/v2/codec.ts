@@ -1,6 +1,7 @@
 // Open Inference Protocol bodies ↔ tensors: JSON inputs and Triton's binary tensor extension in; JSON and binary
 // outputs out, in the layout tritonclient reads (a JSON header, then raw tensors, Inference-Header-Content-Length).
-import { errors, excerpt } from '../../core/errors.js';
+import { errors, excerpt, withExtras } from '../../core/errors.js';
+import { fromBase64 } from '../../lib/base64.js';
 import type { RequestedOutput } from '../../core/inference.js';
 import type { ReadyModel } from '../../core/models/repository.js';
 import type { WireTensor } from '../../core/tensor/decode.js';
@@ -50,6 +51,34 @@ function parameter(
 }
 
 /**
+ * A BYTES input marked `parameters.content_type: "base64"` (MLServer's content type) holds base64 text: its elements
+ * are the decoded bytes (files, for an input declared as an image). Without the marker, strings stay strings.
+ */
+function base64Values(input: InferRequest['inputs'][number], where: Where): unknown {
+  const type = input.parameters?.content_type;
+  if (type === undefined) return input.data;
+  if (type !== 'base64') {
+    throw new errors.INVALID_REQUEST(
+      `${where()} parameters.content_type must be "base64", got ${excerpt(type)}`,
+    );
+  }
+  if (input.datatype !== 'BYTES') {
+    throw new errors.INVALID_REQUEST(`${where()} has content_type "base64", which only BYTES inputs take`);
+  }
+  const data = input.data;
+  if (!Array.isArray(data)) return data;
+  return data.flat(input.shape.length).map((value, i) => {
+    const bytes = typeof value === 'string' ? fromBase64(value) : undefined;
+    if (bytes === undefined) {
+      throw withExtras(new errors.INVALID_INPUT(`${where()} element ${i} is not base64 text`), {
+        details: { input: excerpt(input.name, 64), index: i },
+      });
+    }
+    return bytes;
+  });
+}
+
+/**
  * The request's inputs and outputs. Inputs with `binary_data_size` take their bytes, in input order, from the binary
  * part after the JSON header; the sizes must add up to exactly that part.
  */
@@ -61,7 +90,8 @@ export function decodeCall(request: InferRequest, binary: Buffer | undefined): V
     if (size === undefined) {
       if (input.data === undefined)
         throw new errors.INVALID_REQUEST(`${where()} has neither data nor binary_data_size`);
-      return { name: input.name, datatype: input.datatype, shape: input.shape, data: { values: input.data } };
+      const values = base64Values(input, where);
+      return { name: input.name, datatype: input.datatype, shape: input.shape, data: { values } };
     }
     if (input.data !== undefined)
       throw new errors.INVALID_REQUEST(`${where()} has both data and binary_data_size`);

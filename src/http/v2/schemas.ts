@@ -1,6 +1,7 @@
 // Request and response schemas of the Open Inference Protocol (KServe V2) REST API and Triton's extensions.
 import { Type, type Static } from 'typebox';
 import { DATATYPE_NAMES } from '../../core/tensor/dtypes.js';
+import { TensorMetadataSchema } from '../schemas/common.js';
 
 export const ModelParamsSchema = Type.Object({
   model: Type.String({ maxLength: 64, examples: ['iris'], description: 'Model name.' }),
@@ -93,12 +94,6 @@ export const ServerMetadataSchema = Type.Object({
   name: Type.String(),
   version: Type.String(),
   extensions: Type.Array(Type.String()),
-});
-
-const TensorMetadataSchema = Type.Object({
-  name: Type.String(),
-  datatype: Type.String(),
-  shape: Type.Array(Type.Integer(), { description: '-1 marks a dynamic dimension (the batch).' }),
 });
 
 export const ModelMetadataSchema = Type.Object({
