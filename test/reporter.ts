@@ -1,5 +1,5 @@
-// The test runner's report with one line per test file saying how long it took: TAP (what CI reads, closing with
-// "# pass N" and "# fail N") or, in a terminal, spec, as node --test chooses by default.
+// The test runner's report with one line per test file saying how long it took: spec in a terminal, TAP elsewhere
+// (CI reads its closing "# pass N" and "# fail N"; Node 24's own default would be spec there too).
 import { Readable } from 'node:stream';
 import type { TestEvent } from 'node:test/reporters';
 import { spec, tap } from 'node:test/reporters';
