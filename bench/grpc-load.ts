@@ -3,7 +3,7 @@
 // for percentiles that merge with the HTTP runs'. The calls are gRPC's wire format written on node:http2 (a length-
 // prefixed message, grpc-status in the trailers): @grpc/grpc-js's client costs about 300 µs of CPU per call here,
 // six times autocannon's per request, and on two shared cores the bench would measure the client. @grpc/grpc-js
-// checks the server first (waitForGrpc) and the README's numbers say what it does under the same load.
+// checks the server first (waitForGrpc) and docs/benchmarks.md says what it does under the same load.
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';

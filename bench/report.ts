@@ -1,4 +1,4 @@
-// The bench's results shape and its rendering as Markdown tables (readable in a terminal, pasteable in the README).
+// The bench's results shape and its rendering as Markdown tables (readable in a terminal, pasteable in docs/benchmarks.md).
 import type { LoadResult } from './load.js';
 import type { Readiness, TreeMemory } from './processes.js';
 

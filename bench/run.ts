@@ -272,8 +272,8 @@ async function pair(
 /**
  * Single-row Iris at 64 connections with metrics on and off, on two fresh servers, so that nothing but metrics
  * differs: the main server has served every protocol by then, and its request path is no longer the one a server
- * asked V1 alone compiles (with it as the metrics-on side, runs gave 76-93%; by hand, two fresh servers in A-B-A-B
- * slots differed by 2% of server CPU per request).
+ * asked V1 alone compiles (with it as the metrics-on side the ratio reads 76-93%; by hand, two fresh servers in
+ * A-B-A-B slots differ by 2% of server CPU per request).
  */
 async function metricsRows(): Promise<PairRow[]> {
   const on = await startServal(ctx, 'serval (metrics on)');
@@ -429,11 +429,11 @@ async function throughputMatrix(serval: Started, ceiling: Started): Promise<Matr
 }
 
 /**
- * The floor against the ceiling at issue 9.14's three points: what bare node:http reaches once it runs the model
- * per request, the part of the gap to the ceiling that is inference's and not the server's. Then the Fastify floor
- * (the same on a Fastify app with no plugins) and Serval against the floor at the same points, in the same run: the
- * ceiling's own noise (its req/s moved by a fifth between the matrix and these rows) stays out of those ratios, and
- * what is left between Fastify and Serval is Serval's own request path.
+ * The floor against the ceiling at the three points of the ceiling targets: what bare node:http reaches once it runs
+ * the model per request, the part of the gap to the ceiling that is inference's and not the server's. Then the
+ * Fastify floor (the same on a Fastify app with no plugins) and Serval against the floor at the same points, in the
+ * same run: the ceiling's own noise (its req/s can move by a fifth between the matrix and these rows) stays out of
+ * those ratios, and what is left between Fastify and Serval is Serval's own request path.
  */
 async function floorRows(
   serval: Started,
@@ -679,9 +679,9 @@ function targets(
 }
 
 /**
- * Issue 9.14's targets, against the ceiling measured in the same run (run at 1 and the default number of workers);
- * each says what the floor reached against the ceiling at the same point, and the Fastify floor and Serval against
- * the floor.
+ * The ceiling targets: Serval's req/s and p99 against the ceiling measured in the same run (at 1 and the default
+ * number of workers); each says what the floor reached against the ceiling at the same point, and the Fastify floor
+ * and Serval against the floor.
  */
 function speedTargets(
   matrix: readonly MatrixRow[],

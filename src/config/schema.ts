@@ -1,4 +1,4 @@
-// The server configuration schema: the one truth for defaults, validation, env names and the README table.
+// The server configuration schema: the one truth for defaults, validation, env names and docs/configuration.md.
 import { Type, type Static } from 'typebox';
 
 const Milliseconds = (def: number, description: string) =>
@@ -24,6 +24,10 @@ export const JwtAlgorithms = [
 export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const InferenceModes = ['auto', 'inline', 'thread'] as const;
 
+/**
+ * Every key with its type, default and description, in groups separated by blank lines: scripts/config-doc.ts writes
+ * docs/configuration.md in this order, with a heading at each group's first key.
+ */
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to bind.' }),
@@ -42,7 +46,6 @@ export const ConfigSchema = Type.Object(
     requestTimeoutMs: Milliseconds(30_000, 'Longest time to receive a whole request.'),
     headersTimeoutMs: Milliseconds(10_000, 'Longest time to receive the request headers (slow clients).'),
     keepAliveTimeoutMs: Milliseconds(5_000, 'How long an idle keep-alive connection stays open.'),
-    inferenceTimeoutMs: Milliseconds(10_000, 'Longest time one inference may wait and run before a 504.'),
     shutdownGraceMs: Milliseconds(
       8_000,
       'Time to drain in-flight requests on SIGTERM/SIGINT before exiting.',
@@ -78,11 +81,27 @@ export const ConfigSchema = Type.Object(
       default: 1024,
       description: 'Most instances (rows of the batch dimension) in one inference request.',
     }),
+    maxHeaderBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 1_048_576,
+      default: 16_384,
+      description: 'Largest accepted request header block (431 beyond it).',
+    }),
+    corsOrigins: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Origins allowed by CORS (comma-separated in env); empty = no CORS headers.',
+    }),
+    trustProxy: Type.String({
+      default: '',
+      description:
+        'X-Forwarded-For trust: empty = none, true, a hop count, or comma-separated proxy IPs/CIDRs.',
+    }),
     logLevel: Type.Enum(LogLevels, { default: 'info', description: 'pino log level.' }),
     logFormat: Type.Enum(['json', 'pretty'], {
       default: 'json',
       description: 'json in production; pretty needs the dev dependency pino-pretty.',
     }),
+
     modelRepository: Type.String({
       minLength: 1,
       default: 'models',
@@ -128,6 +147,7 @@ export const ConfigSchema = Type.Object(
       default: 64,
       description: 'Thread-mode calls that may wait per HTTP process; beyond it requests get 503.',
     }),
+    inferenceTimeoutMs: Milliseconds(10_000, 'Longest time one inference may wait and run before a 504.'),
     imageMaxBytes: Type.Integer({
       minimum: 1024,
       maximum: 1_073_741_824,
@@ -158,16 +178,6 @@ export const ConfigSchema = Type.Object(
       default: true,
       description:
         "V8 counts Buffers' memory (request bodies) in its heap limit instead of collecting for it on a schedule of its own: about 40% less CPU per large binary request, about 20% more RSS under such load (Node 24; no effect on Node 22).",
-    }),
-    maxHeaderBytes: Type.Integer({
-      minimum: 1024,
-      maximum: 1_048_576,
-      default: 16_384,
-      description: 'Largest accepted request header block (431 beyond it).',
-    }),
-    corsOrigins: Type.Array(Type.String({ minLength: 1 }), {
-      default: [],
-      description: 'Origins allowed by CORS (comma-separated in env); empty = no CORS headers.',
     }),
 
     grpcEnabled: Type.Boolean({
@@ -249,11 +259,6 @@ export const ConfigSchema = Type.Object(
       description: 'Lifetime of issued tokens.',
     }),
 
-    trustProxy: Type.String({
-      default: '',
-      description:
-        'X-Forwarded-For trust: empty = none, true, a hop count, or comma-separated proxy IPs/CIDRs.',
-    }),
     rateLimitEnabled: Type.Boolean({ default: false, description: 'Limit requests per principal (or IP).' }),
     rateLimitWindowMs: Milliseconds(60_000, 'Rate limit window.'),
     rateLimitMax: Type.Integer({
@@ -289,6 +294,7 @@ export const ConfigSchema = Type.Object(
       description: 'Most bytes of cached predictions per process.',
     }),
     cacheTtlMs: Milliseconds(60_000, 'How long a cached prediction lives.'),
+
     metricsEnabled: Type.Boolean({
       default: true,
       description: 'Serve Prometheus metrics at /metrics (summed over workers).',

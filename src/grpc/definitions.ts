@@ -1,4 +1,4 @@
-// The service definitions, loaded from the .proto files at start with @grpc/proto-loader (the README says why not
+// The service definitions, loaded from the .proto files at start with @grpc/proto-loader (docs/design.md says why not
 // generated code): the inference service for the server, with inference answers passed through as the bytes the
 // cache keeps; and the package definition (with the health service) that reflection describes.
 import { fileURLToPath } from 'node:url';

@@ -56,8 +56,8 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
     http: {
       headersTimeout: config.headersTimeoutMs,
       maxHeaderSize: config.maxHeaderBytes,
-      // Node checks the headers and request timeouts on this interval (30 s by default): a slow client was cut
-      // up to 30 s past its limit. Every half second, it is cut within about that of it.
+      // Node checks the headers and request timeouts on this interval: at its default of 30 s a slow client is cut
+      // up to 30 s past its limit, at half a second within about that of it.
       connectionsCheckingInterval: 500,
     },
     trustProxy: trustProxy(config.trustProxy),

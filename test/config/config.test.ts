@@ -1,4 +1,4 @@
-// The config loader: defaults, env overrides, errors naming the key, the README table, CPU quotas.
+// The config loader: defaults, env overrides, errors naming the key, the configuration page, CPU quotas.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -81,11 +81,11 @@ describe('createConfig', () => {
     assert.throws(() => createConfig({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 }), /headersTimeoutMs/);
   });
 
-  it('documents every key and its environment variable in the README', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('documents every key and its environment variable in docs/configuration.md', () => {
+    const page = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
     for (const key of configKeys) {
-      assert.ok(readme.includes(`| \`${key}\``), `README lacks ${key}`);
-      assert.ok(readme.includes(`\`${envName(key)}\``), `README lacks ${envName(key)}`);
+      assert.ok(page.includes(`| \`${key}\``), `docs/configuration.md lacks ${key}`);
+      assert.ok(page.includes(`\`${envName(key)}\``), `docs/configuration.md lacks ${envName(key)}`);
     }
   });
 

@@ -44,7 +44,7 @@ if (unavailable !== undefined && process.env.CI) {
 const skip =
   unavailable === undefined ? false : `skipped: network namespaces unavailable here (${unavailable})`;
 
-/** Numbers the README's "Scaling out" section quotes; printed at the end of the run. */
+/** Numbers docs/deploying.md's "Scaling out" section quotes; printed at the end of the run. */
 const measured: Record<string, unknown> = {};
 
 describe(

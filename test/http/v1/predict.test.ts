@@ -143,8 +143,8 @@ describe('POST /v1/models/{model}:predict', () => {
   });
 });
 
-// Issue 9.5: 800 KB of "[" nested 400,000 deep (under the default 1 MiB limit) is refused as the flat body of
-// its size would be, with a 400 naming the depth, and the server goes on answering.
+// 800 KB of "[" nested 400,000 deep (under the default 1 MiB limit) is refused as the flat body of its size would
+// be, with a 400 naming the depth, and the server goes on answering.
 describe('deeply nested JSON on :predict', () => {
   let app: FastifyInstance;
   before(async () => {

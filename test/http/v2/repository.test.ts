@@ -362,7 +362,7 @@ describe('thread-mode models', () => {
   });
 });
 
-// Issue 9.12: a model that does not load says which file is wrong and why, in words a user can act on.
+// A model that does not load says which file is wrong and why, in words a user can act on.
 describe('load errors name the file', () => {
   let app: FastifyInstance;
   let repo: { root: string; cleanup: () => Promise<void> };
