@@ -248,6 +248,142 @@ describe('image files through every protocol', () => {
     );
   });
 
+  /** Payloads refused by every protocol, each with what the message must say. */
+  const bad: [string, Buffer, RegExp][] = [
+    [
+      'text that is no image',
+      Buffer.from('hello, I am not a picture'),
+      /row 0 is not a JPEG, PNG, WebP or GIF image/,
+    ],
+    ['a truncated PNG', file('digit-0-40.png').subarray(0, 100), /row 0 is not a whole PNG image/],
+    ['a truncated JPEG', file('digit-0-96x64.jpg').subarray(0, 300), /row 0 is not a whole JPEG image/],
+    [
+      'a BMP (unsupported)',
+      Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]),
+      /not a JPEG, PNG, WebP or GIF/,
+    ],
+    ['an SVG (unsupported)', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), /not a JPEG, PNG/],
+    [
+      'more bytes than imageMaxBytes',
+      Buffer.concat([file('digit-0-8.png'), Buffer.alloc(9000)]),
+      /row 0 has 9\d{3} bytes; at most 8192 are taken \(imageMaxBytes\)/,
+    ],
+    [
+      'a PNG declaring 20,000 × 20,000 pixels',
+      hugePng(20_000, 20_000),
+      /larger than 1000000 pixels \(imageMaxPixels\)/,
+    ],
+  ];
+  const refusingWays = [
+    'V1 file body',
+    'V1 multipart',
+    'V1 {"b64"} row',
+    'V2 JSON base64',
+    'V2 binary BYTES',
+    'gRPC raw contents',
+  ];
+
+  for (const [what, bytes, message] of bad) {
+    it(`refuses ${what} with 400 / INVALID_ARGUMENT naming the input and row, every way`, async () => {
+      for (const how of refusingWays) {
+        const { status: code, body } = await ways[how]!(bytes, 'x.png');
+        const error = JSON.parse(body) as { code: string; error: string };
+        if (bytes.length > 8192 && how.startsWith('V1 ') && !how.includes('b64')) {
+          // A file body (or part) over imageMaxBytes is refused as the body it is, before it is read whole.
+          assert.equal(code, 413, `${how}: ${body}`);
+          assert.equal(error.code, 'PAYLOAD_TOO_LARGE');
+          continue;
+        }
+        assert.ok(code === 400 || code === 'INVALID_ARGUMENT', `${how}: ${code} ${body.slice(0, 200)}`);
+        assert.equal(error.code, 'INVALID_INPUT', `${how}: ${body}`);
+        assert.match(error.error, /input "image" row 0/, how);
+        assert.match(error.error, message, how);
+      }
+    });
+  }
+
+  it('refuses payloads that are not what their protocol says, and payloads for inputs that take none', async () => {
+    const refused = async (
+      res: Promise<{ statusCode: number; body: string }>,
+      code: string,
+      message: RegExp,
+    ) => {
+      const { statusCode, body } = await res;
+      assert.equal(statusCode, 400, body);
+      const error = JSON.parse(body) as { code: string; error: string };
+      assert.equal(error.code, code, body);
+      assert.match(error.error, message);
+    };
+    const json = (url: string, payload: unknown) =>
+      app.inject({ method: 'POST', url, payload: payload as object });
+    await refused(
+      json('/v1/models/digits-cnn:predict', { instances: [{ b64: 'not base64!' }] }),
+      'INVALID_INPUT',
+      /instances\[0\]\.b64 is not base64/,
+    );
+    await refused(
+      json('/v2/models/digits-cnn/infer', {
+        inputs: [{ ...v2Base64([]).inputs[0]!, shape: [1], data: ['%%%'] }],
+      }),
+      'INVALID_INPUT',
+      /element 0 is not base64/,
+    );
+    await refused(
+      json('/v2/models/digits-cnn/infer', {
+        inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [b64(file('digit-0-8.png'))] }],
+      }),
+      'INVALID_INPUT',
+      /row 0 is text, not an encoded image/,
+    );
+    await refused(
+      json('/v2/models/iris/infer', {
+        inputs: [
+          {
+            name: 'input',
+            datatype: 'FP32',
+            shape: [1, 4],
+            parameters: { content_type: 'base64' },
+            data: [1, 2, 3, 4],
+          },
+        ],
+      }),
+      'INVALID_REQUEST',
+      /only BYTES inputs take/,
+    );
+    await refused(
+      json('/v1/models/iris:predict', { instances: [{ b64: b64(file('digit-0-8.png')) }] }),
+      'INVALID_INPUT',
+      /not binary values/,
+    );
+    await refused(
+      v1(file('digit-0-8.png'), 'image/png', '/v1/models/iris:predict'),
+      'INVALID_INPUT',
+      /not binary values/,
+    );
+    await refused(
+      json('/v1/models/digits-cnn:predict', { instances: [{ b64: b64(file('digit-0-8.png')) }, [[0]]] }),
+      'INVALID_INPUT',
+      /instances\[1\] must be \{"b64"/,
+    );
+    const empty = await multipart([]);
+    await refused(v1(Buffer.concat([empty.body]), empty.type), 'INVALID_REQUEST', /no part/);
+    const stray = await multipart([['photo', file('digit-0-8.png'), 'a.png']]);
+    await refused(v1(stray.body, stray.type), 'INVALID_INPUT', /names "photo", which is not an input/);
+    const uneven = await multipart([
+      ['image', file('digit-0-8.png'), 'a.png'],
+      ['image', file('digit-1-8.png'), 'b.png'],
+    ]);
+    assert.equal((await v1(uneven.body, uneven.type)).statusCode, 200, 'two parts of one input: two rows');
+    const large = await v1(Buffer.alloc(9000, 1), 'image/png');
+    assert.equal(large.statusCode, 413, large.body);
+    assert.equal(JSON.parse(large.body).code, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('still answers after every refusal', async () => {
+    const { answer } = await ways['gRPC raw contents']!(file('digit-3-8.png'), 'digit-3-8.png');
+    assert.equal(answer?.label, 9);
+  });
+
   it('names the input as taking images in the metadata of every protocol and the config extension', async () => {
     const v2 = (await app.inject('/v2/models/digits-cnn')).json();
     assert.deepEqual(v2.inputs[0].parameters, { content_type: 'image' });
