@@ -85,6 +85,8 @@ export interface BenchResults {
   /** V1 against V2 JSON and V2 binary on one server; the large tensor through binary, JSON and the ceiling. */
   protocols: PairRow[];
   large: PairRow[];
+  /** A photo as its JPEG file through V2 binary, V1 and gRPC against the FP32 tensor made of it. */
+  images: PairRow[];
   /** Single-row Iris with metrics on against off, on two otherwise equal servers. */
   metrics: PairRow[];
   /** A thread-mode model reloaded (file changed, then load) again and again while it serves. */
@@ -336,6 +338,13 @@ export function renderReport(r: BenchResults): string {
       'and answers a fixed V2 response of the same size).',
     '',
     pairTable('Large tensor', r.large),
+    '',
+    'Image files: a 224 × 224 RGB photo to a model whose input declares image processing (crop to 224 × 224, ' +
+      "ImageNet's mean and std; the large fixture's graph, so the run costs little), sent as its JPEG file (V2 " +
+      'binary BYTES, the V1 file body, gRPC raw BYTES) against the FP32 tensor a client would have made of it (V2 ' +
+      'binary), A-B-B-A halves. The names give the bytes each request carries.',
+    '',
+    pairTable('Images', r.images),
     '',
     'Prediction cache (SERVAL_CACHE_ENABLED=true, one server, hit and miss runs in A-B-B-A halves): hits repeat one ' +
       'body; misses send the same shape with one feature value changed per request, a new cache key each time. ' +

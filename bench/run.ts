@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { loadDefinitions, SERVICE_NAME } from '../src/grpc/definitions.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
+import { IMAGE_SIDE, imageRepository, photo } from './images.js';
 import { runLoad, summarize, type LoadResult, type LoadRun, type LoadSpec } from './load.js';
 import { stopAll, stopServer, treeCpuSeconds, treeMemory, type Server } from './processes.js';
 import {
@@ -73,12 +74,13 @@ const HEAVY_BODY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
 function binaryBody(
   name: string,
   shape: number[],
-  data: Float32Array,
+  data: Float32Array | Buffer,
   parameters: Record<string, unknown> = {},
 ) {
+  const datatype = data instanceof Float32Array ? 'FP32' : 'BYTES';
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }],
+      inputs: [{ name, shape, datatype, parameters: { binary_data_size: data.byteLength } }],
       parameters,
     }),
   );
@@ -118,6 +120,15 @@ function grpcRequest(model: string, input: string, shape: number[], data: Float3
     model_name: model,
     inputs: [{ name: input, datatype: 'FP32', shape }],
     raw_input_contents: [Buffer.from(data.buffer, data.byteOffset, data.byteLength)],
+  });
+}
+/** A ModelInferRequest of one BYTES element (an encoded file) as raw contents. */
+function grpcBytesRequest(model: string, input: string, element: Buffer): Buffer {
+  if (!inferMethod) throw new Error('no ModelInfer in the service definition');
+  return inferMethod.requestSerialize({
+    model_name: model,
+    inputs: [{ name: input, datatype: 'BYTES', shape: [1] }],
+    raw_input_contents: [element],
   });
 }
 const GRPC_IRIS = grpcRequest('iris', 'input', [1, 4], Float32Array.from(IRIS_ROWS[0] ?? []));
@@ -381,6 +392,68 @@ async function protocolRows(serval: Started, ceiling: Started): Promise<PairRow[
       64,
     ),
   ];
+}
+
+/**
+ * A 224 × 224 photo as its JPEG file (V2 binary BYTES, V1 image/jpeg body, gRPC raw BYTES) against the FP32 tensor
+ * a client would have made of it (V2 binary), to a model whose input declares the processing.
+ */
+async function imageRows(): Promise<{ started: Started; rows: PairRow[] }> {
+  const started = await startServal(ctx, 'serval (images)', {
+    modelRepository: imageRepository(ctx),
+    bodyLimitBytes: 8 * 1024 * 1024,
+  });
+  const { jpeg, tensor, element } = await photo();
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+  const path = '/v2/models/photo/infer';
+  const tensorAsk = {
+    name: `FP32 tensor ${kb(tensor.byteLength)}, V2 binary`,
+    started,
+    path,
+    ...binaryBody('image', [1, 3, IMAGE_SIDE, IMAGE_SIDE], tensor),
+  };
+  const scenario = `${IMAGE_SIDE} × ${IMAGE_SIDE} RGB photo`;
+  const rows = [
+    await pair(
+      scenario,
+      [
+        { name: `JPEG ${kb(jpeg.length)}, V2 binary`, started, path, ...binaryBody('image', [1], element) },
+        tensorAsk,
+      ],
+      LARGE_CONNECTIONS,
+    ),
+    await pair(
+      scenario,
+      [
+        {
+          name: `JPEG ${kb(jpeg.length)}, V1 image/jpeg body`,
+          started,
+          path: '/v1/models/photo:predict',
+          body: jpeg,
+          headers: { 'content-type': 'image/jpeg' },
+        },
+        tensorAsk,
+      ],
+      LARGE_CONNECTIONS,
+    ),
+    await pair(
+      scenario,
+      [
+        {
+          name: `JPEG ${kb(jpeg.length)}, gRPC raw`,
+          started,
+          path: '',
+          body: grpcBytesRequest('photo', 'image', element),
+          grpc: true,
+        },
+        tensorAsk,
+      ],
+      LARGE_CONNECTIONS,
+    ),
+  ];
+  started.facts.memoryAfterLoad = treeMemory(started.server.pid);
+  await stopServer(started.server);
+  return { started, rows };
 }
 
 /** The large tensor through V2 binary against the ceiling receiving the same bytes, and against V2 JSON. */
@@ -774,6 +847,7 @@ async function main(): Promise<void> {
   await stopServer(verbose.server);
   const { started: largeServer, rows: large } = await largeRows(ceiling);
   await stopServer(ceiling.server);
+  const { started: imageServer, rows: images } = await imageRows();
   const logInfo = {
     body: 'iris ×1, log info',
     connections: 64,
@@ -801,6 +875,7 @@ async function main(): Promise<void> {
       serval.facts,
       verbose.facts,
       largeServer.facts,
+      imageServer.facts,
       cacheServer.facts,
       heavyServer.facts,
       reloadServer.facts,
@@ -813,6 +888,7 @@ async function main(): Promise<void> {
     cache,
     protocols,
     large,
+    images,
     metrics: metricsCost,
     reloads,
     heavy,
@@ -837,6 +913,7 @@ async function cleanUp(): Promise<void> {
   await stopAll();
   rmSync(join(ctx.runDir, 'models'), { recursive: true, force: true });
   rmSync(join(ctx.runDir, 'reload-models'), { recursive: true, force: true });
+  rmSync(join(ctx.runDir, 'image-models'), { recursive: true, force: true });
 }
 
 const interruption = { requested: false };
