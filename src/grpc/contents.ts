@@ -82,7 +82,7 @@ function shapeOf(input: InferInputTensor): number[] {
 }
 
 /** The inputs as wire tensors: raw_input_contents (one entry per input, in order) or every input's typed contents. */
-function decodeInputs(request: ModelInferRequest): WireTensor[] {
+function wireInputs(request: ModelInferRequest): WireTensor[] {
   const raw = request.raw_input_contents;
   if (raw.length > 0) {
     if (raw.length !== request.inputs.length) {
@@ -123,7 +123,7 @@ function classification(parameter: InferParameter | undefined, where: string): n
 }
 
 export function decodeRequest(request: ModelInferRequest): GrpcCall {
-  const inputs = decodeInputs(request);
+  const inputs = wireInputs(request);
   if (request.outputs.length === 0) return { inputs, outputs: undefined, variant: '*' };
   const outputs = request.outputs.map((output, i): RequestedOutput => {
     const where = `outputs[${i}] ("${excerpt(output.name, 64)}")`;

@@ -13,12 +13,12 @@ export class HttpError extends ServalError {
   oauth?: OAuthCode;
 
   constructor(code: string, status: number, message: string) {
-    super(code, kindOf(status), message);
+    super(code, kindOfStatus(status), message);
     this.status = status;
   }
 }
 
-function kindOf(status: number): ErrorKind {
+function kindOfStatus(status: number): ErrorKind {
   if (status === 401) return 'unauthenticated';
   if (status === 404) return 'not_found';
   if (status === 429) return 'resource_exhausted';

@@ -114,13 +114,13 @@ export function acceptedEncoding(accept: string | undefined): 'gzip' | 'deflate'
   return allowed.has('deflate') ? 'deflate' : undefined;
 }
 
+/** Answers under 1 KiB go as they are: compressing them costs more than it saves. */
+const COMPRESS_FROM = 1024;
+
 /**
  * An inference answer compressed as the client's Accept-Encoding allows (tritonclient can ask for it), off the
  * event loop.
  */
-/** Answers under 1 KiB go as they are: compressing them costs more than it saves. */
-const COMPRESS_FROM = 1024;
-
 async function compressed(request: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<Buffer> {
   const encoding = acceptedEncoding(request.headers['accept-encoding']);
   if (encoding === undefined) return body;

@@ -1,6 +1,6 @@
 // Loads one ONNX file into a ModelRuntime, measuring it to choose inline or worker-thread execution.
 import { performance } from 'node:perf_hooks';
-import type { TensorMap, TensorSpec } from '../tensor/tensor.js';
+import { batchSize, type TensorMap, type TensorSpec } from '../tensor/tensor.js';
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
 import { batchMajor } from '../models/signature.js';
 import { Batcher } from './batcher.js';
@@ -47,7 +47,7 @@ async function timeRuns(
 }
 
 /** Times each call of an unbatched inline run for the observers (such a call never waits). */
-function observed(run: (feeds: TensorMap) => Promise<TensorMap>, observe: RunObserver | undefined) {
+function timedRuns(run: (feeds: TensorMap) => Promise<TensorMap>, observe: RunObserver | undefined) {
   if (!observe) return run;
   return async (feeds: TensorMap) => {
     const started = performance.now();
@@ -55,7 +55,7 @@ function observed(run: (feeds: TensorMap) => Promise<TensorMap>, observe: RunObs
     try {
       return await run(feeds);
     } finally {
-      const rows = Object.values(feeds)[0]?.dims[0] ?? 1;
+      const rows = batchSize(feeds) || 1;
       observe.executed(rows, (performance.now() - started) / 1000, 1);
     }
   };
@@ -85,7 +85,7 @@ export async function loadOnnxModel(
     const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
     if (!batching) {
       let inFlight = 0;
-      const timed = observed(run, observe);
+      const timed = timedRuns(run, observe);
       const predict = (feeds: TensorMap) => {
         inFlight++;
         return timed(feeds).finally(() => inFlight--);

@@ -3,7 +3,7 @@ import { tensorMetadata } from '../../core/models/describe.js';
 import type { ModelVersion } from '../../core/models/repository.js';
 import type { ModelMetadata, VersionMetadata } from '../schemas/common.js';
 
-export function versionMetadata(entry: ModelVersion): VersionMetadata {
+export function v1VersionMetadata(entry: ModelVersion): VersionMetadata {
   const { descriptor, runtime } = entry;
   return {
     name: entry.name,
@@ -22,9 +22,9 @@ export function versionMetadata(entry: ModelVersion): VersionMetadata {
 }
 
 /** The default version's metadata plus the list of all versions. */
-export function modelMetadata(chosen: ModelVersion, versions: readonly ModelVersion[]): ModelMetadata {
+export function v1ModelMetadata(chosen: ModelVersion, versions: readonly ModelVersion[]): ModelMetadata {
   return {
-    ...versionMetadata(chosen),
+    ...v1VersionMetadata(chosen),
     default_version: chosen.version,
     versions: versions.map((v) => ({
       version: v.version,

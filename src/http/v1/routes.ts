@@ -6,7 +6,7 @@ import { Scopes } from '../../auth/scopes.js';
 import { useExactRepeats } from '../inference.js';
 import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema, ModelMetadataSchema, VersionMetadataSchema } from '../schemas/common.js';
-import { modelMetadata, versionMetadata } from './metadata.js';
+import { v1ModelMetadata, v1VersionMetadata } from './metadata.js';
 import { fileBodies } from './files.js';
 import { predict } from './predict.js';
 import {
@@ -63,7 +63,7 @@ const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
     },
     async function () {
       return {
-        models: models.list().map(({ name, versions }) => modelMetadata(models.find(name), versions)),
+        models: models.list().map(({ name, versions }) => v1ModelMetadata(models.find(name), versions)),
       };
     },
   );
@@ -82,7 +82,7 @@ const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
     },
     async function (request) {
       const { model } = request.params;
-      return modelMetadata(models.find(model), models.versions(model));
+      return v1ModelMetadata(models.find(model), models.versions(model));
     },
   );
 
@@ -99,7 +99,7 @@ const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
       },
     },
     async function (request) {
-      return versionMetadata(models.find(request.params.model, request.params.version));
+      return v1VersionMetadata(models.find(request.params.model, request.params.version));
     },
   );
 };
