@@ -1,4 +1,5 @@
 // Liveness and readiness, for every front end's probes: live means the process answers; ready means it serves.
+import { errors, withExtras } from './errors.js';
 import type { ModelRepository } from './models/repository.js';
 
 export interface Readiness {
@@ -39,5 +40,15 @@ export class Health {
       };
     }
     return { ready: true, modelsReady };
+  }
+
+  /** The models ready, or NOT_READY (503, with Retry-After while loading) saying why: every readiness probe's answer. */
+  requireReady(): number {
+    const readiness = this.readiness();
+    if (readiness.ready) return readiness.modelsReady;
+    const error = new errors.NOT_READY(readiness.reason ?? 'unknown');
+    throw readiness.retryAfter === undefined
+      ? error
+      : withExtras(error, { retryAfter: readiness.retryAfter });
   }
 }

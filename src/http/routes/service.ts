@@ -1,7 +1,6 @@
 // Service routes: what this server is (/, or the playground for a browser), liveness (/healthz) and readiness (/readyz).
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { errors, withExtras } from '../../core/errors.js';
 import { prefersHtml } from '../../lib/accept.js';
 import { ErrorSchema } from '../schemas/common.js';
 
@@ -78,15 +77,9 @@ const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function 
       },
     },
     async function (_request, reply) {
-      const readiness = fastify.core.health.readiness();
-      if (!readiness.ready) {
-        const error = new errors.NOT_READY(readiness.reason ?? 'unknown');
-        throw readiness.retryAfter === undefined
-          ? error
-          : withExtras(error, { retryAfter: readiness.retryAfter });
-      }
+      const modelsReady = fastify.core.health.requireReady();
       void reply.header('cache-control', 'no-store');
-      return { status: 'ready', models_ready: readiness.modelsReady };
+      return { status: 'ready', models_ready: modelsReady };
     },
   );
 };

@@ -4,7 +4,6 @@ import etag from '@fastify/etag';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
-import { errors, withExtras } from '../../core/errors.js';
 import { modelConfig, modelMetadata } from '../../core/models/describe.js';
 import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema } from '../schemas/common.js';
@@ -60,13 +59,7 @@ const serviceRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fast
       },
     },
     async (_request, reply) => {
-      const readiness = fastify.core.health.readiness();
-      if (!readiness.ready) {
-        const error = new errors.NOT_READY(readiness.reason ?? 'unknown');
-        throw readiness.retryAfter === undefined
-          ? error
-          : withExtras(error, { retryAfter: readiness.retryAfter });
-      }
+      fastify.core.health.requireReady();
       void reply.header('cache-control', 'no-store');
       return { ready: true };
     },
