@@ -3,6 +3,7 @@
 import { status, type handleBidiStreamingCall, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import { Scopes } from '../auth/scopes.js';
 import type { Principal } from '../auth/verifier.js';
+import { bypassRequested } from '../core/cache/prediction-cache.js';
 import type { Core } from '../core/core.js';
 import type { TensorMap } from '../core/tensor/tensor.js';
 import type { RpcFields } from './access-log.js';
@@ -12,11 +13,6 @@ import type { ModelInferRequest } from './messages.js';
 import { callRequestId, deadlineOf, type RpcDeps, unary } from './rpc.js';
 import { failureOf, serviceError } from './status.js';
 import { streamError, streamResponse, withId } from './wire.js';
-
-/** cache-control: no-cache (or no-store) in the metadata: compute afresh, as the HTTP header does. */
-function bypassed(metadata: Metadata): boolean {
-  return /\bno-(cache|store)\b/i.test(metadataText(metadata, 'cache-control') ?? '');
-}
 
 /** One inference: the request read as the core's request, one call of the core's pipeline, the encoded answer. */
 async function inferOne(
@@ -49,7 +45,7 @@ async function inferOne(
         };
         return { inputs, outputs, encoding, alignedMemory };
       },
-      cache: { bypass: bypassed(call.metadata) },
+      cache: { bypass: bypassRequested(metadataText(call.metadata, 'cache-control')) },
       deadline: deadlineOf(call),
       note,
     });

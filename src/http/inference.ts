@@ -4,7 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { deflate, gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { EXACT_MAX_BODY, exactKey, type ExactEntry } from '../core/cache/prediction-cache.js';
+import {
+  bypassRequested,
+  EXACT_MAX_BODY,
+  exactKey,
+  type ExactEntry,
+} from '../core/cache/prediction-cache.js';
 import type { CacheOutcome, CacheUse, InferenceNote } from '../core/inference.js';
 
 /** What Fastify itself would say of a JSON string; the core's answers are bytes, so it is set explicitly. */
@@ -27,7 +32,7 @@ export function cacheStatus(reply: FastifyReply, outcome: CacheOutcome): Fastify
 
 /** Cache-Control: no-cache (or no-store) on the request: compute afresh. */
 export function bypassed(request: FastifyRequest): boolean {
-  return /\bno-(cache|store)\b/i.test(request.headers['cache-control'] ?? '');
+  return bypassRequested(request.headers['cache-control']);
 }
 
 /** How the core may use its cache for this request: bypassed, and the exact-repeat key to file the answer under. */

@@ -6,6 +6,11 @@ import type { SharedRedis } from '../redis.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
 
+/** Cache-Control: no-cache (or no-store) on a request, as an HTTP header or gRPC metadata: compute afresh. */
+export function bypassRequested(cacheControl: string | undefined): boolean {
+  return cacheControl !== undefined && /\bno-(cache|store)\b/i.test(cacheControl);
+}
+
 export type CacheStatus = 'hit' | 'miss' | 'collapsed' | 'bypass';
 
 export interface PredictionCacheOptions {
