@@ -33,6 +33,11 @@ export interface GrpcClient {
     metadata?: Record<string, string>,
     options?: CallOptions,
   ): Promise<T>;
+  /** A unary call that can be cancelled while in flight, as a client that goes away does. */
+  start<T = Record<string, unknown>>(
+    method: string,
+    request: unknown,
+  ): { answer: Promise<T>; cancel(): void };
   /** A ModelStreamInfer call. */
   stream(metadata?: Record<string, string>): ClientDuplexStream<unknown, StreamAnswer>;
   close(): void;
@@ -85,6 +90,17 @@ export function grpcClient(
           err ? reject(err) : resolve(response as T),
         );
       }),
+    start: <T>(method: string, request: unknown) => {
+      let cancel = () => undefined as unknown;
+      const answer = new Promise<T>((resolve, reject) => {
+        const fn = client[method] as UnaryMethod;
+        const call = fn.call(client, request, new Metadata(), {}, (err, response) =>
+          err ? reject(err) : resolve(response as T),
+        ) as { cancel(): void };
+        cancel = () => call.cancel();
+      });
+      return { answer, cancel: () => void cancel() };
+    },
     stream: (metadata = {}) =>
       (client.ModelStreamInfer as (m: Metadata) => ClientDuplexStream<unknown, StreamAnswer>).call(
         client,

@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'unauthenticated'
   | 'permission_denied'
   | 'resource_exhausted'
+  | 'cancelled'
   | 'internal';
 
 /** What an RFC 6750 challenge says about a refused token; HTTP writes it as WWW-Authenticate. */
@@ -89,6 +90,7 @@ export const errors = {
   ),
   OVERLOADED: errorType('OVERLOADED', 'unavailable', 'Server is overloaded: %s, retry later'),
   INFERENCE_TIMEOUT: errorType('INFERENCE_TIMEOUT', 'deadline', 'Inference did not finish within %s ms'),
+  REQUEST_CANCELLED: errorType('REQUEST_CANCELLED', 'cancelled', 'The request was cancelled: %s'),
   INFERENCE_FAILED: errorType('INFERENCE_FAILED', 'internal', 'Inference failed'),
   WORKERS_UNAVAILABLE: errorType(
     'WORKERS_UNAVAILABLE',

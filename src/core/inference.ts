@@ -13,6 +13,7 @@ import {
   type RequestEvent,
 } from './observe.js';
 import { checkOutputs, chooseOutputs, runFailure, type RequestedOutput } from './outputs.js';
+import { cancelled } from './runtime/batcher.js';
 import type { InputProcessor } from './processing/inputs.js';
 import { decodeInputs, type DecodeOptions, type WireTensor } from './tensor/decode.js';
 import { batchSize, type TensorMap } from './tensor/tensor.js';
@@ -36,6 +37,11 @@ export interface InferenceRequest {
   cache: CacheUse;
   /** When the caller stops waiting (epoch ms), if sooner than the inference timeout: a gRPC client's deadline. */
   deadline?: number | undefined;
+  /**
+   * Aborts when the client has gone (its connection closed, its call cancelled): a request not yet running then never
+   * runs, one running has its answer dropped, and either is counted as cancelled.
+   */
+  signal?: AbortSignal | undefined;
   /** Filled as the pipeline goes, for the front end's access line, whether the request succeeds or fails. */
   note?: InferenceNote | undefined;
 }
@@ -109,6 +115,7 @@ interface Checked {
   outputs: readonly RequestedOutput[] | undefined;
   rows: number;
   deadline: number | undefined;
+  signal: AbortSignal | undefined;
 }
 
 export class Inference {
@@ -175,8 +182,11 @@ export class Inference {
         event.outputSeconds = (performance.now() - from) / 1000;
         return body;
       };
-      const checked = { model, inputs, outputs, rows, deadline: request.deadline };
+      const { signal } = request;
+      const checked = { model, inputs, outputs, rows, deadline: request.deadline, signal };
       const answer = await this.#cached(checked, encoding, timed, request.cache);
+      // A shared run (the cache's single flight) is not stopped for one caller: its answer is dropped here.
+      if (signal?.aborted === true) throw cancelled();
       event.cache = CACHE_RESULTS[answer.cache];
       return answer;
     } catch (err) {
@@ -207,7 +217,7 @@ export class Inference {
     use: CacheUse,
   ): Promise<InferenceAnswer> {
     const { model } = checked;
-    const compute = async () => encode(await this.#run(checked));
+    const compute = async () => encode(await this.#run(checked, checked.signal));
     const cache = this.#cache;
     if (!cache) return { model, encoding, body: await compute(), cache: 'off' };
     if (model.descriptor.cache === false)
@@ -222,18 +232,20 @@ export class Inference {
     };
     const key = cacheKey(space, encoding.variant, checked.inputs);
     const exact = use.exact === undefined ? undefined : { key: use.exact, instances: checked.rows };
-    const { value, status } = await cache.wrap(key, compute, exact);
+    // Callers that arrive meanwhile share this run: it is not cancelled with the caller that started it.
+    const shared = async () => encode(await this.#run(checked, undefined));
+    const { value, status } = await cache.wrap(key, shared, exact);
     return { model, encoding, body: value, cache: status };
   }
 
   /** Runs the model and returns the requested outputs (all by default), in the requested order. */
-  async #run(checked: Checked): Promise<TensorMap> {
+  async #run(checked: Checked, signal: AbortSignal | undefined): Promise<TensorMap> {
     const { model } = checked;
     let all: TensorMap;
     // The version stays loaded while this call uses it, even if a reload replaces it meanwhile.
     const release = this.#models.use(model);
     try {
-      all = await model.runtime.predict(checked.inputs, checked.deadline);
+      all = await model.runtime.predict(checked.inputs, checked.deadline, signal);
     } catch (err) {
       throw runFailure(err);
     } finally {

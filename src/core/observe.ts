@@ -4,7 +4,7 @@ import type { ErrorKind } from './errors.js';
 export type Protocol = 'v1' | 'v2' | 'grpc';
 
 /** Why a request failed, as metrics and statistics count it. */
-export type FailureReason = 'invalid_input' | 'overloaded' | 'timeout' | 'internal';
+export type FailureReason = 'invalid_input' | 'overloaded' | 'timeout' | 'cancelled' | 'internal';
 
 export type CacheResult = 'hit' | 'miss' | 'collapsed';
 
@@ -18,6 +18,8 @@ export function failureReason(kind: ErrorKind): FailureReason {
       return 'overloaded';
     case 'deadline':
       return 'timeout';
+    case 'cancelled':
+      return 'cancelled';
     default:
       return 'internal';
   }

@@ -20,6 +20,7 @@ async function inferOne(
   request: ModelInferRequest,
   call: { metadata: Metadata; getDeadline(): Date | number },
   note: RpcFields,
+  signal: AbortSignal,
 ): Promise<Buffer> {
   // Raw contents sit anywhere in their message: those not aligned for their datatype are copied into reused memory,
   // given back once the call is answered (only its run reads them: inline runs end before the answer, thread-mode
@@ -47,6 +48,7 @@ async function inferOne(
       },
       cache: { bypass: bypassRequested(metadataText(call.metadata, 'cache-control')) },
       deadline: deadlineOf(call),
+      signal,
       note,
     });
     return withId(answer.body, request.id);
@@ -55,12 +57,19 @@ async function inferOne(
   }
 }
 
+/** Aborts when the client cancels the call (or its deadline passes): queued requests of it then never run. */
+function cancellation(call: { once(event: 'cancelled', listener: () => void): unknown }): AbortSignal {
+  const controller = new AbortController();
+  call.once('cancelled', () => controller.abort());
+  return controller.signal;
+}
+
 export function modelInfer(deps: RpcDeps, core: Core) {
   return unary<ModelInferRequest, Buffer>(
     deps,
     'ModelInfer',
     { scope: Scopes.predict, bucket: 'predict' },
-    (request, context, call) => inferOne(core, request, call, context.fields),
+    (request, context, call) => inferOne(core, request, call, context.fields, cancellation(call)),
   );
 }
 
@@ -106,6 +115,7 @@ export function modelStreamInfer(
     let ended = false;
     let halfClosed = false;
     let cancelled = false;
+    const signal = cancellation(call);
     /** The answers so far, written in order: each waits for the one before. */
     let tail: Promise<void> = Promise.resolve();
 
@@ -148,7 +158,7 @@ export function modelStreamInfer(
       const own: RpcFields = {};
       const answer = admitted
         .then((principal) => deps.guard.count(principal, peer, 'predict'))
-        .then(() => inferOne(core, request, call, own))
+        .then(() => inferOne(core, request, call, own, signal))
         .then(
           (body) => {
             deps.access.write(method, reqId, messageStarted, status.OK, own, { probe: true });

@@ -10,6 +10,8 @@ const CODE: Record<ErrorKind, status> = {
   // Not ready, overloaded, draining: worth a retry, elsewhere or later.
   unavailable: status.UNAVAILABLE,
   deadline: status.DEADLINE_EXCEEDED,
+  // A call its client cancelled (or whose deadline passed in the client) is taken out of the queue: CANCELLED.
+  cancelled: status.CANCELLED,
   unauthenticated: status.UNAUTHENTICATED,
   permission_denied: status.PERMISSION_DENIED,
   resource_exhausted: status.RESOURCE_EXHAUSTED,

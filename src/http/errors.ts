@@ -71,6 +71,8 @@ const STATUS: Record<ErrorKind, number> = {
   internal: 500,
   unavailable: 503,
   deadline: 504,
+  // nginx's "client closed request": the client is gone, so nobody reads it; the access line and metrics do.
+  cancelled: 499,
 };
 
 export function statusOf(error: ServalError): number {

@@ -42,6 +42,19 @@ export function cacheUse(request: FastifyRequest): CacheUse {
   return { bypass: bypassed(request), ...(typeof key === 'string' ? { exact: key } : {}) };
 }
 
+/**
+ * Aborts when the client closes the connection before its answer is written: the core then never runs a request
+ * still queued, and counts it as cancelled.
+ */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const response = reply.raw;
+  response.once('close', () => {
+    if (!response.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
 /** The access line's inference fields, filled by the core's pipeline as it goes. */
 export function noteOf(request: FastifyRequest): InferenceNote {
   return (request.inference = {});

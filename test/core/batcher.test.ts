@@ -305,6 +305,57 @@ describe('Batcher deadlines and admission', () => {
   });
 });
 
+describe('Batcher cancellation', () => {
+  it('takes a queued call whose client went away out of the queue: it never runs, and the others still merge', async () => {
+    const { calls, run } = model();
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    gate.hold();
+    const busy = batcher.submit(rows([0, 0]));
+    const gone = new AbortController();
+    const cancelled = batcher.submit(rows([9, 9], [9, 9]), Infinity, gone.signal);
+    const kept = batcher.submit(rows([1, 2]));
+    gone.abort();
+    await assert.rejects(cancelled, { code: 'REQUEST_CANCELLED' });
+    assert.equal(batcher.pending, 2, 'the busy call and the kept one');
+    gate.release();
+    await busy;
+    assert.deepEqual([...((await kept).sum!.data as Float32Array)], [3]);
+    assert.deepEqual(calls, [1, 1], 'the cancelled rows never reached the model');
+  });
+
+  it('drops the answer of a running call whose client went away, and gives the calls merged with it theirs', async () => {
+    const { calls, run } = model();
+    const gate = gated(run);
+    const batcher = new Batcher(gate.run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    gate.hold();
+    const busy = batcher.submit(rows([0, 0]));
+    const gone = new AbortController();
+    const merged = [batcher.submit(rows([1, 1]), Infinity, gone.signal), batcher.submit(rows([2, 3]))];
+    gate.release();
+    gate.hold(); // the busy run has passed the gate; the merged run will wait at the new one
+    await busy;
+    for (let i = 0; i < 10 && batcher.pending !== 1; i++)
+      await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(batcher.pending, 1, 'the merged run has started');
+    gone.abort();
+    gate.release();
+    await assert.rejects(merged[0]!, { code: 'REQUEST_CANCELLED' });
+    assert.deepEqual([...((await merged[1]!).sum!.data as Float32Array)], [5]);
+    assert.deepEqual(calls, [1, 2], 'one run of both: the one that went away ran, its answer dropped');
+  });
+
+  it('refuses a call whose client has already gone, without queueing it', async () => {
+    const { calls, run } = model();
+    const batcher = new Batcher(run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
+    await assert.rejects(batcher.submit(rows([1, 1]), Infinity, AbortSignal.abort()), {
+      code: 'REQUEST_CANCELLED',
+    });
+    assert.deepEqual(calls, []);
+    assert.equal(batcher.pending, 0);
+  });
+});
+
 describe('batchMajor', () => {
   it('needs a dynamic first dimension on every input and tensor output', () => {
     const dynamic = [spec('x', 'FP32', ['batch', 4])];

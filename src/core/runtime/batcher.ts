@@ -16,9 +16,11 @@ interface Pending {
   rows: number | undefined;
   /** Input bytes (strings count as their length). */
   bytes: number;
-  /** Set once the caller has its answer (or its timeout): a late result is dropped. */
+  /** Set once the caller has its answer (or its timeout, or its cancellation): a late result is dropped. */
   settled: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Stops listening to the caller's cancellation. */
+  unlisten: (() => void) | undefined;
   /** performance.now() at submission: its queue time ends when its run starts. */
   submitted: number;
   resolve: (outputs: TensorMap) => void;
@@ -105,6 +107,11 @@ function compatible(a: TensorMap, b: TensorMap): boolean {
   return true;
 }
 
+/** The error of a call whose client went away. */
+export function cancelled(): Error {
+  return new errors.REQUEST_CANCELLED('the client went away before its answer');
+}
+
 /** The share of a call's deadline that the expected wait may take for it to be let in. */
 const ADMISSION_SHARE = 0.8;
 
@@ -147,9 +154,12 @@ export class Batcher {
   /**
    * Queues a call. It is refused at once (503 OVERLOADED, with Retry-After) when the queue is full or when the queue
    * ahead of it could not be served before its deadline; past its deadline it gets 504 and, if still queued, never
-   * runs. `deadline` (epoch ms) may come sooner than the timeout: a gRPC client's own.
+   * runs. `deadline` (epoch ms) may come sooner than the timeout: a gRPC client's own. A call whose `signal` aborts
+   * (its client went away) is answered REQUEST_CANCELLED at once and, if still queued, never runs; one already
+   * running finishes and its answer is dropped, while the calls merged with it get theirs.
    */
-  submit(feeds: TensorMap, deadline = Infinity): Promise<TensorMap> {
+  submit(feeds: TensorMap, deadline = Infinity, signal?: AbortSignal): Promise<TensorMap> {
+    if (signal?.aborted === true) return Promise.reject(cancelled());
     const { maxWaiting, timeoutMs } = this.#options;
     if (this.#waiting.length >= maxWaiting) {
       return Promise.reject(
@@ -172,6 +182,7 @@ export class Batcher {
         bytes: bytesOf(feeds),
         settled: false,
         timer: undefined,
+        unlisten: undefined,
         submitted: performance.now(),
         resolve,
         reject,
@@ -182,16 +193,22 @@ export class Batcher {
       call.reject = (err) => {
         if (this.#settle(call)) reject(err instanceof Error ? err : new Error(String(err)));
       };
+      // Still queued: it never runs. Running: it finishes (a native run cannot be stopped) and is dropped.
+      const withdraw = (err: Error) => {
+        const at = this.#waiting.indexOf(call);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        call.reject(err);
+      };
       if (Number.isFinite(budget)) {
         call.timer = setTimeout(
-          () => {
-            // Still queued: it never runs. Running: it finishes (a native run cannot be stopped) and is dropped.
-            const at = this.#waiting.indexOf(call);
-            if (at >= 0) this.#waiting.splice(at, 1);
-            call.reject(new errors.INFERENCE_TIMEOUT(Math.round(budget)));
-          },
+          () => withdraw(new errors.INFERENCE_TIMEOUT(Math.round(budget))),
           Math.max(0, budget),
         );
+      }
+      if (signal !== undefined) {
+        const onAbort = () => withdraw(cancelled());
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
       this.#waiting.push(call);
       this.#schedule();
@@ -202,6 +219,7 @@ export class Batcher {
     if (call.settled) return false;
     call.settled = true;
     clearTimeout(call.timer);
+    call.unlisten?.();
     return true;
   }
 

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { batchSize, type TensorMap, type TensorSpec } from '../tensor/tensor.js';
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
 import { batchMajor } from '../models/signature.js';
-import { Batcher } from './batcher.js';
+import { Batcher, cancelled } from './batcher.js';
 import type { InferencePool } from './pool.js';
 import type { RunObserver } from '../observe.js';
 import type { Execution, ModelRuntime } from './runtime.js';
@@ -86,7 +86,9 @@ export async function loadOnnxModel(
     if (!batching) {
       let inFlight = 0;
       const timed = timedRuns(run, observe);
-      const predict = (feeds: TensorMap) => {
+      const predict = (feeds: TensorMap, _deadline?: number, signal?: AbortSignal) => {
+        // An inline run starts at once and cannot be stopped: a caller gone by then is the only one not run.
+        if (signal?.aborted === true) return Promise.reject(cancelled());
         inFlight++;
         return timed(feeds).finally(() => inFlight--);
       };
@@ -104,7 +106,7 @@ export async function loadOnnxModel(
     return new InlineRuntime(
       session,
       shape,
-      (f) => batcher.submit(f),
+      (f, _deadline, signal) => batcher.submit(f, Infinity, signal),
       () => batcher.pending,
     );
   }
@@ -145,7 +147,7 @@ class InlineRuntime implements ModelRuntime {
   constructor(
     session: Session,
     shape: Shape,
-    readonly predict: (feeds: TensorMap) => Promise<TensorMap>,
+    readonly predict: (feeds: TensorMap, deadline?: number, signal?: AbortSignal) => Promise<TensorMap>,
     pending: () => number,
   ) {
     this.#session = session;
@@ -188,8 +190,8 @@ class ThreadRuntime implements ModelRuntime {
     this.#release = release;
   }
 
-  predict(feeds: TensorMap, deadline?: number): Promise<TensorMap> {
-    return this.#batcher.submit(feeds, deadline);
+  predict(feeds: TensorMap, deadline?: number, signal?: AbortSignal): Promise<TensorMap> {
+    return this.#batcher.submit(feeds, deadline, signal);
   }
 
   get pending(): number {

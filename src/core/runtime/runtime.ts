@@ -14,7 +14,10 @@ export interface ModelRuntime {
   readonly batching: boolean;
   /** Calls waiting or running now. */
   readonly pending: number;
-  /** Runs the model; resolves with every output it can send. `deadline` (epoch ms) may cut the wait short. */
-  predict(feeds: TensorMap, deadline?: number): Promise<TensorMap>;
+  /**
+   * Runs the model; resolves with every output it can send. `deadline` (epoch ms) may cut the wait short; `signal`
+   * aborts when the caller has gone: a call not yet running then never runs.
+   */
+  predict(feeds: TensorMap, deadline?: number, signal?: AbortSignal): Promise<TensorMap>;
   unload(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../core/errors.js';
 import type { Encoding } from '../../core/inference.js';
 import type { ReadyModel } from '../../core/models/repository.js';
-import { cacheStatus, cacheUse, JSON_TYPE, noteOf } from '../inference.js';
+import { cacheStatus, cacheUse, clientGone, JSON_TYPE, noteOf } from '../inference.js';
 import { columnarResponse, predictionsOf, serializeResponse } from './codec.js';
 import { columnInputs, instanceInputs } from './instances.js';
 
@@ -60,6 +60,7 @@ export async function predict(
         : { ...instanceInputs(model, instances), encoding: predictEncoding(model) };
     },
     cache: cacheUse(request),
+    signal: clientGone(reply),
     note: noteOf(request),
   });
   return cacheStatus(reply, answer.cache).type(JSON_TYPE).send(answer.body);

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
-import { cacheUse, JSON_TYPE, noteOf, sendAnswer } from '../inference.js';
+import { cacheUse, clientGone, JSON_TYPE, noteOf, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
 import { checkJsonOutputs, decodeCall, encodeAnswer, envelope } from './codec.js';
@@ -50,6 +50,7 @@ async function infer(request: FastifyRequest, reply: FastifyReply): Promise<Fast
       };
     },
     cache: cacheUse(request),
+    signal: clientGone(reply),
     note: noteOf(request),
   });
   const { body: sent, header } = envelope(answer.body, answer.encoding.format === BINARY, body.id);
