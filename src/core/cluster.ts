@@ -1,13 +1,15 @@
 // What one process asks of every serving process (itself included): loading and unloading models, statistics and
-// metrics to sum. In a cluster the process layer carries these through the primary; alone, they stay local.
+// metrics to sum, log settings to apply. In a cluster the process layer carries these through the primary; alone, they stay local.
 import { ServalError, type ErrorKind } from './errors.js';
+import type { LogSettingsValues } from './log-settings.js';
 import type { Descriptor } from './models/descriptor.js';
 
 export type ClusterRequest =
   | { kind: 'load'; name: string; descriptor?: Descriptor }
   | { kind: 'unload'; name: string }
   | { kind: 'stats' }
-  | { kind: 'metrics' };
+  | { kind: 'metrics' }
+  | { kind: 'logging'; settings: Partial<LogSettingsValues> };
 
 /** One process's answer: its value, or its error as plain data (errors cross process boundaries as JSON). */
 export interface ClusterReply {

@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { BufferPool } from '../lib/buffer-pool.js';
 import { PredictionCache } from './cache/prediction-cache.js';
-import { reply, type Broadcast, type ClusterReply, type ClusterRequest } from './cluster.js';
+import { firstError, reply, type Broadcast, type ClusterReply, type ClusterRequest } from './cluster.js';
 import { modelControl, type ModelControl } from './control.js';
 import { Health } from './health.js';
+import { LogSettings, type LogSettingsValues } from './log-settings.js';
 import { Inference } from './inference.js';
 import { mergedText, Metrics, type MetricsJson } from './metrics.js';
 import { ModelRepository } from './models/repository.js';
@@ -42,6 +43,8 @@ export interface Core {
   statistics(model?: string, version?: string): Promise<ModelStats[]>;
   /** The Prometheus text of every serving process's metrics. */
   metricsText(): Promise<string>;
+  /** Triton's log settings: this process's, or, given some to change, applied in every serving process. */
+  logging(settings?: Partial<LogSettingsValues>): Promise<LogSettingsValues>;
   /** Loads every model (once); never rejects: failures are recorded per model. */
   start(): Promise<void>;
   /** Unloads the models and ends the thread pool and Redis; front ends close first. */
@@ -56,10 +59,14 @@ export interface CoreOptions {
   broadcast?: (handle: (request: ClusterRequest) => Promise<ClusterReply>) => Broadcast;
   /** This process's `worker` label on its process metrics. */
   worker?: string;
+  /** The log settings the entry point's root logger follows; by default, settings of `log` alone. */
+  logSettings?: LogSettings;
 }
 
 export async function createCore(config: Config, log: Logger, options: CoreOptions = {}): Promise<Core> {
   let pool: InferencePool | undefined;
+  const logSettings = options.logSettings ?? new LogSettings(log.level);
+  if (options.logSettings === undefined) logSettings.attach(log);
   const statistics = new Statistics();
   const metrics = config.metricsEnabled
     ? new Metrics({
@@ -122,6 +129,8 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
           return statistics.snapshot(repository.served());
         case 'metrics':
           return metrics?.json() ?? { serval: [], process: [] };
+        case 'logging':
+          return logSettings.apply(request.settings);
       }
     });
   const broadcast: Broadcast = options.broadcast
@@ -176,6 +185,13 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
         r.error === undefined ? [r.value as { serval: MetricsJson; process: MetricsJson }] : [],
       );
       return mergedText(parts);
+    },
+    async logging(settings) {
+      if (settings === undefined) return logSettings.values;
+      const replies = await broadcast({ kind: 'logging', settings });
+      const error = firstError(replies);
+      if (error) throw error;
+      return logSettings.values;
     },
     start: () => repository.load(),
     close: () =>

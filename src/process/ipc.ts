@@ -1,6 +1,7 @@
 // The cluster's broadcast over Node's IPC channel: a worker's request (a model load, a statistics or metrics scrape)
 // goes to the primary, which asks every serving worker (the sender included) and sends back all their replies.
-// The primary also remembers the last load or unload of each model and replays them to every worker it starts.
+// The primary also remembers the last load or unload of each model, and the log settings, and replays them to every
+// worker it starts.
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -105,6 +106,9 @@ export interface PrimaryHubOptions {
   own?: (request: ClusterRequest) => ClusterReply | undefined;
 }
 
+/** Where the primary keeps the log settings among the model changes it replays (no model name has a slash). */
+const LOGGING = 'logging/';
+
 /** The primary's side: relays broadcasts and remembers the model changes for the workers it starts later. */
 export class PrimaryHub {
   #serving = new Map<number, Worker>();
@@ -143,6 +147,11 @@ export class PrimaryHub {
     if (request.kind === 'load' || request.kind === 'unload') {
       this.#changes.delete(request.name); // re-inserted last: replayed in the order they were made
       this.#changes.set(request.name, request);
+    } else if (request.kind === 'logging') {
+      // Log settings add up: a worker started later gets all of them at once. The key names no model.
+      const before = this.#changes.get(LOGGING);
+      const settings = { ...(before?.kind === 'logging' ? before.settings : {}), ...request.settings };
+      this.#changes.set(LOGGING, { kind: 'logging', settings });
     }
     const targets = [...this.#serving.values()];
     const own = this.#options.own?.(request);

@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import type { Server } from 'node:http';
 import type { GrpcServer } from '../grpc/server.js';
+import { LogSettings } from '../core/log-settings.js';
 import { workerChannel } from './ipc.js';
 import { loggerOptions } from './logger.js';
 import type { StopSignals } from './signals.js';
@@ -25,7 +26,9 @@ const closeServer = (server: Server) =>
  * gRPC listens once the models are loaded in both cases.
  */
 export async function runWorker(config: Config, clustered: boolean, stop: StopSignals): Promise<void> {
-  const log = pino(loggerOptions(config));
+  const logSettings = new LogSettings(config.logLevel);
+  const log = pino({ ...loggerOptions(config), ...logSettings.pinoOptions() });
+  logSettings.attach(log);
   const [{ createCore }, { buildApp }] = await Promise.all([
     import('../core/core.js'),
     import('../http/app.js'),
@@ -34,6 +37,7 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
   const core = await createCore(config, log, {
     ...(channel ? { broadcast: channel.broadcast } : {}),
     worker: String(cluster.worker?.id ?? 0),
+    logSettings,
   });
   const app = await buildApp(config, core);
   /** Built once HTTP serves (its modules take a quarter of a second to load, which /healthz need not wait for). */

@@ -1,4 +1,6 @@
-// What the V2 routes share: their options and the error responses and tag of their OpenAPI documentation.
+// What the V2 routes share: their options, the error responses and tag of their OpenAPI documentation, and how
+// control requests' bodies are read.
+import type { FastifyInstance } from 'fastify';
 import type { ConfigLimits } from '../../core/models/describe.js';
 import { ErrorSchema } from '../schemas/common.js';
 
@@ -19,3 +21,23 @@ export const errorResponses = {
 };
 
 export const tags = ['v2'];
+
+/**
+ * JSON bodies as tritonclient sends its control requests (repository, logging): with no body, no Content-Type, or
+ * application/octet-stream around "{}". No body at all is an empty request.
+ */
+export function tritonBodies(fastify: FastifyInstance): void {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, function (_request, body, done) {
+    const text = (body as string).trim();
+    try {
+      done(null, text === '' ? {} : fastify.parseJson(text));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  fastify.addHook('preValidation', function (request, _reply, next) {
+    request.body ??= {};
+    next();
+  });
+}

@@ -8,7 +8,7 @@ import { loadOverride } from '../../core/models/descriptor.js';
 import { MODEL_STATES } from '../../core/models/repository.js';
 import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema } from '../schemas/common.js';
-import { tags } from './options.js';
+import { tags, tritonBodies } from './options.js';
 import { ModelParamsSchema } from './schemas.js';
 
 const IndexRequestSchema = Type.Object({ ready: Type.Optional(Type.Boolean()) });
@@ -43,21 +43,7 @@ const repositoryRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
   const { core } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   const config = { scope: Scopes.admin };
-  // tritonclient sends these with no body, no Content-Type, or application/octet-stream around "{}".
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'string' }, function (_request, body, done) {
-    const text = (body as string).trim();
-    try {
-      done(null, text === '' ? {} : fastify.parseJson(text));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
-  // No body at all is an empty request.
-  fastify.addHook('preValidation', function (request, _reply, next) {
-    request.body ??= {};
-    next();
-  });
+  tritonBodies(fastify);
 
   fastify.post(
     '/v2/repository/index',

@@ -8,6 +8,7 @@ import { modelConfig, modelMetadata } from '../../core/models/describe.js';
 import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema } from '../schemas/common.js';
 import inferRoutes from './infer.js';
+import loggingRoutes from './logging.js';
 import repositoryRoutes from './repository.js';
 import statisticsRoutes from './statistics.js';
 import { errorResponses, tags, type V2Options } from './options.js';
@@ -26,6 +27,7 @@ import {
 export const EXTENSIONS = [
   'binary_tensor_data',
   'classification',
+  'logging',
   'model_configuration',
   'model_repository',
   'statistics',
@@ -143,6 +145,7 @@ const v2Routes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, 
     await scope.register(inferRoutes, options);
   });
   await fastify.register(repositoryRoutes);
+  await fastify.register(loggingRoutes);
 };
 
 export default v2Routes;
