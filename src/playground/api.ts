@@ -1,5 +1,7 @@
-// The page's one way to the API: same origin, JSON, the bearer token from memory (never storage or the URL), and
-// every answer with its status, time and Cache-Status, errors in the API's own envelope.
+// The page's one way to the API: same origin, JSON (or an image file as the body), the bearer token from memory
+// (never storage or the URL), and every answer with its status, time and Cache-Status, errors in the API's own
+// envelope.
+import type { Call } from './request.js';
 import type { ErrorBody } from './types.js';
 
 export interface Answer {
@@ -46,6 +48,16 @@ export class Api {
       method: 'POST',
       headers: { accept: 'application/json', 'content-type': 'application/json' },
       body: JSON.stringify(body),
+    });
+  }
+
+  /** A prepared request: its JSON body, or its file as the body with the file's own Content-Type. */
+  async call(call: Call): Promise<Answer> {
+    if (call.body !== undefined || call.file === undefined) return this.post(call.path, call.body);
+    return this.#send(call.path, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': call.file.type },
+      body: call.file.bytes,
     });
   }
 

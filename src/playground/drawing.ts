@@ -1,5 +1,6 @@
 // A canvas to draw on (pointer or keyboard) or to load an image into, read at the model's input size with area
-// averaging, as the model sees it: white strokes on black are 1 on 0, like scikit-learn's digits.
+// averaging, as the model sees it, or taken whole as a picture to send: white strokes on black are 1 on 0, like
+// scikit-learn's digits.
 import { h, uid } from './dom.js';
 
 /** Drawing happens on a canvas this many times the input's size (at least 256 px on its longer side). */
@@ -23,19 +24,19 @@ export class DrawingPad {
   readonly #context: CanvasRenderingContext2D;
   readonly #height: number;
   readonly #width: number;
-  readonly #channels: number;
   #drawing = false;
   #pen: { x: number; y: number };
   #penDown = false;
   /** Drawn by hand (fit to the frame), rather than loaded from a file. */
   #drawn = false;
   onChange: (() => void) | null = null;
+  /** Called when someone draws on the pad or clears it with its Delete key (not on `clear()` or `load()`). */
+  onEdit: (() => void) | null = null;
 
-  constructor(height: number, width: number, channels: number, label: string) {
+  constructor(height: number, width: number, label: string) {
     const scale = Math.max(1, Math.ceil(MIN_SIDE / Math.max(height, width)));
     this.#height = height;
     this.#width = width;
-    this.#channels = channels;
     const hint = uid('pad-hint');
     this.canvas = h('canvas', {
       class: 'pad',
@@ -91,6 +92,7 @@ export class DrawingPad {
     c.lineTo(to.x, to.y);
     c.stroke();
     this.#drawn = true;
+    this.onEdit?.();
   }
 
   #listen(): void {
@@ -138,6 +140,7 @@ export class DrawingPad {
       if (this.#penDown) this.#stroke(this.#pen, this.#pen);
     } else if (event.key === 'Delete' || event.key === 'Backspace') {
       this.clear();
+      this.onEdit?.();
     } else return;
     event.preventDefault();
     this.onChange?.();
@@ -191,10 +194,20 @@ export class DrawingPad {
     return c.getImageData(0, 0, width, height);
   }
 
-  /** The picture at the input's size: each pixel the mean of its block of canvas pixels (area averaging). */
-  read(options: { fit: boolean; invert: boolean }): Pixels {
+  /** The whole canvas as it would be sent: a drawing centred and scaled (`fit`), its colours inverted (`invert`). */
+  picture(options: { fit: boolean; invert: boolean }): ImageData {
     const image = this.#source(options.fit);
-    const [H, W, C] = [this.#height, this.#width, this.#channels];
+    if (options.invert) {
+      const data = image.data;
+      for (let i = 0; i < data.length; i++) if (i % 4 !== 3) data[i] = 255 - (data[i] ?? 0);
+    }
+    return image;
+  }
+
+  /** The picture at the input's size: each pixel the mean of its block of canvas pixels (area averaging). */
+  read(channels: number, options: { fit: boolean; invert: boolean }): Pixels {
+    const image = this.#source(options.fit);
+    const [H, W, C] = [this.#height, this.#width, channels];
     const bx = image.width / W;
     const by = image.height / H;
     const values = new Float32Array(H * W * C);

@@ -35,7 +35,6 @@ export class ImageInput {
     const pad = new DrawingPad(
       height,
       width,
-      channels,
       `Drawing area for ${plan.input.name}, read as ${width}×${height} pixels`,
     );
     this.#pad = pad;
@@ -87,7 +86,7 @@ export class ImageInput {
   }
 
   #read(): Pixels {
-    return this.#pad.read({ fit: this.#fit.checked, invert: this.#invert.checked });
+    return this.#pad.read(this.#plan.channels, { fit: this.#fit.checked, invert: this.#invert.checked });
   }
 
   /** One image's values, flat in the input's layout. */

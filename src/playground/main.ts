@@ -162,7 +162,7 @@ class Playground {
   ): Promise<Answer | null> {
     result.classList.add('busy');
     try {
-      const answer = await this.#api.post(prepared[protocol].path, prepared[protocol].body);
+      const answer = await this.#api.call(prepared[protocol]);
       const context = {
         origin: location.origin,
         auth: this.#auth,

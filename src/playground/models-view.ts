@@ -2,7 +2,7 @@
 // labels, where inference runs, batching) with its live counters.
 import type { Counters } from './counters.js';
 import { formatMs, formatPercent, h, replace } from './dom.js';
-import { formatShape } from './plan.js';
+import { formatShape, IMAGE_TYPE_NAMES, takesImageFiles } from './plan.js';
 import type { ModelConfig, ModelInfo, ModelState, TensorInfo } from './types.js';
 
 export const modelHash = (name: string) => `#/models/${encodeURIComponent(name)}`;
@@ -75,6 +75,8 @@ export function counterLine(counters: Counters | undefined): string {
 }
 
 function tensorTable(caption: string, tensors: readonly TensorInfo[]): HTMLElement {
+  // A column only for models with an input that takes image files (model.json declares it).
+  const files = tensors.some(takesImageFiles);
   return h(
     'table',
     { class: 'tensors' },
@@ -88,6 +90,7 @@ function tensorTable(caption: string, tensors: readonly TensorInfo[]): HTMLEleme
         h('th', { scope: 'col' }, 'Name'),
         h('th', { scope: 'col' }, 'Datatype'),
         h('th', { scope: 'col' }, 'Shape'),
+        files ? h('th', { scope: 'col' }, 'Also takes') : null,
       ),
     ),
     h(
@@ -100,6 +103,7 @@ function tensorTable(caption: string, tensors: readonly TensorInfo[]): HTMLEleme
           h('th', { scope: 'row' }, t.name),
           h('td', {}, t.datatype),
           h('td', {}, h('code', {}, formatShape(t.shape))),
+          files ? h('td', {}, takesImageFiles(t) ? `image files: ${IMAGE_TYPE_NAMES}` : '') : null,
         ),
       ),
     ),

@@ -1,5 +1,6 @@
 // What form a model gets, from its metadata alone (no model-specific code): one field per named feature, a canvas
-// for a 4-D image input, one field per scalar input, or a JSON editor of its tensors; and valid example values.
+// for an input that takes image files or a 4-D image input, one field per scalar input, or a JSON editor of its
+// tensors; and valid example values.
 import type { ModelInfo, TensorInfo } from './types.js';
 
 export interface Field {
@@ -15,6 +16,11 @@ export type Plan =
   | { kind: 'features'; input: TensorInfo; fields: Field[]; named: boolean }
   /** Several [batch, 1] inputs: one field per input. */
   | { kind: 'fields'; inputs: TensorInfo[]; fields: Field[] }
+  /**
+   * A single input that takes image files (content_type "image"): a drawing or a file, sent as it is, for the
+   * server to resize. Height and width are the input's when the graph fixes them (the drawing's proportions), else 1.
+   */
+  | { kind: 'file'; input: TensorInfo; height: number; width: number }
   /** A single 4-D image input, [N, C, H, W] or [N, H, W, C] with 1, 3 or 4 channels of a fixed size. */
   | { kind: 'image'; input: TensorInfo; layout: Layout; channels: number; height: number; width: number }
   /** Anything else: the tensors themselves, batch included. */
@@ -27,7 +33,14 @@ const NUMERIC = /^(U?INT(8|16|32|64)|FP(16|32|64))$/;
 
 const fixed = (d: number | undefined): d is number => d !== undefined && d > 0;
 
-function imagePlan(input: TensorInfo): Plan | undefined {
+/** The image types the server decodes: media types (the file picker's), and their names for people. */
+export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'];
+export const IMAGE_TYPE_NAMES = 'JPEG, PNG, WebP, GIF';
+
+/** Whether an input takes image files, which the server decodes and resizes as model.json declares. */
+export const takesImageFiles = (input: TensorInfo): boolean => input.parameters?.content_type === 'image';
+
+function imagePlan(input: TensorInfo): (Plan & { kind: 'image' }) | undefined {
   const [, a, b, c] = input.shape;
   if (input.shape.length !== 4 || !NUMERIC.test(input.datatype)) return undefined;
   if (fixed(a) && CHANNELS.includes(a) && fixed(b) && fixed(c)) {
@@ -57,6 +70,9 @@ export function planFor(model: ModelInfo): Plan {
       };
     }
     const image = imagePlan(first);
+    if (takesImageFiles(first)) {
+      return { kind: 'file', input: first, height: image?.height ?? 1, width: image?.width ?? 1 };
+    }
     if (image) return image;
   }
   if (

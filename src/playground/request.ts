@@ -1,9 +1,19 @@
-// One request, as the form gathered it, in both protocols: V1 (:predict, instances or columnar inputs) and V2
-// (/infer, OIP JSON tensors); and where in the form an error the API answered belongs.
+// One request, as the form gathered it, in both protocols: V1 (:predict, instances or columnar inputs, or an image
+// file as the body) and V2 (/infer, OIP JSON tensors, a file as base64 BYTES); and where in the form an error the API
+// answered belongs.
 import { exampleTensors, exampleValue, type Plan } from './plan.js';
 import type { TensorInfo } from './types.js';
 
 export type Value = number | string | boolean;
+
+/** An image file as the page sends it: the bytes it was given (or the drawing's PNG), never re-encoded. */
+export interface ImageFile {
+  /** What the code snippets call it on disk. */
+  name: string;
+  /** Its media type, the Content-Type of a V1 file body: image/png, image/jpeg... */
+  type: string;
+  bytes: Uint8Array<ArrayBuffer>;
+}
 
 export type Payload =
   /** Rows of values, one per column; columns are the plan's field keys or a CSV header. */
@@ -11,13 +21,18 @@ export type Payload =
   /** Images, each flat in the input's own layout (C, H, W or H, W, C). */
   | { kind: 'images'; images: number[][] }
   /** Tensors by input name, batch included (the JSON editor). */
-  | { kind: 'tensors'; tensors: Record<string, unknown> };
+  | { kind: 'tensors'; tensors: Record<string, unknown> }
+  /** One image file for an input that takes files. */
+  | { kind: 'file'; file: ImageFile };
 
 export type Protocol = 'v1' | 'v2';
 
 export interface Call {
   path: string;
-  body: unknown;
+  /** The JSON body; undefined when the file is the body. */
+  body?: unknown;
+  /** The image file the request carries: as the body (V1), or as base64 in the JSON (V2). */
+  file?: ImageFile;
 }
 
 export interface Prepared {
@@ -109,6 +124,27 @@ function imagesRequest(plan: Plan & { kind: 'image' }, images: number[][]) {
   };
 }
 
+/** Bytes as base64 text (RFC 4648, padded), in the browser as in Node. */
+export function toBase64(bytes: Uint8Array): string {
+  // String.fromCharCode takes its arguments on the stack: a chunk at a time.
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** A file as a V2 input: one BYTES element, base64 (MLServer's content type). */
+function fileInput(plan: Plan & { kind: 'file' }, file: ImageFile) {
+  return {
+    name: plan.input.name,
+    shape: [1],
+    datatype: 'BYTES',
+    parameters: { content_type: 'base64' },
+    data: [toBase64(file.bytes)],
+  };
+}
+
 function tensorInputs(inputs: readonly TensorInfo[], tensors: Record<string, unknown>) {
   return Object.entries(tensors).map(([name, tensor]) => {
     const { shape, data } = shapeAndData(tensor);
@@ -125,6 +161,15 @@ export function prepare(plan: Plan, payload: Payload, model: string, version?: s
     const inputs = tensorInputs(plan.kind === 'json' ? plan.inputs : [], payload.tensors);
     return { v1: v1({ inputs: payload.tensors }), v2: v2(inputs), count: inputs[0]?.shape[0] ?? 0 };
   }
+  if (payload.kind === 'file' && plan.kind === 'file') {
+    const { file } = payload;
+    // V1 sends the file as the body, with its own Content-Type.
+    return {
+      v1: { path: v1Path(model, version), file },
+      v2: { ...v2([fileInput(plan, file)]), file },
+      count: 1,
+    };
+  }
   if (payload.kind === 'images' && plan.kind === 'image') {
     const { instances, inputs } = imagesRequest(plan, payload.images);
     return { v1: v1({ instances }), v2: v2(inputs), count: instances.length };
@@ -136,8 +181,16 @@ export function prepare(plan: Plan, payload: Payload, model: string, version?: s
   throw new Error(`a ${payload.kind} payload does not fit a ${plan.kind} form`);
 }
 
+/** A black pixel, as a PNG. */
+const BLACK_PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==';
+
 /** What the form holds before anyone types: valid values of each input's datatype, a black image. */
 export function examplePayload(plan: Plan): Payload {
+  if (plan.kind === 'file') {
+    const bytes = Uint8Array.from(atob(BLACK_PNG), (c) => c.charCodeAt(0));
+    return { kind: 'file', file: { name: 'black.png', type: 'image/png', bytes } };
+  }
   if (plan.kind === 'features' || plan.kind === 'fields') {
     const columns = plan.fields.map((f) => f.key);
     return { kind: 'rows', columns, rows: [plan.fields.map((f) => exampleValue(f.datatype))] };

@@ -3,7 +3,7 @@
 import type { Answer } from './api.js';
 import { read, type ClassRow, type Reading } from './answer.js';
 import { formatMs, formatNumber, formatPercent, h, replace, uid } from './dom.js';
-import type { Prepared, Protocol } from './request.js';
+import type { ImageFile, Prepared, Protocol } from './request.js';
 import { snippet, type Language, type SnippetContext } from './snippets.js';
 import type { ModelInfo } from './types.js';
 
@@ -171,6 +171,23 @@ function segmented<T extends string>(
   );
 }
 
+/** The file the code reads from disk, for people to save where they run it. */
+function fileNote(file: ImageFile): HTMLElement {
+  const save = h('button', { type: 'button', class: 'small' }, `Save ${file.name}`);
+  save.addEventListener('click', () => {
+    const url = URL.createObjectURL(new Blob([file.bytes], { type: file.type }));
+    h('a', { href: url, download: file.name }).click();
+    // Revoked once the download has surely started with it.
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  });
+  return h(
+    'p',
+    { class: 'hint' },
+    `The code reads ${file.name} (${file.bytes.length} bytes) from disk. `,
+    save,
+  );
+}
+
 function snippets(prepared: Prepared, sent: Protocol, context: SnippetContext): HTMLElement {
   let protocol = sent;
   let language: Language = 'curl';
@@ -230,6 +247,7 @@ function snippets(prepared: Prepared, sent: Protocol, context: SnippetContext): 
       ),
     ),
     note,
+    prepared.v1.file ? fileNote(prepared.v1.file) : null,
     h('pre', { class: 'code' }, code),
     h('p', {}, copy, ' ', copied),
   );

@@ -1,8 +1,9 @@
-// "Try it": a form generated from a model's plan (fields, CSV rows, a canvas, or a JSON editor) that sends one
-// request and puts the API's error message next to the field it names.
+// "Try it": a form generated from a model's plan (fields, CSV rows, a canvas and a file, or a JSON editor) that sends
+// one request and puts the API's error message next to the field it names.
 import type { Answer } from './api.js';
 import { parseCsv } from './csv.js';
 import { h, uid } from './dom.js';
+import { ImageFileInput } from './image-file-input.js';
 import { ImageInput } from './image-input.js';
 import { exampleTensors, exampleValue, parseValue, type Field, type Plan } from './plan.js';
 import { locate, prepare, type Payload, type Prepared, type Protocol } from './request.js';
@@ -31,6 +32,7 @@ export class TryForm {
   #csv: { text: HTMLTextAreaElement; error: HTMLElement } | undefined;
   #json: { text: HTMLTextAreaElement; error: HTMLElement } | undefined;
   #image: ImageInput | undefined;
+  #imageFile: ImageFileInput | undefined;
 
   constructor(model: ModelInfo, plan: Plan, send: Send) {
     this.#model = model;
@@ -38,7 +40,8 @@ export class TryForm {
     this.#send = send;
     this.#formError = h('p', { class: 'form-error', role: 'alert' });
     this.element = h('form', { class: 'try-form', novalidate: true, 'aria-label': `Try ${model.name}` });
-    const half = model.inputs.some((i) => i.datatype === 'FP16');
+    // An input that takes image files takes them whatever its datatype.
+    const half = plan.kind !== 'file' && model.inputs.some((i) => i.datatype === 'FP16');
     this.element.append(
       half
         ? h(
@@ -136,6 +139,10 @@ export class TryForm {
         this.#csvBlock(plan.fields),
       ];
     }
+    if (plan.kind === 'file') {
+      this.#imageFile = new ImageFileInput(plan, (message) => this.#showFormError(message));
+      return [this.#imageFile.element];
+    }
     if (plan.kind === 'image') {
       this.#image = new ImageInput(plan, (message) => this.#showFormError(message));
       return [this.#image.element];
@@ -196,7 +203,7 @@ export class TryForm {
     );
   }
 
-  #payload(source: 'form' | 'csv'): Payload | null {
+  async #payload(source: 'form' | 'csv'): Promise<Payload | null> {
     const plan = this.#plan;
     if (plan.kind === 'features' || plan.kind === 'fields') {
       if (source === 'csv' && this.#csv) {
@@ -213,6 +220,14 @@ export class TryForm {
         return parseValue(input?.value ?? '', f.datatype);
       });
       return { kind: 'rows', columns: plan.fields.map((f) => f.key), rows: [row] };
+    }
+    if (this.#imageFile) {
+      try {
+        return { kind: 'file', file: await this.#imageFile.file() };
+      } catch (err) {
+        this.#showFormError(`The image could not be read: ${(err as Error).message}`);
+        return null;
+      }
     }
     if (this.#image) return { kind: 'images', images: [this.#image.values()] };
     if (this.#json) {
@@ -270,7 +285,7 @@ export class TryForm {
 
   async #submit(source: 'form' | 'csv'): Promise<void> {
     this.#clearErrors();
-    const payload = this.#payload(source);
+    const payload = await this.#payload(source);
     if (!payload) return;
     const prepared = prepare(this.#plan, payload, this.#model.name, this.#version);
     const answer = await this.#send(prepared, this.#protocol, this.#version);

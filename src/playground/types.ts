@@ -10,6 +10,8 @@ export interface TensorInfo {
   datatype: string;
   /** -1 for a dynamic dimension (the batch). */
   shape: number[];
+  /** content_type "image": the input takes image files, which the server decodes and resizes (model.json). */
+  parameters?: { content_type: string };
 }
 
 /** GET /v1/models: one model, its default version's metadata and every version's state. */

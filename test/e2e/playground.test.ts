@@ -1,6 +1,6 @@
 // The playground in a real browser against the built server: opens the page from /, finds every bundled model,
-// predicts Iris over V1 and V2, shows the API's error next to a pasted bad value, recognises digits drawn on the
-// canvas (mouse, keyboard, file), the JSON editor, live counters; no console error (CSP included) on the way.
+// predicts Iris over V1 and V2, shows the API's error next to a pasted bad value, the JSON editor, live counters;
+// no console error (CSP included) on the way. The image form: playground-images.test.ts.
 // Screenshots in test-results/playground/. Skipped without Chromium, except when CI is set.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -8,16 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import {
-  browserSkip,
-  chooseModel,
-  draw,
-  openBrowser,
-  predicted,
-  shot,
-  SHOTS,
-  type Browser,
-} from '../browser.js';
+import { browserSkip, chooseModel, openBrowser, predicted, shot, SHOTS, type Browser } from '../browser.js';
 import { FIXTURE_MODELS, MODELS, tempRepository } from '../helpers.js';
 import { startServer, type Running } from '../server.js';
 
@@ -84,7 +75,9 @@ describe('the playground in Chromium', { skip }, () => {
     const facts = page.locator('.facts');
     await facts.getByText('inline (on the event loop').waitFor();
     await facts.getByText('dynamic: concurrent requests share one run').waitFor();
-    await page.locator('table.tensors').first().getByText('[-1, 1, 8, 8]').waitFor();
+    const inputs = page.locator('table.tensors').first();
+    await inputs.getByText('[-1, 1, 8, 8]').waitFor();
+    await inputs.getByRole('cell', { name: 'image files: JPEG, PNG, WebP, GIF' }).waitFor();
     // The server's own statistics, before any request to this model.
     await page.locator('.facts .counters').getByText('0 requests').waitFor();
   });
@@ -153,51 +146,6 @@ describe('the playground in Chromium', { skip }, () => {
     await table.waitFor();
     const labels = await table.locator('tbody tr td:nth-child(2)').allTextContents();
     assert.deepEqual(labels, ['setosa', 'virginica', 'versicolor']);
-  });
-
-  it('recognises a digit drawn on the canvas (digits-cnn)', async () => {
-    await chooseModel(page, 'digits-cnn');
-    await draw(page, [
-      [0.5, 0.12],
-      [0.5, 0.5],
-      [0.5, 0.88],
-    ]);
-    await page.getByRole('button', { name: 'Predict', exact: true }).click();
-    assert.equal(await predicted(page), '1');
-    await shot(page, 'digit-1');
-
-    await page.getByRole('button', { name: 'Clear', exact: true }).click();
-    const ring = Array.from({ length: 41 }, (_, i): [number, number] => {
-      const a = (i / 40) * 2 * Math.PI;
-      return [0.5 + 0.25 * Math.sin(a), 0.5 - 0.36 * Math.cos(a)];
-    });
-    await draw(page, ring);
-    await page.locator('.result').evaluate((element) => element.replaceChildren());
-    await page.getByRole('button', { name: 'Predict', exact: true }).click();
-    assert.equal(await predicted(page), '0');
-    await shot(page, 'digit-0');
-
-    // The same picture as an image file, scaled to the input's size in the browser.
-    const picture = await page.locator('canvas.pad').screenshot();
-    await page.getByRole('button', { name: 'Clear', exact: true }).click();
-    await page
-      .getByLabel('Or load an image file')
-      .setInputFiles({ name: 'zero.png', mimeType: 'image/png', buffer: picture });
-    await page.locator('.result').evaluate((element) => element.replaceChildren());
-    await page.getByRole('button', { name: 'Predict', exact: true }).click();
-    assert.equal(await predicted(page), '0');
-  });
-
-  it('draws with the keyboard too', async () => {
-    await page.getByRole('button', { name: 'Clear', exact: true }).click();
-    await page.locator('canvas.pad').focus();
-    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowUp');
-    await page.keyboard.press(' ');
-    for (let i = 0; i < 12; i++) await page.keyboard.press('ArrowDown');
-    await page.keyboard.press(' ');
-    await page.locator('.result').evaluate((element) => element.replaceChildren());
-    await page.getByRole('button', { name: 'Predict', exact: true }).click();
-    assert.equal(await predicted(page), '1');
   });
 
   it("gives other tensors a JSON editor, with the API's message next to it", async () => {
@@ -298,7 +246,7 @@ describe('the playground in Chromium', { skip }, () => {
 
   it('saved its screenshots under test-results/playground/', (t) => {
     const saved = readdirSync(SHOTS).filter((f) => f.endsWith('.png'));
-    for (const name of ['models', 'iris', 'iris-bad-value', 'digit-1', 'digit-0', 'phone', 'counters']) {
+    for (const name of ['models', 'iris', 'iris-bad-value', 'phone', 'counters']) {
       assert.ok(saved.includes(`${name}.png`), name);
     }
     t.diagnostic(`screenshots in ${SHOTS}`);

@@ -1,9 +1,10 @@
-// The playground's pure parts: CSV pastes, the code snippets, Prometheus text and Triton's statistics.
+// The playground's pure parts: CSV pastes, base64, the code snippets, Prometheus text and Triton's statistics.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countersFor, parsePrometheus, quantile } from '../../src/playground/counters.js';
 import { cells, parseCsv } from '../../src/playground/csv.js';
-import { parseValue } from '../../src/playground/plan.js';
+import { parseValue, type Plan } from '../../src/playground/plan.js';
+import { prepare, toBase64 } from '../../src/playground/request.js';
 import { pythonLiteral, snippet } from '../../src/playground/snippets.js';
 
 const IRIS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'].map((key) => ({
@@ -48,6 +49,15 @@ describe('pasted CSV rows', () => {
   it('says what is missing in an empty paste', () => {
     assert.throws(() => parseCsv(' \n', IRIS), /at least one row/);
     assert.throws(() => parseCsv('sepal_length,sepal_width,petal_length,petal_width', IRIS), /no rows/);
+  });
+});
+
+describe('base64', () => {
+  it("writes what Node's Buffer writes, past the page's chunk of 32 KiB too", () => {
+    for (const length of [0, 1, 2, 3, 4, 5, 0x8000 - 1, 0x8000, 0x8000 * 2 + 7]) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 7919 + length) % 256);
+      assert.equal(toBase64(bytes), Buffer.from(bytes).toString('base64'), `${length} bytes`);
+    }
   });
 });
 
@@ -103,6 +113,67 @@ describe('the request as code', () => {
     assert.match(snippet('curl', 'v1', v1, auth), /-H "authorization: Bearer \$SERVAL_TOKEN"/);
     assert.match(snippet('fetch', 'v1', v1, auth), /Bearer \$\{process\.env\.SERVAL_TOKEN\}/);
     assert.match(snippet('python', 'v2', v2, auth), /os\.environ\["SERVAL_TOKEN"\]/);
+  });
+
+  describe('for an image file', () => {
+    const plan: Plan = {
+      kind: 'file',
+      input: { name: 'image', datatype: 'FP32', shape: [-1, 1, 8, 8] },
+      height: 8,
+      width: 8,
+    };
+    const file = { name: 'digit.png', type: 'image/png', bytes: Uint8Array.from([137, 80, 78, 71]) };
+    const cnn = { ...context, model: 'digits-cnn' };
+    const { v1, v2 } = prepare(plan, { kind: 'file', file }, 'digits-cnn');
+
+    it('curl sends the file as the body with its own type, read from disk by its name', () => {
+      assert.equal(
+        snippet('curl', 'v1', v1, cnn),
+        [
+          "curl -X POST 'http://127.0.0.1:50505/v1/models/digits-cnn:predict' \\",
+          "  -H 'content-type: image/png' \\",
+          '  --data-binary @digit.png',
+        ].join('\n'),
+      );
+      const odd = prepare(plan, { kind: 'file', file: { ...file, name: "it's 9.png" } }, 'digits-cnn');
+      assert.match(snippet('curl', 'v1', odd.v1, cnn), /--data-binary @'it'\\''s 9\.png'$/);
+    });
+
+    it('fetch and Python send the file from disk too, never its bytes written out', () => {
+      const fetch = snippet('fetch', 'v1', v1, cnn);
+      assert.match(fetch, /headers: \{ 'content-type': 'image\/png' \}/);
+      assert.match(fetch, /body: await readFile\("digit\.png"\),/);
+      const python = snippet('python', 'v1', v1, cnn);
+      assert.match(python, /with open\("digit\.png", "rb"\) as file:/);
+      assert.match(
+        python,
+        /requests\.post\(".*:predict", data=file, headers=\{"content-type": "image\/png"\}\)/,
+      );
+      for (const text of [fetch, python]) assert.ok(!text.includes(toBase64(file.bytes)));
+    });
+
+    it('V2 puts the base64 of the file from disk in the JSON: the shell, fetch and tritonclient alike', () => {
+      const shell = snippet('curl', 'v2', v2, cnn);
+      const json =
+        '{"inputs":[{"name":"image","shape":[1],"datatype":"BYTES","parameters":{"content_type":"base64"},"data":["';
+      assert.equal(
+        shell,
+        [
+          `{ printf %s '${json}'`,
+          "  base64 < digit.png | tr -d '\\n'",
+          `  printf %s '"]}]}'; } |`,
+          "curl -X POST 'http://127.0.0.1:50505/v2/models/digits-cnn/infer' \\",
+          "  -H 'content-type: application/json' \\",
+          '  --data-binary @-',
+        ].join('\n'),
+      );
+      const fetch = snippet('fetch', 'v2', v2, cnn);
+      assert.match(fetch, /"data":\[\(await readFile\("digit\.png"\)\)\.toString\('base64'\)\]/);
+      const triton = snippet('python', 'v2', v2, cnn);
+      assert.match(triton, /InferInput\("image", \[1\], "BYTES"\)/);
+      assert.match(triton, /np\.array\(\[file\.read\(\)\], dtype=np\.object_\)/);
+      for (const text of [shell, fetch, triton]) assert.ok(!text.includes(toBase64(file.bytes)));
+    });
   });
 
   it('writes JSON values as Python literals', () => {

@@ -9,6 +9,7 @@ import { planFor, type Plan } from '../../src/playground/plan.js';
 import { examplePayload, locate, prepare, type Call, type Payload } from '../../src/playground/request.js';
 import type { ModelInfo } from '../../src/playground/types.js';
 import { FIXTURE_MODELS, loadedApp, MODELS, tempRepository } from '../helpers.js';
+import { injected, undeclared } from './calls.js';
 
 const BUNDLED = ['diabetes', 'digits', 'digits-cnn', 'fraud', 'iris'];
 const FIXTURES = ['dtypes', 'embedding', 'fixed-batch', 'fp16', 'large'];
@@ -22,6 +23,10 @@ describe('the playground forms over the real API', () => {
     const layout = Object.fromEntries([
       ...BUNDLED.map((m) => [`${m}/1`, { from: join(MODELS, m, '1') }]),
       ...FIXTURES.map((m) => [`${m}/1`, { from: join(FIXTURE_MODELS, m, '1') }]),
+      [
+        'digits-tensor/1',
+        { from: join(MODELS, 'digits-cnn/1'), files: { 'model.json': await undeclared() } },
+      ],
     ]);
     const repo = await tempRepository(layout);
     cleanup = repo.cleanup;
@@ -39,7 +44,7 @@ describe('the playground forms over the real API', () => {
     assert.ok(found, `model ${name}`);
     return found;
   };
-  const send = (call: Call) => app.inject({ method: 'POST', url: call.path, payload: call.body as object });
+  const send = (call: Call) => app.inject(injected(call));
 
   it('gives each model the form its metadata calls for', () => {
     const kinds = Object.fromEntries([...models.values()].map((m) => [m.name, planFor(m)]));
@@ -49,13 +54,15 @@ describe('the playground forms over the real API', () => {
       if (plan.kind === 'fields')
         return `fields ${plan.fields.map((f) => `${f.key}:${f.datatype}`).join(',')}`;
       if (plan.kind === 'image') return `image ${plan.layout} ${plan.channels}x${plan.height}x${plan.width}`;
+      if (plan.kind === 'file') return `file ${plan.input.name} ${plan.height}x${plan.width}`;
       return `json ${plan.inputs.length}`;
     };
     assert.deepEqual(Object.fromEntries(Object.entries(kinds).map(([n, p]) => [n, summary(p)])), {
       iris: 'features 4 named',
       digits: 'features 64 named',
       diabetes: 'features 10 named',
-      'digits-cnn': 'image NCHW 1x8x8',
+      'digits-cnn': 'file image 8x8',
+      'digits-tensor': 'image NCHW 1x8x8',
       fraud: 'fields amount:FP32,items:INT64,country:BYTES',
       dtypes: 'json 13',
       embedding: 'features 5',
