@@ -73,6 +73,8 @@ interface Slot {
   override: boolean;
   /** Calls using it now: a replaced or unloaded version is released once they are done. */
   inFlight: number;
+  /** Set while the version waits to be released: called when its last call is done. */
+  drained?: (() => void) | undefined;
 }
 
 interface Model {
@@ -360,7 +362,7 @@ export class ModelRepository {
   async #retire(slot: Slot): Promise<void> {
     const runtime = slot.entry.runtime;
     if (slot.entry.state === 'READY') slot.entry.state = 'UNLOADING';
-    while (slot.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+    if (slot.inFlight > 0) await new Promise<void>((resolve) => (slot.drained = resolve));
     slot.entry.state = 'UNAVAILABLE';
     await runtime
       ?.unload()
@@ -558,8 +560,9 @@ export class ModelRepository {
     slot.inFlight++;
     let done = false;
     return () => {
-      if (!done) slot.inFlight--;
+      if (done) return;
       done = true;
+      if (--slot.inFlight === 0) slot.drained?.();
     };
   }
 

@@ -363,6 +363,36 @@ describe('thread-mode models', () => {
 });
 
 // A model that does not load says which file is wrong and why, in words a user can act on.
+describe('unloading a model in use', () => {
+  it('answers the calls in flight, and finishes the unload once they are done', async (t) => {
+    const repo = await tempRepository({ 'heavy/1': { from: join(FIXTURE_MODELS, 'heavy/1') } });
+    t.after(() => repo.cleanup());
+    const app = await appOver(repo.root, { inferenceMode: 'thread', inferenceThreads: 1, batchMaxRows: 1 });
+    t.after(() => app.close());
+    // Three calls of about 80 ms each, one at a time on the one thread: the last ends some 240 ms from now.
+    const order: string[] = [];
+    const calls = Array.from({ length: 3 }, () =>
+      predict(app, 'heavy', [1, 2, 3, 4]).then((res) => {
+        order.push('call');
+        return res;
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const unload = post(app, '/v2/repository/models/heavy/unload', {}).then((res) => {
+      order.push('unload');
+      return res;
+    });
+    const answers = await Promise.all(calls);
+    assert.deepEqual(
+      answers.map((r) => r.statusCode),
+      [200, 200, 200],
+    );
+    assert.equal((await unload).statusCode, 200);
+    assert.deepEqual(order, ['call', 'call', 'call', 'unload'], 'the unload waited for the calls');
+    assert.equal((await predict(app, 'heavy', [1, 2, 3, 4])).statusCode, 404, 'unloaded afterwards');
+  });
+});
+
 describe('load errors name the file', () => {
   let app: FastifyInstance;
   let repo: { root: string; cleanup: () => Promise<void> };
