@@ -63,22 +63,14 @@ export interface CoreOptions {
   logSettings?: LogSettings;
 }
 
-export async function createCore(config: Config, log: Logger, options: CoreOptions = {}): Promise<Core> {
-  let pool: InferencePool | undefined;
-  const logSettings = options.logSettings ?? new LogSettings(log.level);
-  if (options.logSettings === undefined) logSettings.attach(log);
-  const statistics = new Statistics();
-  const metrics = config.metricsEnabled
-    ? new Metrics({
-        worker: options.worker ?? '0',
-        // Read at scrapes only, once the repository exists.
-        pending: () => repository.pending(),
-        readyModels: () => repository.readyCount,
-        threadSessions: () => pool?.sessions ?? 0,
-      })
-    : null;
-  const observer: Observer = observeAll(metrics ? [statistics, metrics] : [statistics]);
-  const repository = new ModelRepository({
+/** The model repository over the configured folder, loading each version as the config says. */
+function repositoryOf(
+  config: Config,
+  log: Logger,
+  observer: Observer,
+  pool: () => InferencePool,
+): ModelRepository {
+  return new ModelRepository({
     root: config.modelRepository,
     modelName: config.modelName,
     control: config.modelControl,
@@ -94,28 +86,46 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
       batchMaxRows: config.batchMaxRows,
       threads: config.inferenceThreads,
       queueSize: config.inferenceQueueSize,
-      pool: () =>
-        (pool ??= new InferencePool({
-          threads: config.inferenceThreads,
-          maxQueue: config.inferenceQueueSize,
-          intraOpThreads: config.ortIntraOpThreads,
-        })),
+      pool,
     },
   });
-  const redis = config.redisUrl
-    ? await createRedis(config.redisUrl, log.child({ component: 'redis' }))
-    : null;
-  const cache = config.cacheEnabled
-    ? new PredictionCache({
-        maxEntries: config.cacheMaxEntries,
-        maxBytes: config.cacheMaxBytes,
-        ttlMs: config.cacheTtlMs,
-        redis,
-        log: log.child({ component: 'cache' }),
-      })
-    : null;
+}
 
-  const handle = (request: ClusterRequest): Promise<ClusterReply> =>
+function cacheOf(config: Config, redis: SharedRedis | null, log: Logger): PredictionCache | null {
+  if (!config.cacheEnabled) return null;
+  return new PredictionCache({
+    maxEntries: config.cacheMaxEntries,
+    maxBytes: config.cacheMaxBytes,
+    ttlMs: config.cacheTtlMs,
+    redis,
+    log: log.child({ component: 'cache' }),
+  });
+}
+
+/** The one inference pipeline, its image decoding bounded as the inference threads are. */
+function inferenceOf(
+  config: Config,
+  repository: ModelRepository,
+  cache: PredictionCache | null,
+  observer: Observer,
+): Inference {
+  const processor = new InputProcessor({
+    maxBytes: config.imageMaxBytes,
+    maxPixels: config.imageMaxPixels,
+    concurrency: config.inferenceThreads,
+    queue: config.inferenceQueueSize,
+  });
+  return new Inference(repository, cache, { maxRows: config.maxInstances, processor }, observer);
+}
+
+/** This process's answer to a request of the cluster (or of itself alone). */
+function clusterHandler(
+  repository: ModelRepository,
+  statistics: Statistics,
+  metrics: Metrics | null,
+  logSettings: LogSettings,
+): (request: ClusterRequest) => Promise<ClusterReply> {
+  return (request) =>
     reply(process.pid, async () => {
       switch (request.kind) {
         // A worker still loading the start's models applies a change after them, not to a half-known repository.
@@ -133,6 +143,40 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
           return logSettings.apply(request.settings);
       }
     });
+}
+
+export async function createCore(config: Config, log: Logger, options: CoreOptions = {}): Promise<Core> {
+  let pool: InferencePool | undefined;
+  const logSettings = options.logSettings ?? new LogSettings(log.level);
+  if (options.logSettings === undefined) logSettings.attach(log);
+  const statistics = new Statistics();
+  const metrics = config.metricsEnabled
+    ? new Metrics({
+        worker: options.worker ?? '0',
+        // Read at scrapes only, once the repository exists.
+        pending: () => repository.pending(),
+        readyModels: () => repository.readyCount,
+        threadSessions: () => pool?.sessions ?? 0,
+      })
+    : null;
+  const observer: Observer = observeAll(metrics ? [statistics, metrics] : [statistics]);
+  const repository = repositoryOf(
+    config,
+    log,
+    observer,
+    () =>
+      (pool ??= new InferencePool({
+        threads: config.inferenceThreads,
+        maxQueue: config.inferenceQueueSize,
+        intraOpThreads: config.ortIntraOpThreads,
+      })),
+  );
+  const redis = config.redisUrl
+    ? await createRedis(config.redisUrl, log.child({ component: 'redis' }))
+    : null;
+  const cache = cacheOf(config, redis, log);
+
+  const handle = clusterHandler(repository, statistics, metrics, logSettings);
   const broadcast: Broadcast = options.broadcast
     ? options.broadcast(handle)
     : async (request) => [await handle(request)];
@@ -144,20 +188,7 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     models: repository,
     cache,
     redis,
-    inference: new Inference(
-      repository,
-      cache,
-      {
-        maxRows: config.maxInstances,
-        processor: new InputProcessor({
-          maxBytes: config.imageMaxBytes,
-          maxPixels: config.imageMaxPixels,
-          concurrency: config.inferenceThreads,
-          queue: config.inferenceQueueSize,
-        }),
-      },
-      observer,
-    ),
+    inference: inferenceOf(config, repository, cache, observer),
     health: new Health(repository),
     control: modelControl(broadcast),
     metrics,
