@@ -48,6 +48,56 @@ interface VersionChildren {
   cache: Map<CacheResult, CounterChild>;
 }
 
+/** The metrics read at each scrape (gauges, and Node's process metrics labelled by worker). */
+function registerScraped(registers: Registry[], processRegistry: Registry, options: MetricsOptions): void {
+  const model = ['model', 'version'];
+  // Counted by a cluster's primary, which adds its count to every scrape; 0 in a single process.
+  new Counter({
+    name: 'serval_worker_restarts_total',
+    help: 'Workers that died and were started again by the primary.',
+    registers,
+  });
+  new Gauge({
+    name: 'serval_inference_pending',
+    help: 'Calls waiting or running per model version.',
+    labelNames: model,
+    registers,
+    collect() {
+      this.reset();
+      for (const p of options.pending()) this.set({ model: p.model, version: p.version }, p.count);
+    },
+  });
+  new Gauge({
+    name: 'serval_models_ready',
+    help: 'Model versions ready to serve.',
+    registers,
+    collect() {
+      this.set(options.readyModels());
+    },
+  });
+  new Gauge({
+    name: 'serval_thread_sessions',
+    help: 'onnxruntime sessions held by the inference threads (one per thread-mode version per thread).',
+    registers,
+    collect() {
+      this.set(options.threadSessions());
+    },
+  });
+  processRegistry.setDefaultLabels({ worker: options.worker });
+  collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 20 });
+  let last = performance.eventLoopUtilization();
+  new Gauge({
+    name: 'serval_event_loop_utilization',
+    help: 'Share of time the event loop was busy since the last scrape.',
+    registers: [processRegistry],
+    collect() {
+      const now = performance.eventLoopUtilization();
+      this.set(performance.eventLoopUtilization(now, last).utilization);
+      last = now;
+    },
+  });
+}
+
 export class Metrics implements Observer {
   /** Serval's own metrics: summed over workers. */
   readonly registry = new Registry();
@@ -144,51 +194,7 @@ export class Metrics implements Observer {
       ['route', 'method', 'status'],
       registers,
     );
-    // Counted by a cluster's primary, which adds its count to every scrape; 0 in a single process.
-    new Counter({
-      name: 'serval_worker_restarts_total',
-      help: 'Workers that died and were started again by the primary.',
-      registers,
-    });
-    new Gauge({
-      name: 'serval_inference_pending',
-      help: 'Calls waiting or running per model version.',
-      labelNames: model,
-      registers,
-      collect() {
-        this.reset();
-        for (const p of options.pending()) this.set({ model: p.model, version: p.version }, p.count);
-      },
-    });
-    new Gauge({
-      name: 'serval_models_ready',
-      help: 'Model versions ready to serve.',
-      registers,
-      collect() {
-        this.set(options.readyModels());
-      },
-    });
-    new Gauge({
-      name: 'serval_thread_sessions',
-      help: 'onnxruntime sessions held by the inference threads (one per thread-mode version per thread).',
-      registers,
-      collect() {
-        this.set(options.threadSessions());
-      },
-    });
-    this.process.setDefaultLabels({ worker: options.worker });
-    collectDefaultMetrics({ register: this.process, eventLoopMonitoringPrecision: 20 });
-    let last = performance.eventLoopUtilization();
-    new Gauge({
-      name: 'serval_event_loop_utilization',
-      help: 'Share of time the event loop was busy since the last scrape.',
-      registers: [this.process],
-      collect() {
-        const now = performance.eventLoopUtilization();
-        this.set(performance.eventLoopUtilization(now, last).utilization);
-        last = now;
-      },
-    });
+    registerScraped(registers, this.process, options);
   }
 
   #versionChildren(model: string, version: string): VersionChildren {
