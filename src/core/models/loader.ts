@@ -45,7 +45,7 @@ export async function loadVersion(
   observe?: RunObserver,
   triton?: TritonPlan,
 ): Promise<LoadedVersion> {
-  const files = triton ? { ...found, onnx: join(found.dir, triton.graphFile) } : found;
+  const files = triton?.graphFile ? { ...found, onnx: join(found.dir, triton.graphFile) } : found;
   const graph = basename(files.onnx);
   const json = basename(files.json);
   let desc = descriptor ?? (await readDescriptor(files.json, json));
@@ -88,8 +88,10 @@ export async function loadVersion(
     throw new Error(`${graph} cannot be loaded: ${ortReason((err as Error).message)}`);
   }
   try {
-    if (triton)
-      return { descriptor: withLabels, generation, ...applyTriton(triton, runtime, withLabels, options) };
+    if (triton) {
+      const applied = applyTriton(triton, runtime, withLabels, options, graph);
+      return { descriptor: withLabels, generation, ...applied };
+    }
     return {
       descriptor: withLabels,
       generation,

@@ -19,6 +19,8 @@ export interface AppliedConfig {
   instances: number;
   /** The fields not applied, each with why. */
   notApplied: string[];
+  /** The graph's file name in the version folder. */
+  graphFile: string;
 }
 
 /** The load options a configuration sets: rows merged (max_batch_size, when it batches), instances, threads. */
@@ -76,6 +78,7 @@ export function applyTriton(
   runtime: ModelRuntime,
   descriptor: Descriptor,
   options: LoadOptions,
+  graphFile: string,
 ): { runtime: ModelRuntime; signature: Signature; triton: AppliedConfig } {
   let binding: Binding;
   try {
@@ -99,5 +102,5 @@ export function applyTriton(
         : 'the model runs on the event loop, faster than a thread would take it (execution "inline")';
     notApplied.push(`instance_group count ${plan.instances} (runs as ${instances}: ${why})`);
   }
-  return { runtime: presented, signature, triton: { plan, binding, instances, notApplied } };
+  return { runtime: presented, signature, triton: { plan, binding, instances, notApplied, graphFile } };
 }

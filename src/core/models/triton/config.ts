@@ -57,8 +57,8 @@ export interface TritonPlan {
   /** Where it was read: `config.pbtxt`, `model.json`, or the load request's `parameters.config`. */
   source: string;
   versionPolicy: VersionPolicy;
-  /** The graph's file in each version folder (default_model_filename). */
-  graphFile: string;
+  /** The graph's file in each version folder (default_model_filename), when the configuration names one. */
+  graphFile: string | undefined;
   /** Inputs or outputs left out: filled from the graph, as Triton's ONNX Runtime backend does. */
   autoComplete: boolean;
   dynamicBatching: boolean;
@@ -280,7 +280,7 @@ export function planConfig(config: TritonConfig, model: string | undefined, sour
     config,
     source,
     versionPolicy: policy,
-    graphFile: config.default_model_filename || 'model.onnx',
+    graphFile: config.default_model_filename || undefined,
     autoComplete,
     dynamicBatching: config.dynamic_batching !== undefined || autoComplete,
     instances: count,

@@ -45,7 +45,7 @@ export function tritonModelConfig(
       ? { dynamic_batching: { preferred_batch_size: [rows], max_queue_delay_microseconds: 0 } }
       : {}),
     instance_group: [{ name: group ?? model.name, kind: 'KIND_CPU', count: applied.instances }],
-    default_model_filename: plan.graphFile,
+    default_model_filename: applied.graphFile,
     parameters: {
       ...Object.fromEntries(
         Object.entries(plan.config.parameters ?? {}).map(([k, v]) => [
