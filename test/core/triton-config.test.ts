@@ -15,6 +15,7 @@ import { parseTextFormat } from '../../src/core/models/triton/text-format.js';
 import type { ModelRuntime } from '../../src/core/runtime/runtime.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { spec } from '../fakes.js';
+import { DOCUMENTED } from '../fixtures/triton/documented.js';
 
 const plan = (text: string, model = 'm'): TritonPlan =>
   planConfig(parseTextFormat(text, modelConfigType(), 'config.pbtxt'), model, 'config.pbtxt');
@@ -140,6 +141,30 @@ describe('a Triton configuration before the graph', () => {
     plan(
       'input [ { name: "x" data_type: TYPE_FP32 dims: [ 2, 4, -1, 6 ] reshape { shape: [ 8, -1, 1, 6 ] } } ]',
     );
+  });
+
+  it('serves or refuses, with a reason, each configuration of Triton’s documentation', () => {
+    const outcome = (text: string) => {
+      try {
+        plan(text, 'any');
+        return 'served';
+      } catch (err) {
+        assert.ok(err instanceof ConfigRefused, String(err));
+        return err.message.split(':')[0];
+      }
+    };
+    const outcomes = new Map(DOCUMENTED.map((d) => [d.source, outcome(d.text.replace(/^name: .*$/m, ''))]));
+    assert.equal(outcomes.get('docs/examples/model_repository/densenet_onnx/config.pbtxt'), 'served');
+    assert.equal(outcomes.get('docs/examples/model_repository/simple/config.pbtxt'), 'served');
+    assert.equal(
+      outcomes.get('docs/examples/model_repository/simple_sequence/config.pbtxt'),
+      'sequence_batching',
+    );
+    assert.equal(outcomes.get('docs/examples/model_repository/simple_identity/config.pbtxt'), 'backend');
+    assert.equal(outcomes.get('docs/user_guide/ensemble_models.md line 60'), 'platform "ensemble"');
+    assert.equal(outcomes.get('docs/user_guide/model_configuration.md line 46'), 'platform');
+    assert.equal(outcomes.get('docs/user_guide/model_configuration.md line 562'), 'instance_group[0].kind');
+    assert.equal(outcomes.get('docs/user_guide/model_configuration.md line 614'), 'served'); // host_policy: a warning
   });
 
   it('parses an ensemble, then refuses it: ensembles are not served yet', () => {
