@@ -1,11 +1,12 @@
 // What one process asks of every serving process (itself included): loading and unloading models, statistics and
-// metrics to sum, log settings to apply. In a cluster the process layer carries these through the primary; alone, they stay local.
+// metrics to sum, log settings to apply. In a cluster the process layer carries these through the primary; alone,
+// they stay local.
 import { ServalError, type ErrorKind } from './errors.js';
 import type { LogSettingsValues } from './log-settings.js';
-import type { Descriptor } from './models/descriptor.js';
+import type { LoadOverride } from './models/descriptor.js';
 
 export type ClusterRequest =
-  | { kind: 'load'; name: string; descriptor?: Descriptor }
+  | { kind: 'load'; name: string; override?: LoadOverride }
   | { kind: 'unload'; name: string }
   | { kind: 'stats' }
   | { kind: 'metrics' }

@@ -1,11 +1,11 @@
 // Loading and unloading models through the repository API: in every serving process (through the cluster's
 // broadcast), answered once all have applied it, or with the error of those that could not.
 import { firstError, type Broadcast } from './cluster.js';
-import type { Descriptor } from './models/descriptor.js';
+import type { LoadOverride } from './models/descriptor.js';
 
 export interface ModelControl {
   /** (Re)loads a model from the repository folder; rejects with the reason when a version fails. */
-  load(name: string, descriptor?: Descriptor): Promise<void>;
+  load(name: string, override?: LoadOverride): Promise<void>;
   /** Stops serving a model; resolves once the calls using it are done. */
   unload(name: string): Promise<void>;
 }
@@ -16,7 +16,7 @@ export function modelControl(broadcast: Broadcast): ModelControl {
     if (error) throw error;
   };
   return {
-    load: (name, descriptor) => apply({ kind: 'load', name, ...(descriptor ? { descriptor } : {}) }),
+    load: (name, override) => apply({ kind: 'load', name, ...(override ? { override } : {}) }),
     unload: (name) => apply({ kind: 'unload', name }),
   };
 }

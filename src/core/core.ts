@@ -131,7 +131,7 @@ function clusterHandler(
         // A worker still loading the start's models applies a change after them, not to a half-known repository.
         case 'load':
           await repository.load();
-          return repository.loadModel(request.name, request.descriptor);
+          return repository.loadModel(request.name, request.override);
         case 'unload':
           await repository.load();
           return repository.unloadModel(request.name);

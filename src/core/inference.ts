@@ -167,7 +167,8 @@ export class Inference {
           ? content.inputs
           : await this.#processor.process(model, content.inputs, this.#maxRows);
       const inputs = decodeInputs(model.runtime.inputs, wire, {
-        maxRows: this.#maxRows,
+        // A Triton configuration's max_batch_size bounds the rows of a request, as in Triton.
+        maxRows: Math.min(this.#maxRows, model.triton?.binding.maxBatchSize || Infinity),
         ...(content.locate ? { locate: content.locate } : {}),
         ...(content.alignedMemory ? { alignedMemory: content.alignedMemory } : {}),
       });

@@ -3,6 +3,7 @@
 import type { ModelVersion, ReadyModel } from './repository.js';
 import type { ImagePlan } from '../processing/declaration.js';
 import type { TensorSpec } from '../tensor/tensor.js';
+import { tritonModelConfig } from './triton/describe.js';
 
 /** The OIP's platform name for ONNX models. */
 export const PLATFORM = 'onnx_onnxv1';
@@ -50,9 +51,10 @@ export function modelMetadata(model: ReadyModel, versions: readonly ModelVersion
 interface ConfigTensor {
   name: string;
   data_type: string;
-  format: string;
+  format?: string;
   dims: number[];
   reshape?: { shape: number[] };
+  label_filename?: string;
 }
 
 export interface ModelConfig {
@@ -67,6 +69,7 @@ export interface ModelConfig {
   instance_group: Record<string, unknown>[];
   default_model_filename: string;
   parameters: Record<string, { string_value: string }>;
+  response_cache?: { enable: boolean };
 }
 
 export interface ConfigLimits {
@@ -101,9 +104,11 @@ function configTensors(
 
 /**
  * The configuration Serval applies to a model: a batch-major model (a dynamic first dim everywhere) takes up to
- * `maxRows` rows a request, its dims then leave the batch out (Triton's max_batch_size convention).
+ * `maxRows` rows a request, its dims then leave the batch out (Triton's max_batch_size convention). A model with a
+ * Triton configuration answers with what Serval applies of it.
  */
 export function modelConfig(model: ReadyModel, limits: ConfigLimits): ModelConfig {
+  if (model.triton) return tritonModelConfig(model, model.triton, limits);
   const { runtime } = model;
   const batched = model.signature.batched;
   return {

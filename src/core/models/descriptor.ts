@@ -5,6 +5,9 @@ import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { errors } from '../errors.js';
 import { InputDeclarationSchema } from '../processing/declaration.js';
+import { readJsonForm } from './triton/json-form.js';
+import { modelConfigType, type ConfigMessage } from './triton/schema.js';
+import { isTritonJson } from './triton/config.js';
 
 const Name = Type.String({
   minLength: 1,
@@ -113,15 +116,20 @@ export function selectVersions(found: readonly string[], policy: VersionPolicy =
   return found.filter((v) => wanted.has(v));
 }
 
+/** What a load through the repository API replaces: the versions' model.json, or the model's Triton configuration. */
+export type LoadOverride =
+  { descriptor: Descriptor; triton?: undefined } | { triton: ConfigMessage; descriptor?: undefined };
+
 /**
- * The repository API's load parameters (REST's JSON object, gRPC's ModelRepositoryParameter values): `config`, Triton's
- * model config override, is here the model.json (as JSON text) the model loads with instead of its own. Model files
- * sent with the request (Triton's `file:` parameters) are refused rather than ignored: the model would load from
- * the repository's files, not the ones sent.
+ * The repository API's load parameters (REST's JSON object, gRPC's ModelRepositoryParameter values): `config` is
+ * Triton's model configuration in its JSON form (as tritonclient sends it), which replaces the model's config.pbtxt,
+ * or else a model.json (as JSON text) its versions load with instead of their own. Model files sent with the request
+ * (Triton's `file:` parameters) are refused rather than ignored: the model would load from the repository's files,
+ * not the ones sent.
  */
 export function loadOverride(
   parameters: Readonly<Record<string, unknown>> | undefined,
-): Descriptor | undefined {
+): LoadOverride | undefined {
   const sent = Object.keys(parameters ?? {}).find((key) => key.startsWith('file:'));
   if (sent !== undefined) {
     throw new errors.INVALID_REQUEST(
@@ -137,11 +145,18 @@ export function loadOverride(
   } catch {
     throw new errors.INVALID_REQUEST('parameters.config is not valid JSON');
   }
+  if (isTritonJson(parsed)) {
+    try {
+      return { triton: readJsonForm(parsed, modelConfigType()) };
+    } catch (err) {
+      throw new errors.INVALID_REQUEST(`parameters.config.${(err as Error).message}`);
+    }
+  }
   const error = Value.Errors(DescriptorSchema, parsed)[0];
   if (error) {
     throw new errors.INVALID_REQUEST(
       `parameters.config${error.instancePath.replaceAll('/', '.')} ${error.message}`,
     );
   }
-  return parsed as Descriptor;
+  return { descriptor: parsed as Descriptor };
 }

@@ -11,6 +11,8 @@ export interface VersionFiles {
   dir: string;
   onnx: string;
   json: string;
+  /** The model's config.pbtxt (Triton's layout), whose changes reload the version too. */
+  config?: string;
 }
 
 export interface ModelFiles {
@@ -63,11 +65,24 @@ function versionIn(dir: string, version: string, files: readonly Entry[]): Versi
   return { version, dir, onnx: join(dir, graph), json: join(dir, json) };
 }
 
-/** The numbered version folders of a model folder that hold a graph, highest first. */
+/**
+ * The numbered version folders of a model folder that hold a graph, highest first. Beside a config.pbtxt (Triton's
+ * layout) every numbered folder is a version, as in Triton: its graph is the configuration's default_model_filename
+ * (model.onnx by default), and a folder without it fails to load with that reason instead of being skipped.
+ */
 async function versionsOf(dir: string, folders: readonly Entry[]): Promise<VersionFiles[]> {
+  const config = folders.some((e) => !e.dir && e.name === 'config.pbtxt')
+    ? join(dir, 'config.pbtxt')
+    : undefined;
   const numbered = folders.filter((e) => e.dir && VERSION.test(e.name));
   const versions = await Promise.all(
-    numbered.map(async (e) => versionIn(join(dir, e.name), e.name, await entries(join(dir, e.name)))),
+    numbered.map(async (e) => {
+      const folder = join(dir, e.name);
+      const found = versionIn(folder, e.name, await entries(folder));
+      if (config === undefined) return found;
+      const onnx = found?.onnx ?? join(folder, 'model.onnx');
+      return { version: e.name, dir: folder, onnx, json: found?.json ?? join(folder, 'model.json'), config };
+    }),
   );
   return versions
     .filter((v): v is VersionFiles => v !== undefined)

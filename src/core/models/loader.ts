@@ -2,7 +2,7 @@
 // and the checked signature. Every failure names the file at fault in words an operator can act on.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadOnnxModel, type LoadOptions } from '../runtime/load.js';
 import type { RunObserver } from '../observe.js';
 import type { ModelRuntime } from '../runtime/runtime.js';
@@ -10,13 +10,17 @@ import { readDescriptor, type Descriptor } from './descriptor.js';
 import type { VersionFiles } from './layout.js';
 import { graphLabels } from './onnx-labels.js';
 import { buildSignature, type Signature } from './signature.js';
+import type { TritonPlan } from './triton/config.js';
+import { applyTriton, tritonDescriptor, tritonOptions, type AppliedConfig } from './triton/apply.js';
 
 export interface LoadedVersion {
   descriptor: Descriptor;
-  /** A digest of the graph and the descriptor: what cached answers of this version are filed under. */
+  /** A digest of the graph, the descriptor and the configuration: what cached answers of this version are filed under. */
   generation: string;
   runtime: ModelRuntime;
   signature: Signature;
+  /** What Serval applies of the model's Triton configuration, when it has one. */
+  triton?: AppliedConfig;
 }
 
 /** onnxruntime's messages carry its source path and a C++ signature before the reason: only the reason is kept. */
@@ -30,18 +34,22 @@ export function ortReason(message: string): string {
 }
 
 /**
- * Loads a version. `descriptor` replaces its model.json (the repository API's parameters.config). The graph is
- * read once: hashed, searched for its own class labels, and handed to onnxruntime.
+ * Loads a version. `descriptor` replaces its model.json (the repository API's parameters.config); `triton` is the
+ * model's Triton configuration, applied to the graph it names. The graph is read once: hashed, searched for its own
+ * class labels, and handed to onnxruntime.
  */
 export async function loadVersion(
-  files: VersionFiles,
+  found: VersionFiles,
   options: LoadOptions,
   descriptor?: Descriptor,
   observe?: RunObserver,
+  triton?: TritonPlan,
 ): Promise<LoadedVersion> {
+  const files = triton?.graphFile ? { ...found, onnx: join(found.dir, triton.graphFile) } : found;
   const graph = basename(files.onnx);
   const json = basename(files.json);
-  const desc = descriptor ?? (await readDescriptor(files.json, json));
+  let desc = descriptor ?? (await readDescriptor(files.json, json));
+  if (triton) desc = await tritonDescriptor(triton, desc, found);
   let bytes: Buffer;
   try {
     bytes = await readFile(files.onnx);
@@ -54,7 +62,7 @@ export async function loadVersion(
   const generation = createHash('sha256')
     .update(`${bytes.length}\0`)
     .update(bytes)
-    .update(`\0${JSON.stringify(desc)}`)
+    .update(`\0${JSON.stringify(desc)}\0${JSON.stringify(triton?.config ?? null)}`)
     .digest('base64url')
     .slice(0, 16);
 
@@ -72,7 +80,7 @@ export async function loadVersion(
     runtime = await loadOnnxModel(
       files.onnx,
       `${files.onnx}#${generation}`,
-      { ...options, mode },
+      triton ? tritonOptions(triton, { ...options, mode }) : { ...options, mode },
       bytes,
       observe,
     );
@@ -80,6 +88,10 @@ export async function loadVersion(
     throw new Error(`${graph} cannot be loaded: ${ortReason((err as Error).message)}`);
   }
   try {
+    if (triton) {
+      const applied = applyTriton(triton, runtime, withLabels, options, graph);
+      return { descriptor: withLabels, generation, ...applied };
+    }
     return {
       descriptor: withLabels,
       generation,

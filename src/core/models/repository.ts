@@ -1,17 +1,20 @@
 // The model repository: which models and versions serve, loading and unloading them (at start, through the
 // repository API, or by watching the folder), and the lookups every protocol makes.
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { errors, excerpt, withExtras } from '../errors.js';
 import type { Observer } from '../observe.js';
 import type { LoadOptions } from '../runtime/load.js';
 import type { ModelRuntime } from '../runtime/runtime.js';
-import { readSettings, selectVersions, type Descriptor, type VersionPolicy } from './descriptor.js';
+import { selectVersions, type Descriptor, type LoadOverride, type VersionPolicy } from './descriptor.js';
 import { discover, type ModelFiles, type VersionFiles } from './layout.js';
 import { loadVersion } from './loader.js';
 import type { Signature } from './signature.js';
+import type { AppliedConfig } from './triton/apply.js';
+import type { TritonPlan } from './triton/config.js';
+import { readModelSettings } from './triton/settings.js';
 
 export { MODEL_NAME } from './layout.js';
 
@@ -30,6 +33,8 @@ export interface ModelVersion {
   generation?: string;
   runtime?: ModelRuntime;
   signature?: Signature;
+  /** What Serval applies of the model's Triton configuration (config.pbtxt), when it has one. */
+  triton?: AppliedConfig;
 }
 
 /** A version that can serve predictions. */
@@ -95,7 +100,7 @@ function isReady(model: ModelVersion | undefined): model is ReadyModel {
 
 async function fingerprintOf(files: VersionFiles): Promise<string> {
   const parts = await Promise.all(
-    [files.onnx, files.json].map((path) =>
+    [files.onnx, files.json, ...(files.config ? [files.config] : [])].map((path) =>
       stat(path).then(
         (s) => `${s.size}:${s.mtimeMs}`,
         () => '-',
@@ -220,7 +225,7 @@ export class ModelRepository {
    * beside the old, which serves until the new one is ready), the others unloaded. A version that fails to load
    * leaves the one it would replace serving, with the reason in the index.
    */
-  async #apply(files: ModelFiles, how: { startup?: boolean; descriptor?: Descriptor }): Promise<void> {
+  async #apply(files: ModelFiles, how: { startup?: boolean } & Partial<LoadOverride>): Promise<void> {
     const { log } = this.#options;
     const model = this.#models.get(files.name) ?? {
       name: files.name,
@@ -232,11 +237,12 @@ export class ModelRepository {
     this.#models.set(files.name, model);
     model.unloaded = false;
     let policy: VersionPolicy | undefined;
+    let triton: TritonPlan | undefined;
     let settingsError: string | undefined;
     try {
-      policy = files.versions.some((v) => v.dir !== files.dir)
-        ? (await readSettings(join(files.dir, 'model.json'))).versionPolicy
-        : undefined;
+      // A single model's folder is named by the server's settings, not by a configuration's name.
+      const named = resolve(files.dir) !== this.#options.root;
+      ({ policy, triton } = await readModelSettings(files, how.triton, named));
     } catch (err) {
       settingsError = (err as Error).message;
     }
@@ -252,7 +258,7 @@ export class ModelRepository {
       const fingerprint = await fingerprintOf(version);
       if (settingsError !== undefined) {
         // Without its settings the model's versions are unknown: what serves keeps serving, nothing new loads.
-        const failed = this.#failedSlot(files.name, version, `model.json: ${settingsError}`);
+        const failed = this.#failedSlot(files.name, version, settingsError);
         next.push(current && isReady(current.entry) ? this.#keep(current, failed) : failed);
         continue;
       }
@@ -260,6 +266,7 @@ export class ModelRepository {
         current &&
         current.fingerprint === fingerprint &&
         how.descriptor === undefined &&
+        how.triton === undefined &&
         !current.override &&
         current.entry.state !== 'FAILED'
       ) {
@@ -267,7 +274,14 @@ export class ModelRepository {
         next.push(current);
         continue;
       }
-      const loaded = await this.#loadSlot(files.name, version, fingerprint, how.descriptor);
+      const loaded = await this.#loadSlot(
+        files.name,
+        version,
+        fingerprint,
+        how.descriptor,
+        triton,
+        how.triton,
+      );
       next.push(
         current && isReady(current.entry) && loaded.entry.state !== 'READY'
           ? this.#keep(current, loaded)
@@ -285,7 +299,10 @@ export class ModelRepository {
     for (const version of files.versions.filter((v) => !wanted.has(v.version))) {
       if (missing === 0) break;
       let slot = model.slots.find((s) => s.entry.version === version.version && isReady(s.entry));
-      if (!slot && fallback) slot = await this.#loadSlot(files.name, version, await fingerprintOf(version));
+      if (!slot && fallback) {
+        const fingerprint = await fingerprintOf(version);
+        slot = await this.#loadSlot(files.name, version, fingerprint, how.descriptor, triton, how.triton);
+      }
       if (!slot || !isReady(slot.entry)) continue;
       slot.entry.reason = `serving in place of version ${failed.join(', ')}, which failed to load`;
       next.push(slot);
@@ -304,6 +321,13 @@ export class ModelRepository {
         reason: 'not in the version policy',
       }));
     for (const slot of gone) void this.#retire(slot);
+    const notApplied = new Set(next.flatMap((s) => s.entry.triton?.notApplied ?? []));
+    if (notApplied.size > 0) {
+      log.warn(
+        { model: files.name, source: triton?.source, notApplied: [...notApplied] },
+        'model configuration fields not applied',
+      );
+    }
     for (const { entry } of next) {
       if (entry.state === 'FAILED') {
         log.error(
@@ -332,12 +356,15 @@ export class ModelRepository {
     files: VersionFiles,
     fingerprint: string,
     descriptor?: Descriptor,
+    triton?: TritonPlan,
+    tritonOverride?: unknown,
   ): Promise<Slot> {
     const { log, load, root, observer } = this.#options;
     const entry: ModelVersion = { name, version: files.version, state: 'LOADING', descriptor: {} };
     const started = performance.now();
     try {
-      const loaded = await loadVersion(files, load, descriptor, observer?.runs(name, files.version));
+      const runs = observer?.runs(name, files.version);
+      const loaded = await loadVersion(files, load, descriptor, runs, triton);
       Object.assign(entry, loaded, { state: 'READY' });
       log.info(
         {
@@ -353,7 +380,8 @@ export class ModelRepository {
       entry.reason = (err as Error).message.split('\n')[0]?.replaceAll(root, '<models>').slice(0, 400);
     }
     observer?.loaded(name, files.version, (performance.now() - started) / 1000, entry.state === 'READY');
-    const slot = { entry, files, fingerprint, override: descriptor !== undefined, inFlight: 0 };
+    const override = descriptor !== undefined || tritonOverride !== undefined;
+    const slot = { entry, files, fingerprint, override, inFlight: 0 };
     this.#slots.set(entry, slot);
     return slot;
   }
@@ -410,13 +438,13 @@ export class ModelRepository {
 
   /**
    * The repository API's load: (re)loads a model from its folder, optionally with a descriptor replacing its
-   * model.json. Resolves when done; throws MODEL_NOT_FOUND when the folder has no such model, and INVALID_INPUT
-   * naming the versions when a version could not load.
+   * model.json or a Triton configuration replacing its config.pbtxt. Resolves when done; throws MODEL_NOT_FOUND when
+   * the folder has no such model, and INVALID_INPUT naming the versions when a version could not load.
    */
-  async loadModel(name: string, descriptor?: Descriptor): Promise<void> {
+  async loadModel(name: string, override?: LoadOverride): Promise<void> {
     const files = (await this.#discover()).get(name);
     if (!files) throw new errors.MODEL_NOT_FOUND(excerpt(name));
-    await this.#serialized(name, () => this.#apply(files, descriptor ? { descriptor } : {}));
+    await this.#serialized(name, () => this.#apply(files, override ?? {}));
     const failed =
       this.#models.get(name)?.slots.filter((s) => s.entry.state === 'FAILED' || s.entry.reason) ?? [];
     if (failed.length > 0) {
@@ -466,8 +494,12 @@ export class ModelRepository {
       const model = this.#models.get(name);
       if (model) {
         for (const slot of model.slots) {
-          const { version, state, reason } = slot.entry;
-          rows.push({ name, version, state, reason: reason ?? '' });
+          const { version, state, reason, triton } = slot.entry;
+          // A version that serves names the configuration's fields it does not apply.
+          const notApplied = triton?.notApplied.length
+            ? `${triton.plan.source}: not applied: ${triton.notApplied.join('; ')}`
+            : '';
+          rows.push({ name, version, state, reason: reason ?? notApplied });
         }
         rows.push(...model.idle);
       } else {

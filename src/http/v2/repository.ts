@@ -25,7 +25,8 @@ const IndexSchema = Type.Array(
 const LoadRequestSchema = Type.Object({
   parameters: Type.Optional(
     Type.Record(Type.String(), Type.Unknown(), {
-      description: 'config: a model.json (as a JSON string) to load the model with instead of its own.',
+      description:
+        "config (a JSON string): Triton's model configuration in its JSON form, replacing the model's config.pbtxt, or a model.json its versions load with instead of their own.",
     }),
   ),
 });

@@ -111,9 +111,12 @@ export const ReadySchema = Type.Object({ ready: Type.Boolean() });
 const ConfigTensorSchema = Type.Object({
   name: Type.String(),
   data_type: Type.String({ examples: ['TYPE_FP32'] }),
-  format: Type.String(),
+  format: Type.Optional(Type.String({ description: 'Inputs only.' })),
   dims: Type.Array(Type.Integer()),
   reshape: Type.Optional(Type.Object({ shape: Type.Array(Type.Integer()) })),
+  label_filename: Type.Optional(
+    Type.String({ description: 'Outputs only: the class labels of a Triton model.' }),
+  ),
 });
 
 /** Triton's ModelConfig in its JSON form, as `tritonclient`'s get_model_config returns it. */
@@ -131,6 +134,7 @@ export const ModelConfigSchema = Type.Object({
   instance_group: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   default_model_filename: Type.String(),
   parameters: Type.Record(Type.String(), Type.Object({ string_value: Type.String() })),
+  response_cache: Type.Optional(Type.Object({ enable: Type.Boolean() })),
 });
 
 export type ModelConfig = Static<typeof ModelConfigSchema>;
