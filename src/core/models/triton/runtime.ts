@@ -60,7 +60,7 @@ export class TritonRuntime implements ModelRuntime {
     return this.#inner.pending;
   }
 
-  async predict(feeds: TensorMap, deadline?: number): Promise<TensorMap> {
+  async predict(feeds: TensorMap, deadline?: number, signal?: AbortSignal): Promise<TensorMap> {
     const batched = this.#binding.maxBatchSize > 0;
     let graphFeeds = feeds;
     if (this.#reshapedInputs.length > 0) {
@@ -70,7 +70,7 @@ export class TritonRuntime implements ModelRuntime {
         if (tensor) graphFeeds[b.name] = reshaped(tensor, b.dims, b.reshape as number[], batched);
       }
     }
-    const all = await this.#inner.predict(graphFeeds, deadline);
+    const all = await this.#inner.predict(graphFeeds, deadline, signal);
     const answer: TensorMap = {};
     for (const b of this.#binding.outputs) {
       const tensor = all[b.name];
