@@ -13,6 +13,7 @@ import { metadataText } from './guard.js';
 import type { ModelInferRequest } from './messages.js';
 import { callRequestId, deadlineOf, type RpcDeps, unary } from './rpc.js';
 import { failureOf, serviceError } from './status.js';
+import { MalformedMessage } from './strict.js';
 import { streamError, streamResponse, withId } from './wire.js';
 
 /** cache-control: no-cache (or no-store) in the metadata: compute afresh, as the HTTP header does. */
@@ -147,6 +148,7 @@ export function modelStreamInfer(
 
     // A refused token or scope ends the whole call with its status; no request of it runs.
     let refused: ReturnType<typeof failureOf> | undefined;
+    let malformed = false;
     const admitted: Promise<Principal | null> = deps.guard.authenticate(
       call.metadata,
       peer,
@@ -158,8 +160,15 @@ export function modelStreamInfer(
       tail = tail.then(() => finish(failure.code, failure));
     });
 
-    call.on('data', (request: ModelInferRequest) => {
-      if (ended || streams.closing) return; // taken no more: the status that ends the stream says so
+    call.on('data', (request: ModelInferRequest | MalformedMessage) => {
+      if (ended || streams.closing || malformed) return; // taken no more: the status that ends the stream says so
+      if (request instanceof MalformedMessage) {
+        // The requests before it are answered first; then the stream ends with INVALID_ARGUMENT.
+        malformed = true;
+        const failure = failureOf(request.error());
+        tail = tail.then(() => finish(failure.code, failure));
+        return;
+      }
       fields.messages = (fields.messages ?? 0) + 1;
       const messageStarted = performance.now();
       const own: RpcFields = {};
@@ -179,7 +188,7 @@ export function modelStreamInfer(
               probe: true,
               fault: failure.fault,
             });
-            return streamError(serviceError(failure, reqId).details ?? failure.details);
+            return streamError(serviceError(failure, reqId).details);
           },
         );
       tail = tail.then(async () => {

@@ -56,7 +56,7 @@ export function failureOf(err: unknown): CallFailure {
  * The error a call ends with. Trailing metadata carries the request id (quoted by INTERNAL messages too, so that a
  * report can be found in the log), the Serval code and, when there is one, retry-after in seconds.
  */
-export function serviceError(failure: CallFailure, requestId: string): Partial<StatusObject> {
+export function serviceError(failure: CallFailure, requestId: string): StatusObject {
   const metadata = new Metadata();
   metadata.set('x-request-id', requestId);
   metadata.set('serval-error-code', failure.serval);
