@@ -75,7 +75,7 @@ function qualify(files: readonly FileDescriptorProto[]): void {
 const registries = new WeakMap<readonly Uint8Array[], FileRegistry>();
 
 /** One registry per set of file descriptors (proto-loader shares one array between the methods of a load). */
-function registryOf(protos: readonly Uint8Array[]): FileRegistry {
+export function registryOf(protos: readonly Uint8Array[]): FileRegistry {
   let registry = registries.get(protos);
   if (registry === undefined) {
     const files = protos.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
