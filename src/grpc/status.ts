@@ -1,7 +1,7 @@
 // The gRPC side of errors: the one mapping from the core's error kinds to gRPC status codes (as Triton's
 // src/grpc maps its core's codes), and the status a call ends with.
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
-import { ServalError, type ErrorKind } from '../core/errors.js';
+import { boundedMessage, ServalError, type ErrorKind } from '../core/errors.js';
 
 const CODE: Record<ErrorKind, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
@@ -63,5 +63,5 @@ export function serviceError(failure: CallFailure, requestId: string): StatusObj
   if (failure.retryAfter !== undefined) metadata.set('retry-after', String(failure.retryAfter));
   const details =
     failure.code === status.INTERNAL ? `${failure.details} (request id ${requestId})` : failure.details;
-  return { code: failure.code, details, metadata };
+  return { code: failure.code, details: boundedMessage(details), metadata };
 }
