@@ -57,6 +57,29 @@ describe('bounds, end to end', () => {
     assert.ok(error.length < 300, `${error.length} characters`);
   });
 
+  it('refuses a load override whose features nest 5,000 deep, over REST and gRPC, and keeps serving', async () => {
+    const config = `{"features": ${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const res = await fetch(`${server.base}/v2/repository/models/iris/load`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ parameters: { config } }),
+    });
+    assert.equal(res.status, 400);
+    assert.match(
+      ((await res.json()) as { error: string }).error,
+      /parameters\.config nests arrays and objects more than 32 deep/,
+    );
+    const err = await rejection(
+      client.call('RepositoryModelLoad', {
+        model_name: 'iris',
+        parameters: { config: { string_param: config } },
+      }),
+    );
+    assert.equal(err.code, status.INVALID_ARGUMENT, err.details);
+    assert.match(err.details, /parameters\.config nests arrays and objects more than 32 deep/);
+    await client.call('ModelInfer', irisRequest());
+  });
+
   it('quotes at most an excerpt of a long name, over gRPC whose schema has no length limit', async () => {
     const request = irisRequest();
     const name = 'n'.repeat(1_000_000);
