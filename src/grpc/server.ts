@@ -36,6 +36,7 @@ export function serverOptions(config: Config): ServerOptions {
     'grpc.max_send_message_length': config.grpcMaxSendBytes,
     'grpc.keepalive_time_ms': config.grpcKeepaliveTimeMs,
     'grpc.keepalive_timeout_ms': config.grpcKeepaliveTimeoutMs,
+    'grpc.max_concurrent_streams': config.grpcMaxConcurrentStreams,
     // channelz (per-call counters for the channelz admin service, which Serval does not serve) costs every call.
     'grpc.enable_channelz': 0,
     ...(config.grpcMaxConnectionAgeMs > 0
@@ -111,7 +112,10 @@ export async function createGrpcServer(config: Config, core: Core): Promise<Grpc
     guard: new Guard(await verifierOf(config), rateLimiterOf(core), config),
     access: new AccessLog(log, SERVICE_NAME),
   };
-  const streams = new Streams();
+  const streams = new Streams({
+    stream: config.grpcStreamMaxPendingBytes,
+    all: config.grpcAllStreamsMaxPendingBytes,
+  });
   // A stream answers the requests before a malformed one first: it ends itself (infer.ts).
   const streamPath = `/${SERVICE_NAME}/ModelStreamInfer`;
   const server = new StrictServer({

@@ -1,6 +1,6 @@
 // The config loader: defaults, env overrides, errors naming the key, the README table, CPU quotas.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,11 +81,15 @@ describe('createConfig', () => {
     assert.throws(() => createConfig({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 }), /headersTimeoutMs/);
   });
 
-  it('documents every key and its environment variable in the README', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('documents every key and its environment variable in the README or a page of docs/', () => {
+    const docs = new URL('../../docs/', import.meta.url);
+    const pages = readdirSync(docs).filter((name) => name.endsWith('.md'));
+    const text = [new URL('../../README.md', import.meta.url), ...pages.map((name) => new URL(name, docs))]
+      .map((url) => readFileSync(url, 'utf8'))
+      .join('\n');
     for (const key of configKeys) {
-      assert.ok(readme.includes(`| \`${key}\``), `README lacks ${key}`);
-      assert.ok(readme.includes(`\`${envName(key)}\``), `README lacks ${envName(key)}`);
+      assert.ok(text.includes(`| \`${key}\``), `the docs lack ${key}`);
+      assert.ok(text.includes(`\`${envName(key)}\``), `the docs lack ${envName(key)}`);
     }
   });
 
