@@ -3,6 +3,7 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { FILE_JSON_BOUNDS, parseBoundedJson } from '../lib/bounded-json.js';
 import { ALL_SCOPES } from './scopes.js';
 
 const scrypt = (secret: string, salt: Buffer, length: number, options: ScryptOptions) =>
@@ -20,6 +21,7 @@ export const ClientsFileSchema = Type.Object({
       },
       { additionalProperties: false },
     ),
+    { maxItems: 10_000 },
   ),
 });
 
@@ -65,7 +67,7 @@ export class ClientRegistry {
   }
 
   static fromFile(path: string): ClientRegistry {
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const parsed = parseBoundedJson(readFileSync(path, 'utf8'), FILE_JSON_BOUNDS);
     const error = Value.Errors(ClientsFileSchema, parsed)[0];
     if (error) throw new Error(`clients file ${error.instancePath || '/'} ${error.message}`);
     return new ClientRegistry((parsed as Static<typeof ClientsFileSchema>).clients);

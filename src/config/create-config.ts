@@ -1,6 +1,7 @@
 // Builds the validated Config from a config file object and an environment; pure, so tests call it directly.
 import { readFileSync, statSync } from 'node:fs';
 import { Value } from 'typebox/value';
+import { FILE_JSON_BOUNDS, parseBoundedJson } from '../lib/bounded-json.js';
 import { closest } from '../lib/closest.js';
 import { ConfigSchema, type Config } from './schema.js';
 
@@ -156,9 +157,10 @@ export function readConfigFile(path: string | undefined): Record<string, unknown
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseBoundedJson(text, FILE_JSON_BOUNDS);
   } catch (err) {
-    throw new ConfigError(`Config file ${target} is not valid JSON: ${(err as Error).message}`);
+    const what = err instanceof SyntaxError ? `is not valid JSON: ${err.message}` : (err as Error).message;
+    throw new ConfigError(`Config file ${target} ${what}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`Config file ${target} must hold a JSON object`);

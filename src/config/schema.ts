@@ -228,6 +228,27 @@ export const ConfigSchema = Type.Object(
       default: 0,
       description: 'Time calls get to finish on a connection closed by its age; 0 = as long as they need.',
     }),
+    grpcMaxConcurrentStreams: Type.Integer({
+      minimum: 1,
+      maximum: INT32_MAX,
+      default: 100,
+      description:
+        'Calls (HTTP/2 streams) open at once on one gRPC connection; a client opens more as earlier ones end (SETTINGS_MAX_CONCURRENT_STREAMS).',
+    }),
+    grpcStreamMaxPendingBytes: Type.Integer({
+      minimum: 65_536,
+      maximum: INT32_MAX,
+      default: 8_388_608,
+      description:
+        'ModelStreamInfer: most bytes of requests in progress and answers not yet sent that one stream holds; past it the stream reads no more requests until the client reads answers.',
+    }),
+    grpcAllStreamsMaxPendingBytes: Type.Integer({
+      minimum: 65_536,
+      maximum: Number.MAX_SAFE_INTEGER,
+      default: 134_217_728,
+      description:
+        'The same bound over all ModelStreamInfer streams of a process: past it, every stream reads no more requests until answers are sent.',
+    }),
     grpcTlsCertFile: Optional('PEM certificate (chain) for gRPC over TLS; with grpcTlsKeyFile.'),
     grpcTlsKeyFile: Optional('PEM private key for gRPC over TLS; with grpcTlsCertFile.'),
 

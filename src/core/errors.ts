@@ -116,3 +116,26 @@ export function excerpt(value: unknown, max = 40): string {
         : ((JSON.stringify(value) as string | undefined) ?? String(value));
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
+
+/** A list in a message: at most `max` items written out, then how many more there are. */
+export function excerptList(items: readonly string[], max = 16): string {
+  const more = items.length - max;
+  return more > 0 ? `${items.slice(0, max).join(', ')}, … ${more} more` : items.join(', ');
+}
+
+/** The most bytes of UTF-8 an error message has when it reaches a client, whatever it quotes. */
+export const MAX_MESSAGE_BYTES = 2048;
+
+/**
+ * A message cut to MAX_MESSAGE_BYTES: the last guard behind the excerpts. gRPC sends it percent-encoded in a header
+ * (at most three times its bytes: 6 KiB), within the 8 KiB of metadata grpc-js and grpcio clients accept by default.
+ */
+export function boundedMessage(message: string): string {
+  if (message.length <= MAX_MESSAGE_BYTES / 3 || Buffer.byteLength(message) <= MAX_MESSAGE_BYTES)
+    return message;
+  // A character cut in two decodes as U+FFFD: dropped with the rest of the cut.
+  const cut = Buffer.from(message)
+    .subarray(0, MAX_MESSAGE_BYTES - 3)
+    .toString('utf8');
+  return `${cut.replace(/\uFFFD$/, '')}…`;
+}

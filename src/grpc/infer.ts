@@ -12,6 +12,7 @@ import { metadataText } from './guard.js';
 import type { ModelInferRequest } from './messages.js';
 import { callRequestId, deadlineOf, type RpcDeps, unary } from './rpc.js';
 import { failureOf, serviceError } from './status.js';
+import { MalformedMessage } from './strict.js';
 import { streamError, streamResponse, withId } from './wire.js';
 
 /** One inference: the request read as the core's request, one call of the core's pipeline, the encoded answer. */
@@ -73,13 +74,56 @@ export function modelInfer(deps: RpcDeps, core: Core) {
   );
 }
 
-/** The open streams of a server, so that a drain can end each once its answers are written. */
+/** How many bytes ModelStreamInfer streams may hold: each one, and all of a process together. */
+export interface StreamBounds {
+  stream: number;
+  all: number;
+}
+
+/**
+ * The open streams of a server, so that a drain can end each once its answers are written; and the bytes they hold
+ * together (requests in progress, answers not yet sent), so that past the process's bound every stream stops reading
+ * until some are sent.
+ */
 export class Streams {
   #open = new Set<(why: string) => Promise<void>>();
   #closing = false;
+  #held = 0;
+  /** Streams stopped by the process's bound: told when bytes are released. */
+  #waiting = new Set<() => void>();
+  readonly bounds: StreamBounds;
+
+  constructor(bounds: StreamBounds) {
+    this.bounds = bounds;
+  }
 
   get closing(): boolean {
     return this.#closing;
+  }
+
+  /** Bytes held by all streams. */
+  get heldBytes(): number {
+    return this.#held;
+  }
+
+  /** Whether all streams together hold more than their bound. */
+  get full(): boolean {
+    return this.#held > this.bounds.all;
+  }
+
+  hold(bytes: number): void {
+    this.#held += bytes;
+  }
+
+  release(bytes: number): void {
+    this.#held -= bytes;
+    if (!this.full) for (const wake of [...this.#waiting]) wake();
+  }
+
+  /** `wake` is called whenever bytes are released while it waits. */
+  wait(wake: () => void, waiting: boolean): void {
+    if (waiting) this.#waiting.add(wake);
+    else this.#waiting.delete(wake);
   }
 
   add(close: (why: string) => Promise<void>): () => void {
@@ -94,12 +138,29 @@ export class Streams {
   }
 }
 
+/** About the memory a request holds while it is in progress: its tensors' bytes, and a little for the rest. */
+function requestBytes(request: ModelInferRequest): number {
+  let bytes = 256;
+  for (const raw of request.raw_input_contents) bytes += raw.length;
+  for (const input of request.inputs) {
+    const contents = input.contents;
+    if (contents === null) continue;
+    for (const value of Object.values(contents) as unknown[][]) bytes += value.length * 8;
+    for (const value of contents.bytes_contents) bytes += value.length;
+  }
+  return bytes;
+}
+
 type Duplex = ServerDuplexStream<ModelInferRequest, Buffer>;
 
 /**
  * Requests run as they arrive (concurrent ones batch together) and their answers are written in request order. The
  * call is authenticated once; each request counts against the predict budget. On a drain the stream stops taking
  * requests, writes what it owes, and ends: OK if the client had half-closed, else UNAVAILABLE (open a new stream).
+ * Flow control: requests in progress and answers not yet sent (until the transport takes them, which it does as the
+ * client reads) are counted in bytes; past the stream's bound or all streams', the stream stops reading requests
+ * (call.pause(): HTTP/2 then holds the client's requests in its window) and reads on once under them. Every request
+ * read is answered, in order.
  */
 export function modelStreamInfer(
   deps: RpcDeps,
@@ -119,10 +180,38 @@ export function modelStreamInfer(
     /** The answers so far, written in order: each waits for the one before. */
     let tail: Promise<void> = Promise.resolve();
 
+    /** Bytes this stream holds (also counted in `streams`), and whether it has stopped reading for them. */
+    let held = 0;
+    let paused = false;
+    const throttle = () => {
+      // Past all streams' bound a stream holding nothing still reads one request at a time: stalled readers that fill
+      // the process's bound slow the other streams down, and stop none.
+      const over = !ended && (held > streams.bounds.stream || (streams.full && held > 0));
+      if (over === paused) return;
+      paused = over;
+      streams.wait(throttle, over);
+      if (over) call.pause();
+      else call.resume();
+    };
+    const hold = (bytes: number) => {
+      held += bytes;
+      streams.hold(bytes);
+      throttle();
+    };
+    const release = (bytes: number) => {
+      held -= bytes;
+      streams.release(bytes);
+      throttle();
+    };
+
     const finish = (code: status, failure?: ReturnType<typeof failureOf>) => {
       if (ended) return;
       ended = true;
       forget();
+      // Whatever is still counted (answers a cancelled call never sent) is given back.
+      streams.wait(throttle, false);
+      streams.release(held);
+      held = 0;
       deps.access.write(method, reqId, startedAt, code, fields, { fault: failure?.fault });
       if (cancelled) return;
       if (failure) call.emit('error', serviceError(failure, reqId));
@@ -140,6 +229,7 @@ export function modelStreamInfer(
 
     // A refused token or scope ends the whole call with its status; no request of it runs.
     let refused: ReturnType<typeof failureOf> | undefined;
+    let malformed = false;
     const admitted: Promise<Principal | null> = deps.guard.authenticate(
       call.metadata,
       peer,
@@ -151,11 +241,20 @@ export function modelStreamInfer(
       tail = tail.then(() => finish(failure.code, failure));
     });
 
-    call.on('data', (request: ModelInferRequest) => {
-      if (ended || streams.closing) return; // taken no more: the status that ends the stream says so
+    call.on('data', (request: ModelInferRequest | MalformedMessage) => {
+      if (ended || streams.closing || malformed) return; // taken no more: the status that ends the stream says so
+      if (request instanceof MalformedMessage) {
+        // The requests before it are answered first; then the stream ends with INVALID_ARGUMENT.
+        malformed = true;
+        const failure = failureOf(request.error());
+        tail = tail.then(() => finish(failure.code, failure));
+        return;
+      }
       fields.messages = (fields.messages ?? 0) + 1;
       const messageStarted = performance.now();
       const own: RpcFields = {};
+      const size = requestBytes(request);
+      hold(size);
       const answer = admitted
         .then((principal) => deps.guard.count(principal, peer, 'predict'))
         .then(() => inferOne(core, request, call, own, signal))
@@ -172,12 +271,22 @@ export function modelStreamInfer(
               probe: true,
               fault: failure.fault,
             });
-            return streamError(serviceError(failure, reqId).details ?? failure.details);
+            return streamError(serviceError(failure, reqId).details);
           },
         );
+      // The request's bytes give way to its answer's, held until the transport takes them.
+      const counted = answer.then((bytes) => {
+        if (!ended) hold(bytes.length);
+        if (!ended) release(size);
+        return bytes;
+      });
       tail = tail.then(async () => {
-        const bytes = await answer;
-        if (!ended && !cancelled && refused === undefined) call.write(bytes);
+        const bytes = await counted;
+        if (ended) return;
+        if (cancelled || refused !== undefined) return release(bytes.length);
+        call.write(bytes, () => {
+          if (!ended) release(bytes.length);
+        });
       });
     });
     call.on('end', () => {

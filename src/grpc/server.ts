@@ -3,7 +3,7 @@
 // reflection (grpcurl without the .proto), on @grpc/grpc-js.
 import { readFileSync } from 'node:fs';
 import type { Http2Session } from 'node:http2';
-import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
+import { ServerCredentials, type Server, type ServerOptions } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { TokenVerifier } from '../auth/verifier.js';
@@ -15,6 +15,7 @@ import { loadDefinitions, SERVICE_NAME } from './definitions.js';
 import { Guard } from './guard.js';
 import { Streams } from './infer.js';
 import { inferenceService } from './service.js';
+import { refuseMalformed, StrictServer } from './strict.js';
 
 export interface GrpcServer {
   /** Binds grpcHost:grpcPort and serves; resolves with the bound port (the chosen one for port 0). */
@@ -35,6 +36,7 @@ export function serverOptions(config: Config): ServerOptions {
     'grpc.max_send_message_length': config.grpcMaxSendBytes,
     'grpc.keepalive_time_ms': config.grpcKeepaliveTimeMs,
     'grpc.keepalive_timeout_ms': config.grpcKeepaliveTimeoutMs,
+    'grpc.max_concurrent_streams': config.grpcMaxConcurrentStreams,
     // channelz (per-call counters for the channelz admin service, which Serval does not serve) costs every call.
     'grpc.enable_channelz': 0,
     ...(config.grpcMaxConnectionAgeMs > 0
@@ -110,8 +112,16 @@ export async function createGrpcServer(config: Config, core: Core): Promise<Grpc
     guard: new Guard(await verifierOf(config), rateLimiterOf(core), config),
     access: new AccessLog(log, SERVICE_NAME),
   };
-  const streams = new Streams();
-  const server = new Server(serverOptions(config));
+  const streams = new Streams({
+    stream: config.grpcStreamMaxPendingBytes,
+    all: config.grpcAllStreamsMaxPendingBytes,
+  });
+  // A stream answers the requests before a malformed one first: it ends itself (infer.ts).
+  const streamPath = `/${SERVICE_NAME}/ModelStreamInfer`;
+  const server = new StrictServer({
+    ...serverOptions(config),
+    interceptors: [refuseMalformed(log, new Set([streamPath]))],
+  });
   server.addService(definitions.service, inferenceService(deps, core, streams));
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);

@@ -1,7 +1,7 @@
 // The gRPC side of errors: the one mapping from the core's error kinds to gRPC status codes (as Triton's
 // src/grpc maps its core's codes), and the status a call ends with.
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
-import { ServalError, type ErrorKind } from '../core/errors.js';
+import { boundedMessage, ServalError, type ErrorKind } from '../core/errors.js';
 
 const CODE: Record<ErrorKind, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
@@ -58,12 +58,12 @@ export function failureOf(err: unknown): CallFailure {
  * The error a call ends with. Trailing metadata carries the request id (quoted by INTERNAL messages too, so that a
  * report can be found in the log), the Serval code and, when there is one, retry-after in seconds.
  */
-export function serviceError(failure: CallFailure, requestId: string): Partial<StatusObject> {
+export function serviceError(failure: CallFailure, requestId: string): StatusObject {
   const metadata = new Metadata();
   metadata.set('x-request-id', requestId);
   metadata.set('serval-error-code', failure.serval);
   if (failure.retryAfter !== undefined) metadata.set('retry-after', String(failure.retryAfter));
   const details =
     failure.code === status.INTERNAL ? `${failure.details} (request id ${requestId})` : failure.details;
-  return { code: failure.code, details, metadata };
+  return { code: failure.code, details: boundedMessage(details), metadata };
 }

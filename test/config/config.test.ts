@@ -108,6 +108,14 @@ describe('readConfigFile', () => {
     await writeFile(join(dir, 'array.json'), '[1]');
     assert.throws(() => readConfigFile(join(dir, 'array.json')), /JSON object/);
   });
+
+  it('refuses a file nested deeper or larger than files may be, naming the bound', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'serval-config-'));
+    await writeFile(join(dir, 'deep.json'), `{"corsOrigins": ${'['.repeat(5000)}${']'.repeat(5000)}}`);
+    assert.throws(() => readConfigFile(join(dir, 'deep.json')), /nests arrays and objects more than 32 deep/);
+    await writeFile(join(dir, 'large.json'), JSON.stringify({ '//': 'x'.repeat(1024 * 1024) }));
+    assert.throws(() => readConfigFile(join(dir, 'large.json')), /is larger than 1048576 bytes/);
+  });
 });
 
 describe('the gRPC settings', () => {

@@ -2,7 +2,8 @@
 // JSON values (flat and nested) and raw bytes (the binary extension, gRPC raw contents).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeInputs, type WireTensor } from '../../src/core/tensor/decode.js';
+import { boundedMessage, excerptList, MAX_MESSAGE_BYTES } from '../../src/core/errors.js';
+import { decodeInputs, formatShape, type WireTensor } from '../../src/core/tensor/decode.js';
 import { DATATYPES, DATATYPE_NAMES, fromHalf, toHalf, type DataType } from '../../src/core/tensor/dtypes.js';
 import type { TensorSpec } from '../../src/core/tensor/tensor.js';
 import { spec } from '../fakes.js';
@@ -150,6 +151,60 @@ describe('decodeInputs: names, datatypes and shapes', () => {
       ),
       /data does not match its shape/,
     );
+  });
+
+  it('quotes a bounded excerpt of what it names: shapes, names, lists', () => {
+    const rank = failure(() => decode(x, [json('x', 'FP32', Array<number>(100_000).fill(1), [])]));
+    assert.match(rank, /^INVALID_INPUT: input "x" has 100000 dimensions; at most 16 are allowed$/);
+    const long = 'n'.repeat(100_000);
+    for (const message of [
+      failure(() => decode(x, [json(long, 'FP32', [1, 3], [1, 2, 3])])),
+      failure(() =>
+        decode([spec(long, 'FP32', [1])], [json(long, 'FP32', [1], [1]), json(long, 'FP32', [1], [1])]),
+      ),
+      failure(() => decode([spec(long, 'FP32', [1, 2])], [json(long, 'FP32', [1, 3], [1, 2, 3])])),
+      failure(() => decode([spec(long, 'FP32', [1])], [json(long, 'FP64', [1], [1])])),
+      failure(() =>
+        decode(
+          Array.from({ length: 1000 }, (_, i) => spec(`in${i}`, 'FP32', [1])),
+          [json(long, 'FP32', [1], [1])],
+        ),
+      ),
+    ]) {
+      assert.ok(message.length < 1200, `${message.length} characters: ${message.slice(0, 200)}`);
+    }
+    assert.match(
+      failure(() =>
+        decode(
+          Array.from({ length: 1000 }, (_, i) => spec(`in${i}`, 'FP32', [1])),
+          [json('?', 'FP32', [1], [1])],
+        ),
+      ),
+      /the model's inputs are "in0", "in1", .*"in15", … 984 more$/,
+    );
+    const shape = [1, ...Array<number>(15).fill(2)];
+    assert.match(
+      failure(() => decode([spec('s', 'FP32', Array<number>(16).fill(2))], [json('s', 'FP32', shape, [])])),
+      /dimension 0 is 1; the model expects 2 \(shape \[2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2\]\)/,
+    );
+  });
+
+  it('writes at most 16 dims of a shape and how many more, and lists at most 16 items', () => {
+    assert.equal(
+      formatShape(Array<number>(100_000).fill(7)),
+      `[${Array<string>(16).fill('7').join(', ')}, … 99984 more]`,
+    );
+    assert.equal(formatShape([1, 'batch', 3]), '[1, -1, 3]');
+    assert.equal(excerptList(['a', 'b'], 1), 'a, … 1 more');
+  });
+
+  it('cuts any message to 2 KiB of UTF-8 as the last guard, never inside a character', () => {
+    assert.equal(boundedMessage('short'), 'short');
+    for (const unit of ['x', 'é', '雪', '🦊']) {
+      const cut = boundedMessage(unit.repeat(100_000));
+      assert.ok(Buffer.byteLength(cut) <= MAX_MESSAGE_BYTES, unit);
+      assert.ok(cut.endsWith(`${unit}…`), unit);
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { parseBoundedJson, type JsonBounds } from '../../lib/bounded-json.js';
 import { errors } from '../errors.js';
 import { InputDeclarationSchema } from '../processing/declaration.js';
 import { readJsonForm } from './triton/json-form.js';
@@ -17,14 +18,29 @@ const Name = Type.String({
 
 export const Tasks = ['classification', 'regression', 'raw'] as const;
 
+/** Most features and labels a model.json may list: a classifier of every ImageNet-21k class has 21,843 labels. */
+export const MAX_FEATURES = 10_000;
+export const MAX_LABELS = 100_000;
+
+/**
+ * What a model.json may hold, on disk or as a load override: it nests 3 deep, and 100,000 labels of 100 characters
+ * take 10 MB.
+ */
+export const DESCRIPTOR_JSON_BOUNDS: JsonBounds = { maxDepth: 32, maxBytes: 16 * 1024 * 1024 };
+
 export const DescriptorSchema = Type.Object(
   {
     task: Type.Optional(Type.Enum(Tasks, { description: 'raw returns the output tensors as they are.' })),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
     features: Type.Optional(
-      Type.Array(Name, { minItems: 1, uniqueItems: true, description: 'In input order.' }),
+      Type.Array(Name, {
+        minItems: 1,
+        maxItems: MAX_FEATURES,
+        uniqueItems: true,
+        description: 'In input order.',
+      }),
     ),
-    labels: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { minItems: 1 })),
+    labels: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: MAX_LABELS })),
     outputs: Type.Optional(
       Type.Object(
         {
@@ -58,7 +74,9 @@ export const VersionPolicySchema = Type.Union([
   Type.Object({ latest: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
   Type.Literal('all'),
   Type.Object(
-    { specific: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, uniqueItems: true }) },
+    {
+      specific: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true }),
+    },
     { additionalProperties: false },
   ),
 ]);
@@ -89,9 +107,10 @@ async function readJson<T>(
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseBoundedJson(text, DESCRIPTOR_JSON_BOUNDS);
   } catch (err) {
-    throw new Error(`${name} is not valid JSON: ${(err as Error).message}`);
+    if (err instanceof SyntaxError) throw new Error(`${name} is not valid JSON: ${err.message}`);
+    throw new Error(`${name} ${(err as Error).message}`);
   }
   const error = Value.Errors(schema, parsed)[0];
   if (error) throw new Error(`${name}${error.instancePath.replaceAll('/', '.')} ${error.message}`);
@@ -141,9 +160,10 @@ export function loadOverride(
   if (typeof config !== 'string') throw new errors.INVALID_REQUEST('parameters.config must be a JSON string');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(config);
-  } catch {
-    throw new errors.INVALID_REQUEST('parameters.config is not valid JSON');
+    parsed = parseBoundedJson(config, DESCRIPTOR_JSON_BOUNDS);
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new errors.INVALID_REQUEST('parameters.config is not valid JSON');
+    throw new errors.INVALID_REQUEST(`parameters.config ${(err as Error).message}`);
   }
   if (isTritonJson(parsed)) {
     try {

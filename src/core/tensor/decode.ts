@@ -1,6 +1,6 @@
 // Input tensors as a front end received them (JSON values or raw bytes), checked against the model's inputs and
 // turned into onnxruntime's form: the one set of tensor checks every protocol goes through.
-import { errors, excerpt, withExtras } from '../errors.js';
+import { errors, excerpt, excerptList, withExtras } from '../errors.js';
 import {
   allocate,
   DATATYPES,
@@ -45,12 +45,22 @@ export interface Location {
 /** Tensors larger than this many elements are refused before anything is allocated. */
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
+/** Most dimensions a tensor may have, on every protocol (REST's schema says the same); onnxruntime's own is 8 to 16. */
+export const MAX_RANK = 16;
+
+/** A name in a message: quoted, at most 64 characters of it. */
+const quoted = (name: string) => `"${excerpt(name, 64)}"`;
+
 function invalid(message: string, details: Record<string, unknown>): Error {
   return withExtras(new errors.INVALID_INPUT(message), { details });
 }
 
+/** A shape in a message: at most MAX_RANK dims written out, however many it has. */
 export function formatShape(shape: readonly (number | string)[]): string {
-  return `[${shape.map((d) => (typeof d === 'number' ? d : -1)).join(', ')}]`;
+  return `[${excerptList(
+    shape.map((d) => (typeof d === 'number' ? String(d) : '-1')),
+    MAX_RANK,
+  )}]`;
 }
 
 /** The multi-dimensional index of a flat row-major index. */
@@ -67,10 +77,10 @@ export function indexIn(shape: readonly number[], index: number): number[] {
 
 function defaultLocate(input: string, index: number, shape: readonly number[]): Location {
   const at = indexIn(shape, index);
-  return { where: `input "${excerpt(input, 64)}" element [${at.join(', ')}]`, details: { input, index: at } };
+  return { where: `input ${quoted(input)} element [${at.join(', ')}]`, details: { input, index: at } };
 }
 
-const names = (specs: readonly TensorSpec[]) => specs.map((s) => `"${s.name}"`).join(', ');
+const names = (specs: readonly TensorSpec[]) => excerptList(specs.map((s) => quoted(s.name)));
 
 /** Checks the given tensors against the model's inputs; returns them in the model's input order. */
 export function decodeInputs(
@@ -81,11 +91,12 @@ export function decodeInputs(
   const given = new Map<string, WireTensor>();
   for (const t of tensors) {
     if (!specs.some((s) => s.name === t.name)) {
-      throw invalid(`unknown input "${excerpt(t.name, 64)}"; the model's inputs are ${names(specs)}`, {
+      throw invalid(`unknown input ${quoted(t.name)}; the model's inputs are ${names(specs)}`, {
         input: excerpt(t.name, 64),
       });
     }
-    if (given.has(t.name)) throw invalid(`input "${t.name}" is given twice`, { input: t.name });
+    if (given.has(t.name))
+      throw invalid(`input ${quoted(t.name)} is given twice`, { input: excerpt(t.name, 64) });
     given.set(t.name, t);
   }
   const symbols = new Map<string, { size: number; input: string }>();
@@ -96,7 +107,7 @@ export function decodeInputs(
     const tensor = given.get(spec.name);
     if (tensor === undefined) {
       throw invalid(
-        `missing input "${spec.name}" (${spec.datatype ?? spec.type} ${formatShape(spec.shape)})`,
+        `missing input ${quoted(spec.name)} (${spec.datatype ?? spec.type} ${formatShape(spec.shape)})`,
         { input: spec.name },
       );
     }
@@ -105,15 +116,18 @@ export function decodeInputs(
     if (batchMajor) {
       const rows = tensor.shape[0] as number;
       if (rows > options.maxRows) {
-        throw invalid(`input "${spec.name}" has ${rows} rows; at most ${options.maxRows} are allowed`, {
+        throw invalid(`input ${quoted(spec.name)} has ${rows} rows; at most ${options.maxRows} are allowed`, {
           input: spec.name,
         });
       }
       // Every input of a batch-major model is one row per example: the batch sizes must agree.
       if (batch !== undefined && batch.size !== rows) {
-        throw invalid(`input "${spec.name}" has ${rows} rows, but input "${batch.input}" has ${batch.size}`, {
-          input: spec.name,
-        });
+        throw invalid(
+          `input ${quoted(spec.name)} has ${rows} rows, but input ${quoted(batch.input)} has ${batch.size}`,
+          {
+            input: spec.name,
+          },
+        );
       }
       batch ??= { size: rows, input: spec.name };
     }
@@ -131,13 +145,13 @@ function checkDataType(spec: TensorSpec, tensor: WireTensor): DataType {
   const expected = spec.datatype;
   if (expected === undefined) {
     throw new errors.UNSUPPORTED_MODEL(
-      `input "${spec.name}" has type ${spec.type}, which Serval cannot feed`,
+      `input ${quoted(spec.name)} has type ${spec.type}, which Serval cannot feed`,
     );
   }
   if (tensor.datatype !== expected) {
     const what = isDataType(tensor.datatype) ? 'datatype' : 'unknown datatype';
     throw invalid(
-      `input "${spec.name}" has ${what} ${excerpt(tensor.datatype, 16)}; the model expects ${expected}`,
+      `input ${quoted(spec.name)} has ${what} ${excerpt(tensor.datatype, 16)}; the model expects ${expected}`,
       { input: spec.name, expected },
     );
   }
@@ -150,9 +164,17 @@ function checkShape(
   symbols: Map<string, { size: number; input: string }>,
 ): void {
   const expected = () => formatShape(spec.shape);
+  if (shape.length > MAX_RANK) {
+    throw invalid(
+      `input ${quoted(spec.name)} has ${shape.length} dimensions; at most ${MAX_RANK} are allowed`,
+      {
+        input: spec.name,
+      },
+    );
+  }
   if (shape.length !== spec.shape.length) {
     throw invalid(
-      `input "${spec.name}" has shape ${formatShape(shape)} (rank ${shape.length}); the model expects ${expected()}`,
+      `input ${quoted(spec.name)} has shape ${formatShape(shape)} (rank ${shape.length}); the model expects ${expected()}`,
       { input: spec.name, expected: spec.shape.map((d) => (typeof d === 'number' ? d : -1)) },
     );
   }
@@ -162,7 +184,7 @@ function checkShape(
     const want = spec.shape[d] as number | string;
     if (!Number.isSafeInteger(size) || size < 1) {
       throw invalid(
-        `input "${spec.name}" dimension ${d} is ${excerpt(size)}: dimensions are integers from 1`,
+        `input ${quoted(spec.name)} dimension ${d} is ${excerpt(size)}: dimensions are integers from 1`,
         {
           input: spec.name,
           dim: d,
@@ -171,7 +193,7 @@ function checkShape(
     }
     if (typeof want === 'number' && size !== want) {
       throw invalid(
-        `input "${spec.name}" dimension ${d} is ${size}; the model expects ${want} (shape ${expected()})`,
+        `input ${quoted(spec.name)} dimension ${d} is ${size}; the model expects ${want} (shape ${expected()})`,
         { input: spec.name, dim: d, expected: want, received: size },
       );
     }
@@ -181,7 +203,7 @@ function checkShape(
       if (bound === undefined) symbols.set(want, { size, input: spec.name });
       else if (bound.size !== size) {
         throw invalid(
-          `input "${spec.name}" dimension ${d} ("${want}") is ${size}, but input "${bound.input}" has ${bound.size}`,
+          `input ${quoted(spec.name)} dimension ${d} (${quoted(want)}) is ${size}, but input ${quoted(bound.input)} has ${bound.size}`,
           { input: spec.name, dim: d },
         );
       }
@@ -189,7 +211,7 @@ function checkShape(
     count *= size;
   }
   if (count > MAX_ELEMENTS) {
-    throw invalid(`input "${spec.name}" has ${count} elements; at most ${MAX_ELEMENTS} are allowed`, {
+    throw invalid(`input ${quoted(spec.name)} has ${count} elements; at most ${MAX_ELEMENTS} are allowed`, {
       input: spec.name,
     });
   }
@@ -201,11 +223,11 @@ function rowsOf(values: unknown, tensor: WireTensor): unknown[][] {
   const count = elementCount(shape);
   const mismatch = () =>
     invalid(
-      `input "${name}" data does not match its shape ${formatShape(shape)}: it must hold ${count} ` +
+      `input ${quoted(name)} data does not match its shape ${formatShape(shape)}: it must hold ${count} ` +
         `value${count === 1 ? '' : 's'}, flat or nested row-major`,
       { input: name },
     );
-  if (!Array.isArray(values)) throw invalid(`input "${name}" data must be an array`, { input: name });
+  if (!Array.isArray(values)) throw invalid(`input ${quoted(name)} data must be an array`, { input: name });
   if (values.length === count && (count === 0 || !Array.isArray(values[0]))) return [values];
   if (shape.length < 2) throw mismatch();
   const rows: unknown[][] = [];
@@ -235,7 +257,7 @@ function badElement(locate: Locate, index: number, problem: string): Error {
 function fromValues(datatype: DataType, tensor: WireTensor, values: unknown, locate: Locate) {
   if (datatype === 'FP16') {
     throw invalid(
-      `input "${tensor.name}" is FP16, which travels only as binary data (binary_data_size, raw contents)`,
+      `input ${quoted(tensor.name)} is FP16, which travels only as binary data (binary_data_size, raw contents)`,
       { input: tensor.name },
     );
   }
@@ -381,7 +403,7 @@ function fromBytes(
   const expected = count * DATATYPES[datatype].size;
   if (bytes.length !== expected) {
     throw invalid(
-      `input "${input}" has ${bytes.length} bytes of binary data; ${datatype} ${formatShape(tensor.shape)} takes ${expected}`,
+      `input ${quoted(input)} has ${bytes.length} bytes of binary data; ${datatype} ${formatShape(tensor.shape)} takes ${expected}`,
       { input, expected, received: bytes.length },
     );
   }
@@ -420,7 +442,7 @@ export function bytesElements(
 ): Uint8Array[] {
   if (count * 4 > bytes.length) {
     throw invalid(
-      `input "${input}" has ${bytes.length} bytes of binary data, too few for ${count} BYTES elements`,
+      `input ${quoted(input)} has ${bytes.length} bytes of binary data, too few for ${count} BYTES elements`,
       {
         input,
       },
@@ -439,7 +461,7 @@ export function bytesElements(
   }
   if (at !== bytes.length) {
     throw invalid(
-      `input "${input}" has ${bytes.length - at} bytes of binary data past its ${count} elements`,
+      `input ${quoted(input)} has ${bytes.length - at} bytes of binary data past its ${count} elements`,
       {
         input,
       },

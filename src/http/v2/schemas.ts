@@ -1,5 +1,6 @@
 // Request and response schemas of the Open Inference Protocol (KServe V2) REST API and Triton's extensions.
 import { Type, type Static } from 'typebox';
+import { MAX_RANK } from '../../core/tensor/decode.js';
 import { DATATYPE_NAMES } from '../../core/tensor/dtypes.js';
 import { TensorMetadataSchema } from '../schemas/common.js';
 
@@ -25,7 +26,7 @@ const Datatype = Type.String({
 export const RequestInputSchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 256 }),
   shape: Type.Array(Type.Integer({ minimum: 0 }), {
-    maxItems: 16,
+    maxItems: MAX_RANK,
     description: 'Row-major dims, batch included.',
   }),
   datatype: Datatype,

@@ -2,7 +2,7 @@
 import fp from 'fastify-plugin';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { errors, excerpt, ServalError } from '../../../core/errors.js';
+import { boundedMessage, errors, excerpt, ServalError } from '../../../core/errors.js';
 import { headersOf, HttpError, httpErrors, statusOf } from '../../errors.js';
 import { formatValidation } from './validation-message.js';
 
@@ -84,7 +84,7 @@ async function errorsPlugin(fastify: FastifyInstance, options: ErrorsOptions): P
     }
     // "error" is what KServe V1 and Open Inference Protocol clients (tritonclient) read.
     return reply.code(status).send({
-      error: error.message,
+      error: boundedMessage(error.message),
       code: error.code,
       request_id: request.id,
       ...(error.details ? { details: error.details } : {}),
