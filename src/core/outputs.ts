@@ -1,6 +1,6 @@
 // Requested outputs checked before anything runs, and the run's answer cut to them (with the classification
 // extension): what every protocol asks of a model's outputs, in one place.
-import { errors, excerpt, ServalError, withExtras } from './errors.js';
+import { errors, excerpt, excerptList, ServalError, withExtras } from './errors.js';
 import type { ReadyModel } from './models/repository.js';
 import { topClasses } from './models/tasks.js';
 import type { TensorMap } from './tensor/tensor.js';
@@ -21,18 +21,19 @@ export function checkOutputs(model: ReadyModel, requested: readonly RequestedOut
       throw withExtras(
         new errors.INVALID_INPUT(
           known
-            ? `output "${output.name}" is not a tensor (e.g. a ZipMap) and cannot be sent`
-            : `unknown output "${excerpt(output.name, 64)}"; the model's outputs are ${available.map((n) => `"${n}"`).join(', ')}`,
+            ? `output "${excerpt(output.name, 64)}" is not a tensor (e.g. a ZipMap) and cannot be sent`
+            : `unknown output "${excerpt(output.name, 64)}"; the model's outputs are ${excerptList(available.map((n) => `"${excerpt(n, 64)}"`))}`,
         ),
         { details: { output: excerpt(output.name, 64) } },
       );
     }
-    if (seen.has(output.name)) throw new errors.INVALID_INPUT(`output "${output.name}" is requested twice`);
+    if (seen.has(output.name))
+      throw new errors.INVALID_INPUT(`output "${excerpt(output.name, 64)}" is requested twice`);
     seen.add(output.name);
     const k = output.classification;
     if (k !== undefined && !(Number.isSafeInteger(k) && k >= 1)) {
       throw new errors.INVALID_INPUT(
-        `output "${output.name}": classification must be an integer >= 1, got ${excerpt(k)}`,
+        `output "${excerpt(output.name, 64)}": classification must be an integer >= 1, got ${excerpt(k)}`,
       );
     }
   }
