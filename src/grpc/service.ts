@@ -7,12 +7,19 @@ import { ServalError } from '../core/errors.js';
 import { modelConfig, modelMetadata, type TensorMetadata } from '../core/models/describe.js';
 import { SERVAL_VERSION } from '../lib/version.js';
 import { modelInfer, modelStreamInfer, type Streams } from './infer.js';
+import { logSettingsRpc } from './logging.js';
 import type { ModelRequest } from './messages.js';
 import { repositoryService } from './repository.js';
 import { unary, type RpcDeps } from './rpc.js';
 
 /** What ServerMetadata lists: the extensions served over gRPC (raw contents replace binary_tensor_data). */
-export const GRPC_EXTENSIONS = ['classification', 'model_configuration', 'model_repository', 'statistics'];
+export const GRPC_EXTENSIONS = [
+  'classification',
+  'logging',
+  'model_configuration',
+  'model_repository',
+  'statistics',
+];
 
 const probe = { bucket: false, probe: true } as const;
 const read = { scope: Scopes.read, bucket: 'api' } as const;
@@ -69,5 +76,6 @@ export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): U
     ModelInfer: modelInfer(deps, core),
     ModelStreamInfer: modelStreamInfer(deps, core, streams),
     ...repositoryService(deps, core),
+    LogSettings: logSettingsRpc(deps, core),
   };
 }

@@ -96,6 +96,7 @@ describe('the gRPC service over the core', () => {
     assert.equal(metadata.name, 'serval');
     assert.deepEqual(metadata.extensions, [
       'classification',
+      'logging',
       'model_configuration',
       'model_repository',
       'statistics',
