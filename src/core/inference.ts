@@ -55,6 +55,10 @@ export interface RequestContent {
   /** How messages name an element (V1 says instances[3].petal_length). */
   locate?: DecodeOptions['locate'];
   alignedMemory?: DecodeOptions['alignedMemory'];
+  /** Triton's schedule policy parameters: 1 the highest priority (0: the model's default)... */
+  priority?: number | undefined;
+  /** ...and the longest the request may wait in its model's queue, in microseconds (where the model lets it). */
+  timeoutUs?: number | undefined;
 }
 
 /**
@@ -116,6 +120,8 @@ interface Checked {
   rows: number;
   deadline: number | undefined;
   signal: AbortSignal | undefined;
+  priority: number | undefined;
+  timeoutUs: number | undefined;
 }
 
 export class Inference {
@@ -184,7 +190,17 @@ export class Inference {
         return body;
       };
       const { signal } = request;
-      const checked = { model, inputs, outputs, rows, deadline: request.deadline, signal };
+      const { priority, timeoutUs } = content;
+      const checked = {
+        model,
+        inputs,
+        outputs,
+        rows,
+        deadline: request.deadline,
+        signal,
+        priority,
+        timeoutUs,
+      };
       const answer = await this.#cached(checked, encoding, timed, request.cache);
       // A shared run (the cache's single flight) is not stopped for one caller: its answer is dropped here.
       if (signal?.aborted === true) throw cancelled();
@@ -246,7 +262,8 @@ export class Inference {
     // The version stays loaded while this call uses it, even if a reload replaces it meanwhile.
     const release = this.#models.use(model);
     try {
-      all = await model.runtime.predict(checked.inputs, checked.deadline, signal);
+      const { deadline, priority, timeoutUs } = checked;
+      all = await model.runtime.predict(checked.inputs, { deadline, signal, priority, timeoutUs });
     } catch (err) {
       throw runFailure(err);
     } finally {

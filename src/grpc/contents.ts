@@ -18,6 +18,8 @@ export interface GrpcCall {
   outputs: RequestedOutput[] | undefined;
   /** Canonical description of the requested outputs, for the cache key. */
   variant: string;
+  priority: number | undefined;
+  timeoutUs: number | undefined;
 }
 
 type ContentsField = keyof InferTensorContents;
@@ -122,9 +124,24 @@ function classification(parameter: InferParameter | undefined, where: string): n
   return value;
 }
 
+/** A request parameter that is a count (priority, timeout), as int64_param or uint64_param. */
+function count(parameter: InferParameter | undefined, key: string): number | undefined {
+  if (parameter === undefined) return undefined;
+  const kind = parameter.parameter_choice;
+  const value = kind === 'int64_param' || kind === 'uint64_param' ? Number(parameter[kind]) : undefined;
+  if (value === undefined || !Number.isSafeInteger(value) || value < 0) {
+    const got = kind === undefined ? 'nothing' : `${kind} ${excerpt(parameter[kind])}`;
+    throw new errors.INVALID_REQUEST(`parameters.${key} must be a non-negative int64_param, got ${got}`);
+  }
+  return value;
+}
+
 export function decodeRequest(request: ModelInferRequest): GrpcCall {
   const inputs = wireInputs(request);
-  if (request.outputs.length === 0) return { inputs, outputs: undefined, variant: '*' };
+  // Triton's schedule policy: priority (1 the highest) and timeout (microseconds).
+  const priority = count(request.parameters.priority, 'priority');
+  const timeoutUs = count(request.parameters.timeout, 'timeout');
+  if (request.outputs.length === 0) return { inputs, outputs: undefined, variant: '*', priority, timeoutUs };
   const outputs = request.outputs.map((output, i): RequestedOutput => {
     const where = `outputs[${i}] ("${excerpt(output.name, 64)}")`;
     // binary_data and the like shape REST answers only: gRPC answers are always raw contents.
@@ -132,7 +149,7 @@ export function decodeRequest(request: ModelInferRequest): GrpcCall {
     return k === undefined ? { name: output.name } : { name: output.name, classification: k };
   });
   const variant = outputs.map((o) => `${o.name}:${o.classification ?? ''}`).join('\0');
-  return { inputs, outputs, variant };
+  return { inputs, outputs, variant, priority, timeoutUs };
 }
 
 /** The answer as the cache keeps it: a ModelInferResponse without the request's id. */

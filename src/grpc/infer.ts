@@ -39,13 +39,13 @@ async function inferOne(
       protocol: 'grpc',
       received: performance.now(),
       read: (model) => {
-        const { inputs, outputs, variant } = decodeRequest(request);
+        const { inputs, outputs, variant, priority, timeoutUs } = decodeRequest(request);
         const encoding = {
           format: 'grpc',
           variant,
           encode: (tensors: TensorMap) => encodeAnswer(model, tensors),
         };
-        return { inputs, outputs, encoding, alignedMemory };
+        return { inputs, outputs, encoding, alignedMemory, priority, timeoutUs };
       },
       cache: { bypass: bypassRequested(metadataText(call.metadata, 'cache-control')) },
       deadline: deadlineOf(call),

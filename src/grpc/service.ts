@@ -18,6 +18,7 @@ export const GRPC_EXTENSIONS = [
   'logging',
   'model_configuration',
   'model_repository',
+  'schedule_policy',
   'statistics',
 ];
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { batchMajor } from '../../src/core/models/signature.js';
 import { Batcher } from '../../src/core/runtime/batcher.js';
+import { schedulePolicy } from '../../src/core/runtime/schedule.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { spec } from '../fakes.js';
 
@@ -299,7 +300,7 @@ describe('Batcher deadlines and admission', () => {
       expectedRunMs: 0,
     });
     gate.hold();
-    const result = await Promise.allSettled([batcher.submit(rows([1]), Date.now() + 30)]);
+    const result = await Promise.allSettled([batcher.submit(rows([1]), { deadline: Date.now() + 30 })]);
     assert.equal(((result[0] as PromiseRejectedResult).reason as { code: string }).code, 'INFERENCE_TIMEOUT');
     gate.release();
   });
@@ -313,7 +314,7 @@ describe('Batcher cancellation', () => {
     gate.hold();
     const busy = batcher.submit(rows([0, 0]));
     const gone = new AbortController();
-    const cancelled = batcher.submit(rows([9, 9], [9, 9]), Infinity, gone.signal);
+    const cancelled = batcher.submit(rows([9, 9], [9, 9]), { signal: gone.signal });
     const kept = batcher.submit(rows([1, 2]));
     gone.abort();
     await assert.rejects(cancelled, { code: 'REQUEST_CANCELLED' });
@@ -331,7 +332,7 @@ describe('Batcher cancellation', () => {
     gate.hold();
     const busy = batcher.submit(rows([0, 0]));
     const gone = new AbortController();
-    const merged = [batcher.submit(rows([1, 1]), Infinity, gone.signal), batcher.submit(rows([2, 3]))];
+    const merged = [batcher.submit(rows([1, 1]), { signal: gone.signal }), batcher.submit(rows([2, 3]))];
     gate.release();
     gate.hold(); // the busy run has passed the gate; the merged run will wait at the new one
     await busy;
@@ -348,11 +349,102 @@ describe('Batcher cancellation', () => {
   it('refuses a call whose client has already gone, without queueing it', async () => {
     const { calls, run } = model();
     const batcher = new Batcher(run, { ...base, concurrency: 1, maxRows: 64, maxWaiting: Infinity });
-    await assert.rejects(batcher.submit(rows([1, 1]), Infinity, AbortSignal.abort()), {
+    await assert.rejects(batcher.submit(rows([1, 1]), { signal: AbortSignal.abort() }), {
       code: 'REQUEST_CANCELLED',
     });
     assert.deepEqual(calls, []);
     assert.equal(batcher.pending, 0);
+  });
+});
+
+describe('Batcher priorities and queue policies (Triton’s schedule policy)', () => {
+  /** A model that records the first value of each call it runs, one call a run. */
+  function recorder() {
+    const ran: number[] = [];
+    const gate = gated(async (feeds: TensorMap) => {
+      ran.push((feeds.input!.data as Float32Array)[0]!);
+      return { sum: { datatype: 'FP32', data: Float32Array.of(0), dims: [1, 1] } };
+    });
+    return { ran, gate };
+  }
+  const twoLevels = schedulePolicy({ priority_levels: 2, default_priority_level: 2 });
+  const one = { ...base, concurrency: 1, maxRows: 1, maxWaiting: Infinity };
+
+  it('takes the highest priority first, in arrival order within a level', async () => {
+    const { ran, gate } = recorder();
+    const batcher = new Batcher(gate.run, { ...one, schedule: twoLevels });
+    gate.hold();
+    const calls = [
+      batcher.submit(rows([0])),
+      batcher.submit(rows([1])),
+      batcher.submit(rows([2]), { priority: 2 }),
+      batcher.submit(rows([3]), { priority: 1 }),
+      batcher.submit(rows([4]), { priority: 1 }),
+    ];
+    gate.release();
+    await Promise.all(calls);
+    assert.deepEqual(ran, [0, 3, 4, 1, 2]);
+  });
+
+  it('refuses a priority past the levels, and a full level’s queue with 503', async () => {
+    const { gate } = recorder();
+    const policy = schedulePolicy({
+      priority_levels: 2,
+      default_priority_level: 2,
+      priority_queue_policy: { '1': { max_queue_size: 1 } },
+    });
+    const batcher = new Batcher(gate.run, { ...one, schedule: policy });
+    await assert.rejects(batcher.submit(rows([1]), { priority: 3 }), { code: 'INVALID_REQUEST' });
+    gate.hold();
+    const busy = batcher.submit(rows([0]));
+    const first = batcher.submit(rows([1]), { priority: 1 });
+    await assert.rejects(
+      batcher.submit(rows([2]), { priority: 1 }),
+      (err: { code: string; retryAfter: number; message: string }) => {
+        assert.equal(err.code, 'OVERLOADED');
+        assert.equal(err.retryAfter, 1);
+        assert.match(err.message, /priority level 1/);
+        return true;
+      },
+    );
+    const other = batcher.submit(rows([3]), { priority: 2 });
+    gate.release();
+    await Promise.all([busy, first, other]);
+  });
+
+  it('answers a request whose timeout passes while it waits at that moment, and never runs it (REJECT)', async () => {
+    const { ran, gate } = recorder();
+    const batcher = new Batcher(gate.run, { ...one, schedule: twoLevels });
+    gate.hold();
+    const busy = batcher.submit(rows([0]));
+    const started = performance.now();
+    await assert.rejects(batcher.submit(rows([7]), { timeoutUs: 30_000 }), { code: 'INFERENCE_TIMEOUT' });
+    const waited = performance.now() - started;
+    assert.ok(waited >= 25, `answered after ${waited} ms, at its timeout`);
+    assert.equal(batcher.pending, 1, 'only the busy call is left: the run it waited for has not ended');
+    gate.release();
+    await busy;
+    assert.deepEqual(ran, [0]);
+  });
+
+  it('takes a request’s timeout only where the policy lets it, and moves a DELAY one behind those in time', async () => {
+    const { ran, gate } = recorder();
+    const policy = schedulePolicy({
+      default_queue_policy: {
+        timeout_action: 'DELAY',
+        default_timeout_microseconds: 20_000,
+        allow_timeout_override: false,
+      },
+    });
+    const batcher = new Batcher(gate.run, { ...one, schedule: policy });
+    gate.hold();
+    const busy = batcher.submit(rows([0]));
+    const late = batcher.submit(rows([1]), { timeoutUs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const inTime = batcher.submit(rows([2]));
+    gate.release();
+    await Promise.all([busy, late, inTime]);
+    assert.deepEqual(ran, [0, 2, 1], 'the delayed call ran after the one still in time, and was not refused');
   });
 });
 

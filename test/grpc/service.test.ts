@@ -99,6 +99,7 @@ describe('the gRPC service over the core', () => {
       'logging',
       'model_configuration',
       'model_repository',
+      'schedule_policy',
       'statistics',
     ]);
   });

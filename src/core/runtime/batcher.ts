@@ -2,7 +2,9 @@
 import { performance } from 'node:perf_hooks';
 import { errors, ServalError, withExtras } from '../errors.js';
 import type { RunObserver } from '../observe.js';
+import type { CallOptions } from './runtime.js';
 import type { TensorArray, TensorData, TensorMap } from '../tensor/tensor.js';
+import { DEFAULT_QUEUE, DEFAULT_SCHEDULE, levelOf, queueTimeoutMs, type SchedulePolicy } from './schedule.js';
 
 /**
  * Most input bytes merged into one call. Merging copies every caller's inputs into one tensor: worth it while the
@@ -23,6 +25,10 @@ interface Pending {
   unlisten: (() => void) | undefined;
   /** performance.now() at submission: its queue time ends when its run starts. */
   submitted: number;
+  /** The queue it waits in (its priority level's, or the delayed one), while it waits. */
+  queue: Pending[];
+  /** Its priority level (1 the highest): what waits ahead of it is at this level or a higher one. */
+  level: number;
   resolve: (outputs: TensorMap) => void;
   reject: (err: unknown) => void;
 }
@@ -40,6 +46,8 @@ export interface BatcherOptions {
   expectedRunMs: number;
   /** Told of every call's wait and every run, for statistics and metrics. */
   observe?: RunObserver;
+  /** Priority levels and their queue policies (Triton's schedule policy); one queue by default. */
+  schedule?: SchedulePolicy;
 }
 
 function bytesOf(feeds: TensorMap): number {
@@ -121,7 +129,11 @@ const LEARNING_RATE = 0.2;
 export class Batcher {
   #run: (feeds: TensorMap) => Promise<TensorMap>;
   #options: BatcherOptions;
-  #waiting: Pending[] = [];
+  /** One queue per priority level (index 0 unused), then the calls a DELAY timeout moved behind the others. */
+  #queues: Pending[][];
+  #delayed: Pending[] = [];
+  #waitingCount = 0;
+  #policy: SchedulePolicy;
   #running = 0;
   #scheduled = false;
   /** Turned off for good when a merged call's outputs turn out not to be batch-major. */
@@ -134,20 +146,36 @@ export class Batcher {
     this.#options = options;
     this.#merging = options.maxRows > 1;
     this.#runMs = options.expectedRunMs;
+    this.#policy = options.schedule ?? DEFAULT_SCHEDULE;
+    this.#queues = Array.from({ length: Math.max(this.#policy.levels, 1) + 1 }, () => []);
+  }
+
+  /** The queues in the order they are served: priority 1 first, the delayed calls last. */
+  *#inOrder(): Generator<Pending[]> {
+    for (let level = 1; level < this.#queues.length; level++) yield this.#queues[level] as Pending[];
+    yield this.#delayed;
+  }
+
+  /** Calls waiting at `level` or a higher one (all of them by default). */
+  #waitingAhead(level = Infinity): number {
+    let count = 0;
+    for (let l = 1; l < this.#queues.length && l <= level; l++)
+      count += (this.#queues[l] as Pending[]).length;
+    return level === Infinity ? count + this.#delayed.length : count;
   }
 
   /** Calls waiting for a run, and calls running. */
   get pending(): number {
-    return this.#waiting.length + this.#running;
+    return this.#waitingCount + this.#running;
   }
 
   /**
    * How long a call submitted now would take to finish: the runs queued ahead of it (fewer when calls merge), the
    * one it waits for when every slot is busy, and its own.
    */
-  expectedMs(): number {
+  expectedMs(level?: number): number {
     const { concurrency } = this.#options;
-    const runsAhead = Math.ceil(this.#waiting.length / (concurrency * this.#callsPerRun));
+    const runsAhead = Math.ceil(this.#waitingAhead(level) / (concurrency * this.#callsPerRun));
     return (runsAhead + (this.#running >= concurrency ? 1 : 0) + 1) * this.#runMs;
   }
 
@@ -158,16 +186,30 @@ export class Batcher {
    * (its client went away) is answered REQUEST_CANCELLED at once and, if still queued, never runs; one already
    * running finishes and its answer is dropped, while the calls merged with it get theirs.
    */
-  submit(feeds: TensorMap, deadline = Infinity, signal?: AbortSignal): Promise<TensorMap> {
+  submit(feeds: TensorMap, call: CallOptions = {}): Promise<TensorMap> {
+    const { signal, deadline = Infinity } = call;
     if (signal?.aborted === true) return Promise.reject(cancelled());
     const { maxWaiting, timeoutMs } = this.#options;
-    if (this.#waiting.length >= maxWaiting) {
-      return Promise.reject(
-        withExtras(new errors.OVERLOADED('the inference queue is full'), { retryAfter: 1 }),
-      );
+    let level: number;
+    try {
+      level = levelOf(this.#policy, call.priority);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const budget = Math.min(timeoutMs, deadline - Date.now());
-    const expected = this.expectedMs();
+    const queue = this.#queues[level] as Pending[];
+    const policy = this.#policy.queues[level] ?? DEFAULT_QUEUE;
+    if (
+      this.#waitingCount >= maxWaiting ||
+      (policy.maxQueueSize > 0 && queue.length >= policy.maxQueueSize)
+    ) {
+      const which = this.#policy.levels > 0 ? `the queue of priority level ${level}` : 'the inference queue';
+      return Promise.reject(withExtras(new errors.OVERLOADED(`${which} is full`), { retryAfter: 1 }));
+    }
+    const waitMs = queueTimeoutMs(policy, call.timeoutUs);
+    // A REJECT timeout ends the call as the server's own timeout and the caller's deadline do; a DELAY one moves it.
+    const rejectAt = policy.timeoutAction === 'REJECT' ? waitMs : Infinity;
+    const budget = Math.min(timeoutMs, deadline - Date.now(), rejectAt);
+    const expected = this.expectedMs(level);
     // A fifth of the budget is kept for runs slower than the estimate: a call let in should not end in a 504.
     if (expected > budget * ADMISSION_SHARE && this.pending > 0) {
       const message = `the calls ahead would take about ${Math.round(expected)} ms, past the ${Math.round(budget)} ms deadline`;
@@ -176,7 +218,7 @@ export class Batcher {
       );
     }
     return new Promise((resolve, reject) => {
-      const call: Pending = {
+      const pending: Pending = {
         feeds,
         rows: rowsOf(feeds),
         bytes: bytesOf(feeds),
@@ -184,35 +226,59 @@ export class Batcher {
         timer: undefined,
         unlisten: undefined,
         submitted: performance.now(),
+        queue,
+        level,
         resolve,
         reject,
       };
-      call.resolve = (outputs) => {
-        if (this.#settle(call)) resolve(outputs);
+      pending.resolve = (outputs) => {
+        if (this.#settle(pending)) resolve(outputs);
       };
-      call.reject = (err) => {
-        if (this.#settle(call)) reject(err instanceof Error ? err : new Error(String(err)));
+      pending.reject = (err) => {
+        if (this.#settle(pending)) reject(err instanceof Error ? err : new Error(String(err)));
       };
       // Still queued: it never runs. Running: it finishes (a native run cannot be stopped) and is dropped.
       const withdraw = (err: Error) => {
-        const at = this.#waiting.indexOf(call);
-        if (at >= 0) this.#waiting.splice(at, 1);
-        call.reject(err);
+        this.#dequeue(pending);
+        pending.reject(err);
       };
       if (Number.isFinite(budget)) {
-        call.timer = setTimeout(
+        pending.timer = setTimeout(
           () => withdraw(new errors.INFERENCE_TIMEOUT(Math.round(budget))),
           Math.max(0, budget),
         );
       }
+      if (policy.timeoutAction === 'DELAY' && Number.isFinite(waitMs)) {
+        const delay = setTimeout(() => {
+          // Past its time at its level: it waits behind every call still in time, and keeps its other timeouts.
+          if (pending.settled || !this.#dequeue(pending)) return;
+          pending.queue = this.#delayed;
+          this.#enqueue(pending);
+        }, waitMs);
+        delay.unref();
+      }
       if (signal !== undefined) {
         const onAbort = () => withdraw(cancelled());
         signal.addEventListener('abort', onAbort, { once: true });
-        call.unlisten = () => signal.removeEventListener('abort', onAbort);
+        pending.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
-      this.#waiting.push(call);
+      this.#enqueue(pending);
       this.#schedule();
     });
+  }
+
+  #enqueue(call: Pending): void {
+    call.queue.push(call);
+    this.#waitingCount++;
+  }
+
+  /** Takes a call out of its queue; false when it was not waiting (running, or already answered). */
+  #dequeue(call: Pending): boolean {
+    const at = call.queue.indexOf(call);
+    if (at < 0) return false;
+    call.queue.splice(at, 1);
+    this.#waitingCount--;
+    return true;
   }
 
   #settle(call: Pending): boolean {
@@ -228,31 +294,37 @@ export class Batcher {
    * every request parsed in this turn of the event loop joins the batch.
    */
   #schedule(): void {
-    if (this.#scheduled || this.#running >= this.#options.concurrency || this.#waiting.length === 0) return;
-    if (this.#running === 0 && this.#waiting.length === 1) {
+    if (this.#scheduled || this.#running >= this.#options.concurrency || this.#waitingCount === 0) return;
+    if (this.#running === 0 && this.#waitingCount === 1) {
       this.#start(this.#take());
       return;
     }
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      while (this.#running < this.#options.concurrency && this.#waiting.length > 0) this.#start(this.#take());
+      while (this.#running < this.#options.concurrency && this.#waitingCount > 0) this.#start(this.#take());
     });
   }
 
+  /** The next run: the first call of the highest priority waiting, and what can merge with it, in the same order. */
   #take(): Pending[] {
-    const first = this.#waiting.shift() as Pending;
+    const queues = [...this.#inOrder()];
+    const first = queues.find((q) => q.length > 0)?.[0] as Pending;
+    this.#dequeue(first);
     const batch = [first];
     if (!this.#merging || first.rows === undefined) return batch;
     let rows = first.rows;
     let bytes = first.bytes;
-    while (this.#waiting.length > 0) {
-      const next = this.#waiting[0] as Pending;
-      if (next.rows === undefined || rows + next.rows > this.#options.maxRows) break;
-      if (bytes + next.bytes > MAX_MERGE_BYTES || !compatible(first.feeds, next.feeds)) break;
-      batch.push(this.#waiting.shift() as Pending);
-      rows += next.rows;
-      bytes += next.bytes;
+    for (const queue of queues) {
+      while (queue.length > 0) {
+        const next = queue[0] as Pending;
+        if (next.rows === undefined || rows + next.rows > this.#options.maxRows) return batch;
+        if (bytes + next.bytes > MAX_MERGE_BYTES || !compatible(first.feeds, next.feeds)) return batch;
+        this.#dequeue(next);
+        batch.push(next);
+        rows += next.rows;
+        bytes += next.bytes;
+      }
     }
     return batch;
   }

@@ -4,9 +4,10 @@ import { batchSize, type TensorMap, type TensorSpec } from '../tensor/tensor.js'
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
 import { batchMajor } from '../models/signature.js';
 import { Batcher, cancelled } from './batcher.js';
+import type { SchedulePolicy } from './schedule.js';
 import type { InferencePool } from './pool.js';
 import type { RunObserver } from '../observe.js';
-import type { Execution, ModelRuntime } from './runtime.js';
+import type { CallOptions, Execution, ModelRuntime } from './runtime.js';
 
 export interface LoadOptions {
   mode: 'auto' | Execution;
@@ -20,6 +21,8 @@ export interface LoadOptions {
   queueSize: number;
   /** The process's thread pool, created on first need. */
   pool: () => InferencePool;
+  /** Priority levels and queue policies (a Triton configuration's dynamic_batching); one queue by default. */
+  schedule?: SchedulePolicy;
 }
 
 const WARMUP_RUNS = 5;
@@ -86,15 +89,15 @@ export async function loadOnnxModel(
     if (!batching) {
       let inFlight = 0;
       const timed = timedRuns(run, observe);
-      const predict = (feeds: TensorMap, _deadline?: number, signal?: AbortSignal) => {
+      const predict = (feeds: TensorMap, call?: CallOptions) => {
         // An inline run starts at once and cannot be stopped: a caller gone by then is the only one not run.
-        if (signal?.aborted === true) return Promise.reject(cancelled());
+        if (call?.signal?.aborted === true) return Promise.reject(cancelled());
         inFlight++;
         return timed(feeds).finally(() => inFlight--);
       };
       return new InlineRuntime(session, shape, predict, () => inFlight);
     }
-    // Inline runs take well under a millisecond: nothing waits long enough for a deadline to matter.
+    // Inline runs take well under a millisecond: only the caller's own limits (deadline, priority, timeout) apply.
     const batcher = new Batcher(run, {
       concurrency: 1,
       maxRows: options.batchMaxRows,
@@ -102,11 +105,12 @@ export async function loadOnnxModel(
       timeoutMs: Infinity,
       expectedRunMs: warmup.slowest,
       ...(observe ? { observe } : {}),
+      ...(options.schedule ? { schedule: options.schedule } : {}),
     });
     return new InlineRuntime(
       session,
       shape,
-      (f, _deadline, signal) => batcher.submit(f, Infinity, signal),
+      (f, call) => batcher.submit(f, call),
       () => batcher.pending,
     );
   }
@@ -124,6 +128,7 @@ export async function loadOnnxModel(
     timeoutMs: options.inferenceTimeoutMs,
     expectedRunMs: warmup.slowest,
     ...(observe ? { observe } : {}),
+    ...(options.schedule ? { schedule: options.schedule } : {}),
   });
   return new ThreadRuntime(shape, batcher, () => pool.retire(key));
 }
@@ -147,7 +152,7 @@ class InlineRuntime implements ModelRuntime {
   constructor(
     session: Session,
     shape: Shape,
-    readonly predict: (feeds: TensorMap, deadline?: number, signal?: AbortSignal) => Promise<TensorMap>,
+    readonly predict: (feeds: TensorMap, call?: CallOptions) => Promise<TensorMap>,
     pending: () => number,
   ) {
     this.#session = session;
@@ -190,8 +195,8 @@ class ThreadRuntime implements ModelRuntime {
     this.#release = release;
   }
 
-  predict(feeds: TensorMap, deadline?: number, signal?: AbortSignal): Promise<TensorMap> {
-    return this.#batcher.submit(feeds, deadline, signal);
+  predict(feeds: TensorMap, call?: CallOptions): Promise<TensorMap> {
+    return this.#batcher.submit(feeds, call);
   }
 
   get pending(): number {

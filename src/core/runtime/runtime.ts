@@ -3,6 +3,18 @@ import type { TensorMap, TensorSpec } from '../tensor/tensor.js';
 
 export type Execution = 'inline' | 'thread';
 
+/** What a caller says of one call besides its inputs. */
+export interface CallOptions {
+  /** When the caller stops waiting (epoch ms): a gRPC client's deadline. */
+  deadline?: number | undefined;
+  /** Aborts when the caller has gone: a call not yet running then never runs. */
+  signal?: AbortSignal | undefined;
+  /** 1 is the highest; 0 or none: the model's default level. */
+  priority?: number | undefined;
+  /** The longest the call may wait in its queue (microseconds), where the model's policy lets it say. */
+  timeoutUs?: number | undefined;
+}
+
 export interface ModelRuntime {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
@@ -14,10 +26,7 @@ export interface ModelRuntime {
   readonly batching: boolean;
   /** Calls waiting or running now. */
   readonly pending: number;
-  /**
-   * Runs the model; resolves with every output it can send. `deadline` (epoch ms) may cut the wait short; `signal`
-   * aborts when the caller has gone: a call not yet running then never runs.
-   */
-  predict(feeds: TensorMap, deadline?: number, signal?: AbortSignal): Promise<TensorMap>;
+  /** Runs the model; resolves with every output it can send. */
+  predict(feeds: TensorMap, call?: CallOptions): Promise<TensorMap>;
   unload(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // One V1 prediction: the body read as the core's request (row or columnar format), one call of the core's
 // pipeline, and its answer (predictions, or output tensors) sent as JSON.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errors } from '../../core/errors.js';
+import { errors, excerpt } from '../../core/errors.js';
 import type { Encoding } from '../../core/inference.js';
 import type { ReadyModel } from '../../core/models/repository.js';
 import { cacheStatus, cacheUse, clientGone, JSON_TYPE, noteOf } from '../inference.js';
@@ -36,6 +36,24 @@ const columnarEncoding: Encoding = {
   encode: (outputs) => Buffer.from(columnarResponse(outputs)),
 };
 
+/** Triton's schedule policy over V1, which has no request parameters: X-Inference-Priority, X-Inference-Timeout (µs). */
+function scheduleHeaders(request: FastifyRequest): { priority?: number; timeoutUs?: number } {
+  const count = (header: string) => {
+    const text = request.headers[header];
+    if (text === undefined) return undefined;
+    if (typeof text !== 'string' || !/^\d{1,15}$/.test(text)) {
+      throw new errors.INVALID_REQUEST(`${header} must be a non-negative integer, got ${excerpt(text)}`);
+    }
+    return Number(text);
+  };
+  const priority = count('x-inference-priority');
+  const timeoutUs = count('x-inference-timeout');
+  return {
+    ...(priority === undefined ? {} : { priority }),
+    ...(timeoutUs === undefined ? {} : { timeoutUs }),
+  };
+}
+
 export async function predict(
   fastify: FastifyInstance,
   target: { model: string; version?: string },
@@ -55,9 +73,10 @@ export async function predict(
           'the body needs "instances" (row format) or "inputs" (columnar format), exactly one of them',
         );
       }
+      const schedule = scheduleHeaders(request);
       return instances === undefined
-        ? { ...columnInputs(model, inputs), encoding: columnarEncoding }
-        : { ...instanceInputs(model, instances), encoding: predictEncoding(model) };
+        ? { ...columnInputs(model, inputs), encoding: columnarEncoding, ...schedule }
+        : { ...instanceInputs(model, instances), encoding: predictEncoding(model), ...schedule };
     },
     cache: cacheUse(request),
     signal: clientGone(reply),

@@ -19,6 +19,9 @@ export interface V2Call {
   anyBinary: boolean;
   /** Canonical description of the requested outputs, for the cache key. */
   variant: string;
+  /** Triton's schedule policy parameters: priority (1 the highest) and timeout (microseconds). */
+  priority: number | undefined;
+  timeoutUs: number | undefined;
 }
 
 /** Names a tensor of the request in messages, only when one is written. */
@@ -128,7 +131,11 @@ export function decodeCall(request: InferRequest, binary: Buffer | undefined): V
     ? outputs.map((o) => `${o.name}:${binaryOf(o.name) ? 'b' : 'j'}:${o.classification ?? ''}`).join('\0')
     : `*:${all ? 'b' : 'j'}`;
   const anyBinary = outputs ? outputs.some((o) => binaryOf(o.name)) : all;
-  return { inputs, outputs, binary: binaryOf, anyBinary, variant };
+  const priority = parameter(request.parameters, 'priority', 'count', () => 'the request') as
+    number | undefined;
+  const timeoutUs = parameter(request.parameters, 'timeout', 'count', () => 'the request') as
+    number | undefined;
+  return { inputs, outputs, binary: binaryOf, anyBinary, variant, priority, timeoutUs };
 }
 
 /** FP16 travels only as binary data (Triton's rule): asking for it as JSON is refused before anything runs. */

@@ -42,6 +42,8 @@ async function infer(request: FastifyRequest, reply: FastifyReply): Promise<Fast
       return {
         inputs: call.inputs,
         outputs: call.outputs,
+        priority: call.priority,
+        timeoutUs: call.timeoutUs,
         encoding: {
           format: anyBinary ? BINARY : 'v2-json',
           variant: call.variant,

@@ -30,6 +30,7 @@ export const EXTENSIONS = [
   'logging',
   'model_configuration',
   'model_repository',
+  'schedule_policy',
   'statistics',
 ];
 

@@ -35,6 +35,7 @@ describe('V2 health and server metadata', () => {
       'logging',
       'model_configuration',
       'model_repository',
+      'schedule_policy',
       'statistics',
     ]);
   });

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LoadOptions } from '../../runtime/load.js';
 import type { ModelRuntime } from '../../runtime/runtime.js';
+import { schedulePolicy, type DynamicBatchingConfig } from '../../runtime/schedule.js';
 import type { Descriptor } from '../descriptor.js';
 import type { VersionFiles } from '../layout.js';
 import { buildSignature, type Signature } from '../signature.js';
@@ -31,6 +32,7 @@ export function tritonOptions(plan: TritonPlan, options: LoadOptions): LoadOptio
     // Batching stays off where the server turns it off (batchMaxRows 1).
     batchMaxRows: plan.dynamicBatching && options.batchMaxRows > 1 ? maxBatchSize : 1,
     threads: Math.max(1, Math.min(plan.instances, options.threads)),
+    schedule: schedulePolicy(plan.config.dynamic_batching as DynamicBatchingConfig | undefined),
     ...(plan.intraOpThreads !== undefined ? { intraOpThreads: plan.intraOpThreads } : {}),
   };
 }

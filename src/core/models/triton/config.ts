@@ -4,6 +4,7 @@
 import protobuf from 'protobufjs';
 import type { VersionPolicy } from '../descriptor.js';
 import { modelConfigType, type ConfigMessage, type ConfigValue } from './schema.js';
+import { schedulePolicy, type DynamicBatchingConfig } from '../../runtime/schedule.js';
 
 /** The fields of a configuration (its JSON form) that Serval reads; model-config.proto defines them all. */
 export interface TensorConfig {
@@ -205,6 +206,14 @@ function instances(config: TritonConfig, notApplied: string[]): number {
   return total;
 }
 
+/** dynamic_batching's fields of Triton's schedule policy, which the batcher applies. */
+const SCHEDULE_FIELDS = new Set([
+  'priority_levels',
+  'default_priority_level',
+  'default_queue_policy',
+  'priority_queue_policy',
+]);
+
 function batching(config: TritonConfig, autoComplete: boolean, notApplied: string[]): void {
   const dynamic = config.dynamic_batching;
   if (!dynamic) return;
@@ -221,11 +230,15 @@ function batching(config: TritonConfig, autoComplete: boolean, notApplied: strin
     max_queue_delay_microseconds: 'a call never waits for others to join it',
     preserve_ordering: 'each request has its own answer',
   };
+  try {
+    schedulePolicy(dynamic as DynamicBatchingConfig);
+  } catch (err) {
+    refuse('dynamic_batching', (err as Error).message.replace(/^dynamic_batching\.?/, ''));
+  }
   for (const [field, value] of Object.entries(dynamic)) {
+    if (SCHEDULE_FIELDS.has(field)) continue; // applied: the schedule policy (runtime/schedule.ts)
     for (const path of leaves(value, `dynamic_batching.${field}`))
-      notApplied.push(
-        `${path} (${why[field] ?? 'Serval has one queue per model, without priorities or timeouts'})`,
-      );
+      notApplied.push(`${path} (${why[field] ?? 'not applied'})`);
   }
 }
 

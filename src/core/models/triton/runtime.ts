@@ -1,6 +1,6 @@
 // A model runtime as a Triton configuration presents it: clients send and get the configuration's shapes (reshaped
 // to and from the graph's where it says so), and only the outputs it lists.
-import type { ModelRuntime } from '../../runtime/runtime.js';
+import type { CallOptions, ModelRuntime } from '../../runtime/runtime.js';
 import type { TensorData, TensorMap, TensorSpec } from '../../tensor/tensor.js';
 import { specOf, type Binding, type TensorBinding } from './graph.js';
 
@@ -60,7 +60,7 @@ export class TritonRuntime implements ModelRuntime {
     return this.#inner.pending;
   }
 
-  async predict(feeds: TensorMap, deadline?: number, signal?: AbortSignal): Promise<TensorMap> {
+  async predict(feeds: TensorMap, call?: CallOptions): Promise<TensorMap> {
     const batched = this.#binding.maxBatchSize > 0;
     let graphFeeds = feeds;
     if (this.#reshapedInputs.length > 0) {
@@ -70,7 +70,7 @@ export class TritonRuntime implements ModelRuntime {
         if (tensor) graphFeeds[b.name] = reshaped(tensor, b.dims, b.reshape as number[], batched);
       }
     }
-    const all = await this.#inner.predict(graphFeeds, deadline, signal);
+    const all = await this.#inner.predict(graphFeeds, call);
     const answer: TensorMap = {};
     for (const b of this.#binding.outputs) {
       const tensor = all[b.name];
