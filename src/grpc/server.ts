@@ -6,10 +6,9 @@ import type { Http2Session } from 'node:http2';
 import { ServerCredentials, type Server, type ServerOptions } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import type { TokenVerifier } from '../auth/verifier.js';
+import { createAccess, type Access } from '../auth/access.js';
 import type { Config } from '../config/schema.js';
 import type { Core } from '../core/core.js';
-import { rateLimiterOf } from '../limits/rate-limiter.js';
 import { AccessLog } from './access-log.js';
 import { loadDefinitions, SERVICE_NAME } from './definitions.js';
 import { Guard } from './guard.js';
@@ -93,23 +92,12 @@ function credentials(config: Config): ServerCredentials {
   return ServerCredentials.createSsl(null, [pair], false);
 }
 
-/** The same verifier HTTP builds, from the same config (jose loads only when authentication is on). */
-async function verifierOf(config: Config): Promise<TokenVerifier | null> {
-  if (!config.authEnabled) return null;
-  const [{ keyMaterial }, { TokenVerifier }] = await Promise.all([
-    import('../auth/keys.js'),
-    import('../auth/verifier.js'),
-  ]);
-  const keys = keyMaterial(config);
-  if (!keys) throw new Error('authEnabled without a key (the config check should have refused it)');
-  return new TokenVerifier(keys, config);
-}
-
-export async function createGrpcServer(config: Config, core: Core): Promise<GrpcServer> {
+export async function createGrpcServer(config: Config, core: Core, shared?: Access): Promise<GrpcServer> {
   const log = core.log.child({ protocol: 'grpc' });
   const definitions = loadDefinitions();
+  const { verifier, limiter } = shared ?? (await createAccess(config, core));
   const deps = {
-    guard: new Guard(await verifierOf(config), rateLimiterOf(core), config),
+    guard: new Guard(verifier, limiter, config),
     access: new AccessLog(log, SERVICE_NAME),
   };
   const streams = new Streams({

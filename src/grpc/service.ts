@@ -1,5 +1,6 @@
 // inference.GRPCInferenceService's handlers over the core: health, metadata, readiness and configuration here,
 // inference in infer.ts, statistics and the model repository in repository.ts.
+import { CORE_EXTENSIONS } from '../core/extensions.js';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Scopes } from '../auth/scopes.js';
 import type { Core } from '../core/core.js';
@@ -13,14 +14,7 @@ import { repositoryService } from './repository.js';
 import { unary, type RpcDeps } from './rpc.js';
 
 /** What ServerMetadata lists: the extensions served over gRPC (raw contents replace binary_tensor_data). */
-export const GRPC_EXTENSIONS = [
-  'classification',
-  'logging',
-  'model_configuration',
-  'model_repository',
-  'schedule_policy',
-  'statistics',
-];
+export const GRPC_EXTENSIONS: readonly string[] = CORE_EXTENSIONS;
 
 const probe = { bucket: false, probe: true } as const;
 const read = { scope: Scopes.read, bucket: 'api' } as const;

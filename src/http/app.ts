@@ -1,4 +1,5 @@
 // buildApp(config, core): the whole Fastify application over the core, without listening; the process owns both.
+import { createAccess, type Access } from '../auth/access.js';
 import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -43,7 +44,7 @@ function trustProxy(value: string): boolean | string | ((address: string, hop: n
   return value;
 }
 
-export async function buildApp(config: Config, core: Core): Promise<FastifyInstance> {
+export async function buildApp(config: Config, core: Core, shared?: Access): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = core.log;
   const app = Fastify({
     loggerInstance: logger,
@@ -76,15 +77,10 @@ export async function buildApp(config: Config, core: Core): Promise<FastifyInsta
   await app.register(security, { corsOrigins: config.corsOrigins });
   // Optional features load their libraries (jose) only when configured: start-up time is module loading, paid by
   // every worker.
-  const keys =
-    config.authEnabled || config.oauthClientsFile
-      ? (await import('../auth/keys.js')).keyMaterial(config)
-      : undefined;
+  const { keys, verifier, limiter } = shared ?? (await createAccess(config, core));
   await app.register(swagger, { version: SERVAL_VERSION, bearerAuth: config.authEnabled });
-  const verifier =
-    config.authEnabled && keys ? new (await import('../auth/verifier.js')).TokenVerifier(keys, config) : null;
   await app.register(auth, { verifier });
-  await app.register(rateLimit, config);
+  await app.register(rateLimit, { config, limiter });
   await app.register(metrics, { route: config.metricsPort === 0, auth: config.metricsAuth });
   await app.register(serviceRoutes, { version: SERVAL_VERSION });
   await app.register(playgroundRoutes, { root: PLAYGROUND });

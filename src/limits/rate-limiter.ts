@@ -2,7 +2,6 @@
 // worker and replica shares them, in this process otherwise or while Redis fails (the failure policy decides).
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { Core } from '../core/core.js';
 import { errors, withExtras } from '../core/errors.js';
 import type { SharedRedis } from '../core/redis.js';
 import { throttledWarning } from '../lib/throttled-warning.js';
@@ -106,24 +105,4 @@ export function rateLimited(allowance: Allowance, windowMs: number): Error {
  */
 export function rateLimitKey(bucket: string, principal: { subject: string } | null, ip: string): string {
   return principal ? `${bucket}:sub:${principal.subject}` : `${bucket}:ip:${ip}`;
-}
-
-const limiters = new WeakMap<Core, RateLimiter>();
-
-/**
- * The process's one limiter over a core, shared by its front ends: without Redis the counts live in it, and two
- * limiters would give a client one budget per protocol.
- */
-export function rateLimiterOf(core: Core): RateLimiter {
-  let limiter = limiters.get(core);
-  if (limiter === undefined) {
-    limiter = new RateLimiter({
-      windowMs: core.config.rateLimitWindowMs,
-      redis: core.redis,
-      policy: core.config.redisFailurePolicy,
-      log: core.log.child({ component: 'rate-limit' }),
-    });
-    limiters.set(core, limiter);
-  }
-  return limiter;
 }

@@ -39,7 +39,9 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
     worker: String(cluster.worker?.id ?? 0),
     logSettings,
   });
-  const app = await buildApp(config, core);
+  // The token verifier and the rate limiter, one of each for HTTP and gRPC.
+  const access = await (await import('../auth/access.js')).createAccess(config, core);
+  const app = await buildApp(config, core, access);
   /** Built once HTTP serves (its modules take a quarter of a second to load, which /healthz need not wait for). */
   let grpc: GrpcServer | undefined;
 
@@ -109,7 +111,7 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
   const stopping = () => draining !== undefined;
   if (stopping()) return;
   if (config.grpcEnabled) {
-    const created = await (await import('../grpc/server.js')).createGrpcServer(config, core);
+    const created = await (await import('../grpc/server.js')).createGrpcServer(config, core, access);
     if (stopping()) return;
     grpc = created;
   }

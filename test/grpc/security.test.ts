@@ -13,6 +13,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProto } from 'grpc-health-check';
 import { SignJWT } from 'jose';
 import { createCore } from '../../src/core/core.js';
+import { createAccess } from '../../src/auth/access.js';
 import { buildApp } from '../../src/http/app.js';
 import { createGrpcServer } from '../../src/grpc/server.js';
 import { testConfig } from '../helpers.js';
@@ -94,10 +95,12 @@ describe('gRPC limits', () => {
       rateLimitPredictMax: 3,
     });
     const core = await createCore(config, (await import('pino')).pino({ level: 'silent' }));
-    const app = await buildApp(config, core);
+    // As the entry point does: one verifier and one limiter for both front ends.
+    const access = await createAccess(config, core);
+    const app = await buildApp(config, core, access);
     await app.ready();
     await core.start();
-    const server = await createGrpcServer(config, core);
+    const server = await createGrpcServer(config, core, access);
     const client = grpcClient(`127.0.0.1:${await server.listen()}`);
     t.after(async () => {
       client.close();

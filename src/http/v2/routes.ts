@@ -1,5 +1,6 @@
 // The Open Inference Protocol (KServe V2) REST API: health, server and model metadata, model readiness and
 // configuration; inference (infer.ts) with JSON or binary tensors; all over the protocol-neutral core.
+import { CORE_EXTENSIONS } from '../../core/extensions.js';
 import etag from '@fastify/etag';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
@@ -24,15 +25,7 @@ import {
 } from './schemas.js';
 
 /** What this server really serves, as GET /v2 lists it. */
-export const EXTENSIONS = [
-  'binary_tensor_data',
-  'classification',
-  'logging',
-  'model_configuration',
-  'model_repository',
-  'schedule_policy',
-  'statistics',
-];
+export const EXTENSIONS = ['binary_tensor_data', ...CORE_EXTENSIONS];
 
 /** Health and server metadata: public, like /healthz. */
 const serviceRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, options) {

@@ -3,13 +3,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../../config/schema.js';
-import {
-  rateLimited,
-  rateLimiterOf,
-  rateLimitKey,
-  type Allowance,
-  type RateLimiter,
-} from '../../../limits/rate-limiter.js';
+import { rateLimited, rateLimitKey, type Allowance, type RateLimiter } from '../../../limits/rate-limiter.js';
 
 export interface RouteLimit {
   /** Requests per window per principal (or IP); the config's rateLimitMax by default. */
@@ -47,8 +41,14 @@ function setHeaders(reply: FastifyReply, allowance: Allowance): void {
     .header('ratelimit-reset', allowance.resetSeconds);
 }
 
-async function rateLimitPlugin(fastify: FastifyInstance, config: Config): Promise<void> {
-  const limiter = rateLimiterOf(fastify.core);
+export interface RateLimitOptions {
+  config: Config;
+  /** The process's one limiter, shared with the other front ends. */
+  limiter: RateLimiter;
+}
+
+async function rateLimitPlugin(fastify: FastifyInstance, options: RateLimitOptions): Promise<void> {
+  const { config, limiter } = options;
   fastify.decorate('rateLimiter', limiter);
   fastify.decorate('rateLimiting', config.rateLimitEnabled);
   fastify.decorate(
