@@ -3,9 +3,12 @@ import { AssertionError } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 
+/** What a truthy value can be. */
+export type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>;
+
 export interface WaitOptions {
-  /** What is awaited, as the failure message says it: 'both apps reach Redis'. */
-  what: string;
+  /** What is awaited, as the failure message says it: 'both apps reach Redis' (a function: read at the failure). */
+  what: string | (() => string);
   /** How long to keep asking; 5 s unless given. */
   timeoutMs?: number;
   /** The pause between two questions; 20 ms unless given. */
@@ -20,14 +23,14 @@ export interface WaitOptions {
 export async function waitFor<T>(
   predicate: () => T | Promise<T>,
   { what, timeoutMs = 5000, intervalMs = 20 }: WaitOptions,
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await predicate();
-    if (value) return value;
+    if (value) return value as Truthy<T>;
     if (performance.now() >= deadline) {
       throw new AssertionError({
-        message: `timed out after ${timeoutMs} ms waiting until ${what} (last value: ${inspect(value, { depth: 3, breakLength: Infinity })})`,
+        message: `timed out after ${timeoutMs} ms waiting until ${typeof what === 'function' ? what() : what} (last value: ${inspect(value, { depth: 3, breakLength: Infinity })})`,
       });
     }
     await sleep(intervalMs);
