@@ -147,6 +147,7 @@ describe('version policies (model.json versionPolicy, as Triton and TF Serving)'
     t.after(() => app.close());
     const res = await post(app, '/v2/repository/models/iris/load');
     assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().code, 'MODEL_LOAD_FAILED');
     assert.match(res.json().error, /versionPolicy/);
   });
 });
@@ -208,6 +209,7 @@ describe('load and unload through the repository API', () => {
     ] as const) {
       const res = await post(app, '/v2/repository/models/iris/load', body);
       assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().code, 'INVALID_REQUEST');
       assert.match(res.json().error, pattern);
     }
     const notJson = await app.inject({
