@@ -32,6 +32,7 @@ describe('V2 health and server metadata', () => {
     assert.deepEqual(body.extensions.sort(), [
       'binary_tensor_data',
       'classification',
+      'logging',
       'model_configuration',
       'model_repository',
       'statistics',
