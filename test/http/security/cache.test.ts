@@ -1,4 +1,6 @@
-// The prediction cache: hits, misses, bypass, single flight, opt-out, Redis sharing and Redis failure.
+// The prediction cache as the routes use it, over inject: Cache-Status on hits, misses, bypass, single flight,
+// opt-out, exact repeats, authentication, Redis sharing between two apps and Redis failure. PredictionCache itself
+// (bounds, TTL, single flight, exact index, keys, Redis tier) is tested in test/core/prediction-cache.test.ts.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
