@@ -13,6 +13,7 @@ import type { Config } from '../src/config/schema.js';
 import { createCore } from '../src/core/core.js';
 import { buildApp } from '../src/http/app.js';
 import { freePort } from './net.js';
+import { waitFor } from './wait.js';
 
 export { freePort };
 
@@ -75,6 +76,13 @@ export async function tempRepository(
   return { root, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
+/** Waits until every app's core has connected to Redis (its client connects in the background once made). */
+export async function redisConnected(...apps: FastifyInstance[]): Promise<void> {
+  await waitFor(() => apps.every((app) => app.core.redis?.client.status === 'ready'), {
+    what: `${apps.length === 1 ? 'the app reaches' : `all ${apps.length} apps reach`} Redis`,
+  });
+}
+
 export interface Golden {
   instances: number[][];
   labels?: string[];
@@ -121,16 +129,17 @@ export async function startRedis(): Promise<RunningRedis> {
     retryStrategy: () => null,
   });
   client.on('error', () => undefined); // refused while the server starts: retried below
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null)
-      throw new Error('redis-server exited: is it installed? (apt-get install redis-server)');
-    try {
-      await client.connect();
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  await waitFor(
+    () => {
+      if (child.exitCode !== null)
+        throw new Error('redis-server exited: is it installed? (apt-get install redis-server)');
+      return client.connect().then(
+        () => true,
+        () => false,
+      );
+    },
+    { what: `redis-server accepts connections on port ${port}`, intervalMs: 50 },
+  );
   client.disconnect();
   return {
     url: `redis://127.0.0.1:${port}`,

@@ -2,8 +2,8 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, ROOT } from './helpers.js';
+import { waitFor } from './wait.js';
 
 /** The repository index lists models and none is still loading. */
 async function modelsLoaded(base: string): Promise<boolean> {
@@ -62,21 +62,56 @@ export async function startServer(env: Record<string, string>, options: StartOpt
       () => false,
     );
   };
-  // 10 s for readiness, 15 s for workers (two of them start in turn).
-  for (let i = 0; i < (workers === undefined ? 200 : 300); i++) {
-    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${out}`);
-    if (await isReady()) return { child, base, grpcAddress: `127.0.0.1:${grpcPort}`, lines, log: () => out };
-    await sleep(50);
+  try {
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}`);
+        return isReady();
+      },
+      {
+        what:
+          workers === undefined
+            ? loaded
+              ? 'its models have loaded'
+              : '/readyz answers 200'
+            : `${workers} workers are ready`,
+        // Two workers start in turn.
+        timeoutMs: workers === undefined ? 10_000 : 15_000,
+      },
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`server not ready: ${(err as Error).message}\n${out}`, { cause: err });
   }
-  child.kill('SIGKILL');
-  throw new Error(`server not ready: ${out}`);
+  return { child, base, grpcAddress: `127.0.0.1:${grpcPort}`, lines, log: () => out };
+}
+
+/** The access lines of the requests whose ids start with `prefix` (a worker writes one once it has answered). */
+export function accessLines(
+  lines: readonly Record<string, unknown>[],
+  prefix: string,
+): Record<string, unknown>[] {
+  return lines.filter(
+    (l) => typeof l.reqId === 'string' && l.reqId.startsWith(prefix) && l.msg === 'request',
+  );
 }
 
 /** The pids of the processes whose access lines answered the requests whose ids start with `prefix`. */
 export function answeredBy(lines: readonly Record<string, unknown>[], prefix: string): Set<unknown> {
-  return new Set(
-    lines
-      .filter((l) => typeof l.reqId === 'string' && l.reqId.startsWith(prefix) && l.msg === 'request')
-      .map((l) => l.pid),
-  );
+  return new Set(accessLines(lines, prefix).map((l) => l.pid));
+}
+
+/**
+ * The requests for `model` that the server's workers have taken in so far: queued or running (the pending gauge) and
+ * answered (the request counter), summed over every worker from one scrape of /metrics.
+ */
+export async function takenIn(base: string, model: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let sum = 0;
+  for (const [, labels, value] of text.matchAll(
+    /^serval_inference_(?:pending|requests_total)\{([^}]*)\} (\S+)$/gm,
+  )) {
+    if (labels?.split(',').includes(`model="${model}"`)) sum += Number(value);
+  }
+  return sum;
 }

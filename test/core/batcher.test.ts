@@ -6,6 +6,7 @@ import { Batcher } from '../../src/core/runtime/batcher.js';
 import { schedulePolicy } from '../../src/core/runtime/schedule.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { spec } from '../fakes.js';
+import { waitFor } from '../wait.js';
 
 /** No deadline, no first estimate: what these tests of merging need. */
 const base = { timeoutMs: Infinity, expectedRunMs: 0 };
@@ -90,7 +91,7 @@ describe('Batcher', () => {
   it('gathers calls that arrive while a run is busy into the next batch, within maxRows', async () => {
     const { calls, run } = model();
     const slow = async (feeds: TensorMap) => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a slow run: calls arrive while it is busy
       return run(feeds);
     };
     const batcher = new Batcher(slow, { ...base, concurrency: 1, maxRows: 3, maxWaiting: Infinity });
@@ -285,7 +286,7 @@ describe('Batcher deadlines and admission', () => {
     assert.equal(((a as PromiseRejectedResult).reason as { code: string }).code, 'INFERENCE_TIMEOUT');
     assert.equal(((b as PromiseRejectedResult).reason as { code: string }).code, 'INFERENCE_TIMEOUT');
     gate.release();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => batcher.pending === 0, { what: 'the running call has finished' });
     assert.deepEqual(calls, [1], 'the running call finished (and was dropped); the queued one never ran');
   });
 

@@ -33,14 +33,14 @@ describe('CircuitBreaker', () => {
     const changes: string[] = [];
     const breaker = new CircuitBreaker({ failures: 1, cooldownMs: 30, onChange: (s) => changes.push(s) });
     await assert.rejects(breaker.call(failing));
-    await sleep(40);
+    await sleep(40); // the 30 ms cooldown passes
     await assert.rejects(breaker.call(failing), /timeout/, 'the probe is called');
     await assert.rejects(
       breaker.call(async () => 1),
       CircuitOpenError,
       'open again for a cooldown',
     );
-    await sleep(40);
+    await sleep(40); // the 30 ms cooldown passes
     let release: () => void = () => undefined;
     const probe = breaker.call(() => new Promise<number>((resolve) => (release = () => resolve(2))));
     await assert.rejects(

@@ -3,7 +3,6 @@
 // cancelled in the statistics and the metrics; the request running ahead of them is answered as usual.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -12,6 +11,7 @@ import { createGrpcServer, type GrpcServer } from '../../src/grpc/server.js';
 import { buildApp } from '../../src/http/app.js';
 import { grpcClient, rawRequest, type GrpcClient } from '../grpc.js';
 import { FIXTURE_MODELS, tempRepository, testConfig } from '../helpers.js';
+import { waitFor } from '../wait.js';
 
 /** The heavy fixture (about 80 ms a call on its one thread), its input one row of four. */
 const HEAVY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
@@ -64,17 +64,26 @@ describe('cancelled requests never run', () => {
   };
   /** Waits until the statistics have counted `count` failed requests (a cancellation is counted as it happens). */
   const failures = async (count: number) => {
-    for (let i = 0; i < 100 && (await stats()).inference_stats.fail.count < count; i++) await sleep(20);
+    await waitFor(async () => (await stats()).inference_stats.fail.count >= count, {
+      what: `${count} failed requests are counted`,
+      timeoutMs: 2000,
+    });
     return (await stats()).inference_stats.fail.count;
   };
+  /** Waits until the heavy model has `count` calls queued or running. */
+  const pending = (count: number, what: string) =>
+    waitFor(() => core.models.pending().find((p) => p.model === 'heavy')?.count === count, {
+      what,
+      intervalMs: 2,
+    });
 
   it('takes an HTTP request whose connection closed out of the queue', async () => {
     const before = await stats();
     const ahead = predict();
-    await sleep(20); // running on the one thread
+    await pending(1, 'the request ahead runs on the one thread');
     const gone = new AbortController();
     const behind = predict(gone.signal);
-    await sleep(20); // queued behind it
+    await pending(2, 'the request behind is queued');
     gone.abort();
     await assert.rejects(behind, { name: 'AbortError' });
     assert.equal((await ahead).status, 200);
@@ -93,9 +102,9 @@ describe('cancelled requests never run', () => {
       { name: 'input', datatype: 'FP32', shape: [1, 4], data: Float32Array.of(1, 2, 3, 4) },
     ]);
     const ahead = grpc.start('ModelInfer', request);
-    await sleep(20);
+    await pending(1, 'the call ahead runs on the one thread');
     const behind = grpc.start('ModelInfer', request);
-    await sleep(20);
+    await pending(2, 'the call behind is queued');
     behind.cancel();
     await assert.rejects(behind.answer, (err: ServiceError) => err.code === status.CANCELLED);
     await ahead.answer;

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { FIXTURE_MODELS, MODELS, tempRepository } from '../helpers.js';
-import { answeredBy, startServer as start, type Running } from '../server.js';
+import { accessLines, answeredBy, startServer as start, takenIn, type Running } from '../server.js';
+import { waitFor } from '../wait.js';
 import {
   grpcClient,
   irisRequest,
@@ -97,7 +97,9 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
       assert.deepEqual(outputOf(answer, 'label').values, [i % 2 === 0 ? 0n : 2n]);
     });
     for (const c of pool) c.close();
-    await sleep(100);
+    await waitFor(() => accessLines(server.lines(), 'e2e-g').length === 8, {
+      what: '8 access lines are written',
+    });
     const pids = answeredBy(server.lines(), 'e2e-g');
     assert.equal(pids.size, 2, 'both workers answered');
   });
@@ -133,7 +135,9 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
         c.call('ModelInfer', irisRequest({}, [[5.1, 3.5, 1.4, 0.2]]), { 'x-request-id': `e2e-st${i}` }),
       ),
     );
-    await sleep(100);
+    await waitFor(() => accessLines(server.lines(), 'e2e-st').length === 6, {
+      what: '6 access lines are written',
+    });
     const pids = answeredBy(server.lines(), 'e2e-st');
     assert.equal(pids.size, 2, 'both workers answered');
     const after = await pool[1]!.call<{ model_stats: { inference_stats: { success: { count: string } } }[] }>(
@@ -164,6 +168,7 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
     const pool = clients(server.grpcAddress, 4);
     // A few calls first: the batcher admits by the run time it learned, which a busy start-up inflates.
     for (const c of pool) await c.call('ModelInfer', heavy('warm'));
+    const before = await takenIn(server.base, 'heavy');
     const unary = pool.flatMap((c, i) =>
       [0, 1].map((j) =>
         c.call<InferAnswer>('ModelInfer', heavy(`u${i}-${j}`)).then(
@@ -179,11 +184,15 @@ describe('the built server over gRPC, 2 workers, authentication off', () => {
       closing.call.write(heavy(`c${i}`));
     }
     closing.call.end();
-    await sleep(150); // sent and queued: 14 heavy calls on two workers, one at a time each
+    // 14 heavy calls on two workers, one at a time each: SIGTERM comes once all are taken in.
+    await waitFor(async () => (await takenIn(server.base, 'heavy')) - before >= 14, {
+      what: 'the workers have taken in the 14 calls',
+    });
     const exited = once(server.child, 'exit');
     server.child.kill('SIGTERM');
-    await sleep(100);
-    assert.deepEqual(await pool[2]!.call('ServerReady', {}), { ready: false }, 'not ready while draining');
+    await waitFor(async () => !(await pool[2]!.call<{ ready: boolean }>('ServerReady', {})).ready, {
+      what: 'ServerReady says not ready while draining',
+    });
     assert.deepEqual(
       (await Promise.all(unary)).sort(),
       pool.flatMap((_, i) => [`u${i}-0`, `u${i}-1`]).sort(),

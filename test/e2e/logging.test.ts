@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { answeredBy, startServer, type Running } from '../server.js';
+import { accessLines, answeredBy, startServer, type Running } from '../server.js';
+import { waitFor } from '../wait.js';
 
 describe('log settings in every worker', () => {
   let server: Running;
@@ -21,9 +22,6 @@ describe('log settings in every worker', () => {
       });
       assert.equal(res.status, 200);
     }
-    // The workers' lines reach the pipe: wait for the last probe's line, or a while if it is never written.
-    for (let i = 0; i < 20 && answeredBy(server.lines(), `${prefix}-${times - 1}`).size === 0; i++)
-      await sleep(25);
   };
   const readyPids = () =>
     server
@@ -33,6 +31,8 @@ describe('log settings in every worker', () => {
 
   it('applies a change in every worker', async () => {
     await probe('quiet');
+    // Nothing to wait for when nothing is written: half a second for a line written by mistake to reach the pipe.
+    await sleep(500);
     assert.equal(answeredBy(server.lines(), 'quiet').size, 0, 'probes log at debug');
     const res = await fetch(`${server.base}/v2/logging`, {
       method: 'POST',
@@ -41,6 +41,9 @@ describe('log settings in every worker', () => {
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { log_verbose_level: number }).log_verbose_level, 1);
     await probe('verbose');
+    await waitFor(() => accessLines(server.lines(), 'verbose').length === 8, {
+      what: "the 8 probes' lines are written",
+    });
     assert.deepEqual(
       answeredBy(server.lines(), 'verbose'),
       new Set(readyPids()),
@@ -52,10 +55,14 @@ describe('log settings in every worker', () => {
     const [first] = readyPids();
     assert.ok(first);
     process.kill(first, 'SIGKILL');
-    for (let i = 0; i < 300 && readyPids().length < 3; i++) await sleep(50);
-    const started = readyPids()[2];
-    assert.ok(started, 'the primary started a new worker');
+    const started = await waitFor(() => readyPids()[2], {
+      what: 'the primary started a new worker',
+      timeoutMs: 15_000,
+    });
     await probe('later', 12);
+    await waitFor(() => accessLines(server.lines(), 'later').length === 12, {
+      what: "the 12 probes' lines are written",
+    });
     assert.ok(answeredBy(server.lines(), 'later').has(started), 'the new worker logs at debug too');
   });
 });

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { freePort, MODELS, ROOT, tempRepository } from '../helpers.js';
 import { parserSkip, Scrape } from '../prometheus.js';
+import { waitFor } from '../wait.js';
 
 interface Running {
   child: ChildProcessByStdio<null, Readable, Readable>;
@@ -45,7 +46,10 @@ async function start(repo: string): Promise<Running> {
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  for (let i = 0; i < 300 && (out.match(/"worker ready"/g) ?? []).length < 2; i++) await sleep(50);
+  await waitFor(() => (out.match(/"worker ready"/g) ?? []).length >= 2, {
+    what: () => `2 workers are ready (log: ${out})`,
+    timeoutMs: 15_000,
+  });
   assert.equal((out.match(/"worker ready"/g) ?? []).length, 2, out);
   return {
     child,
@@ -153,7 +157,7 @@ describe('operating a 2-worker server', { skip: parserSkip() }, () => {
       while (!running.stop)
         diabetes.push((await call(server.base, '/v1/models/diabetes:predict', diabetesV1)).status);
     })();
-    await sleep(1000);
+    await sleep(1000); // the load runs a while before the changes
     await cp(IRIS, join(repo.root, 'iris/2'), { recursive: true });
     const loaded = await call(server.base, '/v2/repository/models/iris/load', '{}');
     assert.equal(loaded.status, 200, await loaded.text());
@@ -209,8 +213,10 @@ describe('operating a 2-worker server', { skip: parserSkip() }, () => {
       Number(m[1]),
     );
     process.kill(workerPids[0] ?? 0, 'SIGKILL');
-    for (let i = 0; i < 300 && (server.output().match(/"worker ready"/g) ?? []).length < 3; i++)
-      await sleep(50);
+    await waitFor(() => (server.output().match(/"worker ready"/g) ?? []).length >= 3, {
+      what: () => `a third worker is ready (log: ${server.output()})`,
+      timeoutMs: 15_000,
+    });
     assert.equal((server.output().match(/"worker ready"/g) ?? []).length, 3, server.output());
     for (let i = 0; i < 10; i++) {
       assert.equal((await call(server.base, '/v1/models/diabetes:predict', diabetesV1)).status, 404);

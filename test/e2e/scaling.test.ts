@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MODELS, ROOT, tempRepository } from '../helpers.js';
+import { waitFor } from '../wait.js';
 import { haproxyConfig, serverStates } from './balancer.js';
 import { Lab, labUnavailable, type Spawned } from './lab.js';
 import { callVia, loadVia, type Load } from './through.js';
@@ -85,14 +86,13 @@ describe(
     /** Polls the balancer until the server is in the state its health checks give (UP, DOWN). */
     async function waitForState(server: string, state: string, timeoutMs = 15_000): Promise<number> {
       const started = performance.now();
-      while (performance.now() - started < timeoutMs) {
-        const states = await serverStates(admin);
-        if (states[server] === state) return performance.now() - started;
-        await sleep(25);
-      }
-      throw new Error(
-        `${server} not ${state} after ${timeoutMs} ms: ${JSON.stringify(await serverStates(admin))}`,
-      );
+      let states: Record<string, string> = {};
+      await waitFor(async () => (states = await serverStates(admin))[server] === state, {
+        what: () => `${server} is ${state} (states: ${JSON.stringify(states)})`,
+        timeoutMs,
+        intervalMs: 25,
+      });
+      return performance.now() - started;
     }
 
     before(async () => {
@@ -122,11 +122,16 @@ describe(
         }),
       );
       const balancer = lab.spawn('lb', 'haproxy', ['-db', '-f', config]);
-      for (let i = 0; i < 100 && balancer.child.exitCode === null; i++) {
-        if (await serverStates(admin).catch(() => undefined)) break;
-        await sleep(50);
-      }
-      assert.equal(balancer.child.exitCode, null, `haproxy exited: ${balancer.output()}`);
+      await waitFor(
+        async () => {
+          assert.equal(balancer.child.exitCode, null, `haproxy exited: ${balancer.output()}`);
+          return serverStates(admin).then(
+            () => true,
+            () => false,
+          );
+        },
+        { what: "haproxy's admin socket answers", intervalMs: 50 },
+      );
       const started = performance.now();
       for (const name of REPLICAS) await waitForState(name, 'UP', 30_000);
       measured.threeReplicasUpMs = Math.round(performance.now() - started);
@@ -174,7 +179,7 @@ describe(
 
     it('restarts every replica in turn under steady load without one failed request', async () => {
       const load = loadVia(socket, { connections: 16, body: (i) => body(0.2 + (i % 20) / 100) });
-      await sleep(1000);
+      await sleep(1000); // the load runs a while before the first restart
       const restarts: Record<string, number>[] = [];
       for (const name of REPLICAS) {
         const replica = replicas.get(name)!;
@@ -190,7 +195,7 @@ describe(
           exitedMs: Math.round(stopped),
           backUpMs: Math.round(performance.now() - t0),
         });
-        await sleep(500);
+        await sleep(500); // and a while between two restarts
       }
       const result = await load.stop();
       measured.rollingRestart = { ...summary(result), restarts };
@@ -202,13 +207,13 @@ describe(
     it('loses at most the requests a killed replica held; the health check takes it out; the others serve on', async () => {
       const connections = 16;
       const load = loadVia(socket, { connections, body: (i) => body(0.2 + (i % 20) / 100) });
-      await sleep(1500);
+      await sleep(1500); // the load runs a while before the kill
       const victim = replicas.get('r2')!;
       const killedAt = performance.now();
       victim.child.kill('SIGKILL');
       const detectedMs = await waitForState('r2', 'DOWN');
       const outAt = performance.now();
-      await sleep(2000);
+      await sleep(2000); // and a while once the balancer has taken the killed replica out
       const result = await load.stop();
       const late = result.failures.filter((f) => f.at > outAt);
       measured.sigkill = {
@@ -231,7 +236,7 @@ describe(
     it('serves without a 5xx while Redis is unreachable, then shares limits and cache again', async () => {
       await lab.linkDown('redis');
       const during = loadVia(socket, { connections: 8, body: (i) => body(0.3 + (i % 50) / 1000) });
-      await sleep(4000);
+      await sleep(4000); // the load runs through a while of Redis being unreachable
       const outage = await during.stop();
       measured.redisDown = summary(outage);
       const fiveHundreds = Object.entries(outage.statusCodes).filter(([code]) => code.startsWith('5'));
@@ -242,35 +247,37 @@ describe(
       await lab.linkUp('redis');
       const back = performance.now();
       // Shared again: a prediction stored by one replica is a hit on another.
-      let resumedMs: number | undefined;
-      for (let i = 0; i < 120 && resumedMs === undefined; i++) {
-        const key = body(0.5 + i / 1e6);
-        const first = await callVia(socket, '/v1/models/iris:predict', key, '198.51.100.9');
-        const second = await callVia(socket, '/v1/models/iris:predict', key, '198.51.100.9');
-        if (second.servedBy !== first.servedBy && second.headers['cache-status'] === 'serval; hit')
-          resumedMs = performance.now() - back;
-        else await sleep(250);
-      }
-      assert.ok(resumedMs !== undefined, 'the cache is shared again');
-      measured.redisBackSharedAfterMs = Math.round(resumedMs);
+      let tries = 0;
+      await waitFor(
+        async () => {
+          const key = body(0.5 + ++tries / 1e6); // a new instance each try: never a replica's own entry
+          const first = await callVia(socket, '/v1/models/iris:predict', key, '198.51.100.9');
+          const second = await callVia(socket, '/v1/models/iris:predict', key, '198.51.100.9');
+          return second.servedBy !== first.servedBy && second.headers['cache-status'] === 'serval; hit';
+        },
+        { what: 'the cache is shared again', timeoutMs: 30_000, intervalMs: 250 },
+      );
+      measured.redisBackSharedAfterMs = Math.round(performance.now() - back);
       // Each replica's breaker closes on its own probe: the cache shared by two says little of the third. One limit
       // again, within seconds: a fresh client address each try, twice the limit sent, exactly the limit served.
       const served: number[] = [];
-      for (let attempt = 0; attempt < 10 && served.at(-1) !== LIMIT; attempt++) {
-        if (attempt > 0) await sleep(1000);
-        let ok = 0;
-        for (let i = 0; i < 2 * LIMIT; i++) {
-          const address = `198.51.100.${20 + attempt}`;
-          if ((await callVia(socket, '/v1/models/iris:predict', body(0.2), address)).status === 200) ok++;
-        }
-        served.push(ok);
-      }
-      measured.redisBackLimitedAfterMs = Math.round(performance.now() - back);
-      assert.equal(
-        served.at(-1),
-        LIMIT,
-        `one limit across replicas again (200s per try: ${served.join(', ')})`,
+      await waitFor(
+        async () => {
+          let ok = 0;
+          const address = `198.51.100.${20 + served.length}`;
+          for (let i = 0; i < 2 * LIMIT; i++) {
+            if ((await callVia(socket, '/v1/models/iris:predict', body(0.2), address)).status === 200) ok++;
+          }
+          served.push(ok);
+          return ok === LIMIT;
+        },
+        {
+          what: () => `one limit across replicas again (200s per try: ${served.join(', ')})`,
+          timeoutMs: 25_000, // about ten tries
+          intervalMs: 1000,
+        },
       );
+      measured.redisBackLimitedAfterMs = Math.round(performance.now() - back);
     });
   },
 );

@@ -8,16 +8,19 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FIXTURE_MODELS, freePort, MODELS, ROOT, redisSkip, startRedis, tempRepository } from '../helpers.js';
 import { binaryRequest, rawBytes, readResponse } from '../oip.js';
-import { answeredBy, startServer, type Running } from '../server.js';
+import { accessLines, answeredBy, startServer, takenIn, type Running } from '../server.js';
+import { waitFor } from '../wait.js';
 
 const workersReady = (server: Running) => server.lines().filter((l) => l.msg === 'worker ready');
 
 /** Waits until `count` workers have logged that they are ready (each loads its own models). */
 async function waitForWorkers(server: Running, count: number): Promise<void> {
-  for (let i = 0; i < 200 && workersReady(server).length < count; i++) await sleep(50);
+  await waitFor(() => workersReady(server).length >= count, {
+    what: `${count} workers have logged "worker ready"`,
+    timeoutMs: 10_000,
+  });
   assert.equal(workersReady(server).length, count);
 }
 
@@ -66,7 +69,10 @@ describe('the built server over real HTTP', () => {
       ((await res.json()) as { predictions: { label: string }[] }).predictions[0]?.label,
       'setosa',
     );
-    await sleep(100);
+    // The worker writes its access line once it has answered: it reaches the pipe a moment after the answer.
+    await waitFor(() => accessLines(server.lines(), 'e2e-1').length > 0, {
+      what: 'the access line is written',
+    });
     const access = server.lines().filter((l) => l.reqId === 'e2e-1');
     assert.equal(access.length, 1);
     const [line] = access as [Record<string, unknown>];
@@ -106,7 +112,9 @@ describe('the built server over real HTTP', () => {
       const label = new BigInt64Array(new Uint8Array(json.outputs[0]!.bytes!).buffer)[0];
       assert.equal(label, species[i % 3], `request ${i}`);
     });
-    await sleep(100);
+    await waitFor(() => accessLines(server.lines(), 'v2-').length === 30, {
+      what: '30 access lines are written',
+    });
     const pids = answeredBy(server.lines(), 'v2-');
     assert.equal(pids.size, 2, 'both workers answered');
   });
@@ -120,15 +128,24 @@ describe('the built server over real HTTP', () => {
   });
 
   it('drains in-flight requests on SIGTERM and exits 0', async () => {
+    const before = await takenIn(server.base, 'heavy');
     const inFlight = Array.from({ length: 6 }, () =>
       post(server.base, '/v1/models/heavy:predict', heavyBody),
     );
-    await sleep(100); // sent and received; three per worker take about 240 ms on their threads
+    // Three per worker take about 240 ms on their threads: SIGTERM comes once all six are taken in.
+    await waitFor(async () => (await takenIn(server.base, 'heavy')) - before >= 6, {
+      what: 'the workers have taken in the 6 requests',
+    });
     const exited = once(server.child, 'exit');
     server.child.kill('SIGTERM');
-    await sleep(200);
     // During the shutdown delay the server still accepts, but says it is not ready.
-    const readiness = await fetch(server.base + '/readyz');
+    const readiness = await waitFor(
+      async () => {
+        const res = await fetch(server.base + '/readyz');
+        return res.status !== 200 && res;
+      },
+      { what: '/readyz stops answering 200' },
+    );
     assert.equal(readiness.status, 503);
     assert.match(((await readiness.json()) as { error: string }).error, /shutting down/);
     const responses = await Promise.all(inFlight);
@@ -198,13 +215,9 @@ describe('a rate limit shared through Redis by 2 worker processes', { skip: redi
     for (let i = 0; i < 12; i++) statuses.push(await postFresh(server.base, '/v1/models/iris:predict', body));
     assert.equal(statuses.filter((s) => s === 200).length, 6, String(statuses));
     assert.equal(statuses.filter((s) => s === 429).length, 6, String(statuses));
-    await sleep(100);
-    const answeredBy = new Set(
-      server
-        .lines()
-        .filter((l) => l.route === '/v1/models/:model:predict')
-        .map((l) => l.pid),
-    );
+    const predictions = () => server.lines().filter((l) => l.route === '/v1/models/:model:predict');
+    await waitFor(() => predictions().length === 12, { what: '12 access lines are written' });
+    const answeredBy = new Set(predictions().map((l) => l.pid));
     assert.equal(answeredBy.size, 2, 'both workers answered');
   });
 });

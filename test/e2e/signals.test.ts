@@ -7,8 +7,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FIXTURE_MODELS, freePort, ROOT, tempRepository } from '../helpers.js';
+import { takenIn } from '../server.js';
+import { waitFor } from '../wait.js';
 
 /** One POST on a fresh connection (spread over the workers); resolves with the status, 0 when the call failed. */
 function post(base: string, path: string, body: string): Promise<number> {
@@ -53,7 +54,10 @@ async function start(repo: string): Promise<{ child: ChildProcess; base: string;
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200 && (out.match(/"worker ready"/g) ?? []).length < 2; i++) await sleep(50);
+  await waitFor(() => (out.match(/"worker ready"/g) ?? []).length >= 2, {
+    what: () => `2 workers are ready (log: ${out})`,
+    timeoutMs: 10_000,
+  });
   assert.equal((out.match(/"worker ready"/g) ?? []).length, 2, out);
   return { child, base, log: () => out };
 }
@@ -75,7 +79,7 @@ describe('stop signals with requests in flight', () => {
       'two SIGTERMs to the primary',
       (child) => {
         child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGTERM'), 20);
+        setTimeout(() => child.kill('SIGTERM'), 20); // the second a moment later, as an impatient operator sends it
       },
       1,
     ],
@@ -88,7 +92,10 @@ describe('stop signals with requests in flight', () => {
         const inFlight = Array.from({ length: 50 }, () =>
           post(server.base, '/v1/models/heavy:predict', heavy),
         );
-        await sleep(150); // sent and queued: two workers take about 2 s for them, one at a time
+        // Two workers take about 2 s for them, one at a time: the signal comes once all 50 are taken in.
+        await waitFor(async () => (await takenIn(server.base, 'heavy')) >= 50, {
+          what: 'the workers have taken in the 50 requests',
+        });
         const exited = once(server.child, 'exit');
         signal(server.child);
         const statuses = await Promise.all(inFlight);
@@ -122,15 +129,14 @@ describe('npm start', () => {
       stdio: 'ignore',
     });
     const base = `http://127.0.0.1:${port}`;
-    let ready = false;
-    for (let i = 0; i < 200 && !ready; i++) {
-      ready = await fetch(`${base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (!ready) await sleep(50);
-    }
-    assert.ok(ready, 'npm start serves');
+    await waitFor(
+      () =>
+        fetch(`${base}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      { what: 'npm start serves', timeoutMs: 10_000 },
+    );
     assert.equal(statSync(join(ROOT, 'dist/.build-stamp')).mtimeMs, stamp, 'no rebuild of a current dist/');
     const exited = once(npm, 'exit');
     npm.kill('SIGTERM'); // npm's own pid, as `kill <pid of npm>` does

@@ -249,6 +249,7 @@ describe('the gRPC service over the core', () => {
       }),
       status.INVALID_ARGUMENT,
     );
+    assert.equal(refused.metadata.get('serval-error-code')[0], 'INVALID_INPUT');
     assert.match(refused.details, /FP16/);
   });
 
@@ -304,12 +305,16 @@ describe('the gRPC service over the core', () => {
   });
 
   it('answers NOT_FOUND for an unknown model or version, never UNAVAILABLE (Triton #3399)', async () => {
-    await fails(grpc.client.call('ModelInfer', { ...irisRequest(), model_name: 'nope' }), status.NOT_FOUND);
-    const err = await fails(
+    const model = await fails(
+      grpc.client.call('ModelInfer', { ...irisRequest(), model_name: 'nope' }),
+      status.NOT_FOUND,
+    );
+    assert.equal(model.metadata.get('serval-error-code')[0], 'MODEL_NOT_FOUND');
+    const version = await fails(
       grpc.client.call('ModelInfer', irisRequest({ model_version: '3' })),
       status.NOT_FOUND,
     );
-    assert.match(err.details, /Model "iris" has no version "3"/);
+    assert.equal(version.metadata.get('serval-error-code')[0], 'VERSION_NOT_FOUND');
   });
 
   it('answers UNAVAILABLE for a model that is not ready, or when the queue is full', async () => {
@@ -450,6 +455,7 @@ describe('the gRPC service over the core', () => {
       [{ 'file:1/model.onnx': { bytes_param: Buffer.from('onnx') } }, /model files in the request/],
     ] as const) {
       const err = await fails(load({ model_name: 'iris', parameters }), status.INVALID_ARGUMENT);
+      assert.equal(err.metadata.get('serval-error-code')[0], 'INVALID_REQUEST');
       assert.match(err.details, pattern);
     }
     await fails(load({ model_name: 'iris', repository_name: 'other' }), status.INVALID_ARGUMENT);

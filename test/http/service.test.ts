@@ -48,6 +48,7 @@ describe('service routes', () => {
     });
     const res = await app.inject('/readyz');
     assert.equal(res.statusCode, 503);
+    assert.equal(res.json().code, 'NOT_READY');
     assert.match(res.json().error, /no model could be loaded/);
   });
 

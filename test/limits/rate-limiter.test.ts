@@ -31,7 +31,7 @@ describe('RateLimiter without Redis', () => {
     const rl = limiter(50);
     assert.equal((await rl.consume('k', 1)).allowed, true);
     assert.equal((await rl.consume('k', 1)).allowed, false);
-    await sleep(70);
+    await sleep(70); // the 50 ms window passes
     assert.equal((await rl.consume('k', 1)).allowed, true);
   });
 });

@@ -1,4 +1,6 @@
-// The prediction cache: hits, misses, bypass, single flight, opt-out, Redis sharing and Redis failure.
+// The prediction cache as the routes use it, over inject: Cache-Status on hits, misses, bypass, single flight,
+// opt-out, exact repeats, authentication, Redis sharing between two apps and Redis failure. PredictionCache itself
+// (bounds, TTL, single flight, exact index, keys, Redis tier) is tested in test/core/prediction-cache.test.ts.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,7 +9,16 @@ import type { FastifyInstance } from 'fastify';
 import type { TensorMap } from '../../../src/core/tensor/tensor.js';
 import { EXACT_MAX_BODY } from '../../../src/core/cache/prediction-cache.js';
 import { pino } from 'pino';
-import { loadedApp, MODELS, postBody, redisSkip, startRedis, tempRepository } from '../../helpers.js';
+import {
+  loadedApp,
+  MODELS,
+  postBody,
+  redisConnected,
+  redisSkip,
+  startRedis,
+  tempRepository,
+} from '../../helpers.js';
+import { waitFor } from '../../wait.js';
 
 type Features = readonly number[] | Readonly<Record<string, number>>;
 
@@ -41,20 +52,12 @@ function countCalls(app: FastifyInstance, delayMs = 0) {
   const counter = { calls: 0, failing: false };
   model.runtime.predict = async (feeds: TensorMap) => {
     counter.calls++;
+    // A slower model: identical requests sent together are all in flight at once.
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     if (counter.failing) throw new Error('inference exploded');
     return original(feeds);
   };
   return counter;
-}
-
-/** Waits until `check` holds, polling every 10 ms, for at most two seconds. */
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.fail(`timed out waiting until ${what}`);
 }
 
 describe('the prediction cache', () => {
@@ -309,10 +312,7 @@ describe('the prediction cache shared through Redis', { skip: redisSkip() }, () 
     redis = await startRedis();
     a = await loadedApp({ cacheEnabled: true, redisUrl: redis.url });
     b = await loadedApp({ cacheEnabled: true, redisUrl: redis.url });
-    await until(
-      () => a.core.redis?.client.status === 'ready' && b.core.redis?.client.status === 'ready',
-      'both apps reach Redis',
-    );
+    await redisConnected(a, b);
   });
   after(async () => {
     await a.close();
@@ -324,10 +324,9 @@ describe('the prediction cache shared through Redis', { skip: redisSkip() }, () 
     const stored = await predict(a, [5.1, 3.5, 1.4, 0.2]);
     assert.equal(stored.headers['cache-status'], 'serval; fwd=miss; stored');
     // A writes to Redis after answering: wait for the entry before asking B.
-    await until(
-      async () => (await a.core.redis!.client.keys('serval-cache:*')).length === 1,
-      'A has stored the entry',
-    );
+    await waitFor(async () => (await a.core.redis!.client.keys('serval-cache:*')).length === 1, {
+      what: 'A has stored the entry',
+    });
     const counter = countCalls(b);
     const shared = await predict(b, [5.1, 3.5, 1.4, 0.2]);
     assert.equal(shared.statusCode, 200);

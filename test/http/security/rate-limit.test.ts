@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashSecret } from '../../../src/auth/clients.js';
-import { loadedApp, redisSkip, startRedis } from '../../helpers.js';
+import { loadedApp, redisConnected, redisSkip, startRedis } from '../../helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 const body = { instances: [[5.1, 3.5, 1.4, 0.2]] };
@@ -123,7 +123,7 @@ describe('rate limiting through Redis', { skip: redisSkip() }, () => {
       await b.close();
       await redis.stop();
     });
-    await new Promise((resolve) => setTimeout(resolve, 200)); // both clients connect
+    await redisConnected(a, b);
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await predict(i % 2 === 0 ? a : b)).statusCode);
     assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
@@ -136,7 +136,7 @@ describe('rate limiting through Redis', { skip: redisSkip() }, () => {
       await app.close();
       await redis.stop();
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await redisConnected(app);
     assert.equal((await predict(app)).statusCode, 200);
     await redis.stop();
     const statuses: number[] = [];
@@ -161,7 +161,7 @@ describe('rate limiting through Redis', { skip: redisSkip() }, () => {
       await app.close();
       await redis.stop();
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await redisConnected(app);
     assert.equal((await predict(app)).statusCode, 200);
     await redis.stop();
     const res = await predict(app);

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { loadedApp, redisSkip, startRedis, type RunningRedis } from '../../helpers.js';
+import { loadedApp, redisConnected, redisSkip, startRedis, type RunningRedis } from '../../helpers.js';
+import { waitFor } from '../../wait.js';
 
 const row = () => [4 + Math.random(), 3, 1.4, 0.2];
 
@@ -28,14 +29,6 @@ async function load(app: FastifyInstance, ms: number): Promise<{ count: number; 
   return { count, statuses };
 }
 
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`not within ${ms} ms: ${what}`);
-}
-
 describe('a hung Redis behind rate limits and the prediction cache', { skip: redisSkip() }, () => {
   let redis: RunningRedis;
   let a: FastifyInstance;
@@ -51,11 +44,7 @@ describe('a hung Redis behind rate limits and the prediction cache', { skip: red
     };
     a = await loadedApp(config);
     b = await loadedApp(config);
-    await until(
-      async () => a.core.redis?.client.status === 'ready' && b.core.redis?.client.status === 'ready',
-      3000,
-      'both reach Redis',
-    );
+    await redisConnected(a, b);
   });
   after(async () => {
     redis.resume();
@@ -73,17 +62,17 @@ describe('a hung Redis behind rate limits and the prediction cache', { skip: red
     assert.deepEqual([...hung.statuses], [200], 'the failure policy (open) serves every request');
     assert.ok(hung.count >= healthy.count / 2, `hung ${hung.count} vs healthy ${healthy.count} in 2 s`);
 
-    // Back up: a prediction cached by A is a hit on B within seconds, and a limit is shared again.
-    const body = { instances: [[5.5, 2.5, 4.0, 1.3]] };
-    await until(
+    // Back up: a prediction cached by A is a hit on B within seconds. Each try asks for another instance: a repeat
+    // would be a hit from B's own local cache, shared or not.
+    let tries = 0;
+    await waitFor(
       async () => {
+        const body = { instances: [[5.5, 2.5, 4.0, 1 + ++tries / 1000]] };
         await a.inject({ method: 'POST', url: '/v1/models/iris:predict', payload: body });
-        await new Promise((resolve) => setTimeout(resolve, 50));
         const res = await b.inject({ method: 'POST', url: '/v1/models/iris:predict', payload: body });
         return res.headers['cache-status'] === 'serval; hit';
       },
-      5000,
-      'B hits what A stored',
+      { what: 'B hits what A stored', intervalMs: 100 },
     );
   });
 });

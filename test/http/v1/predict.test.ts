@@ -160,6 +160,7 @@ describe('deeply nested JSON on :predict', () => {
     ]) {
       const res = await postBody(app, body);
       assert.equal(res.statusCode, 400, res.body.slice(0, 200));
+      assert.equal(res.json().code, 'INVALID_REQUEST');
       assert.match(res.json().error, /nests arrays and objects more than 32 deep/);
     }
     const ok = await postBody(app, JSON.stringify({ instances: [setosa] }));

@@ -134,6 +134,7 @@ describe('V2 inference', () => {
         '/v2/models/fp16/infer',
       );
       assert.equal(input.statusCode, 400);
+      assert.equal(input.json().code, 'INVALID_INPUT');
       assert.match(input.json().error, /FP16, which travels only as binary data/);
       const { payload, headers } = binaryRequest([
         {
@@ -145,12 +146,14 @@ describe('V2 inference', () => {
       ]);
       const output = await infer(payload, headers, '/v2/models/fp16/infer');
       assert.equal(output.statusCode, 400);
+      assert.equal(output.json().code, 'INVALID_INPUT');
       assert.match(output.json().error, /output "y" is FP16.*binary_data: true/);
     });
 
     it('refuses JSON nested deeper than the protocol can use, at the cost of reading it', async () => {
       const res = await infer('{"inputs":' + '['.repeat(100) + ']'.repeat(100) + '}');
       assert.equal(res.statusCode, 400);
+      assert.equal(res.json().code, 'INVALID_REQUEST');
       assert.match(res.json().error, /nests arrays and objects more than 32 deep/);
     });
   });
@@ -174,6 +177,7 @@ describe('V2 inference', () => {
         outputs: [{ name: 'probabilities', parameters: { classification: 0 } }],
       });
       assert.equal(res.statusCode, 400);
+      assert.equal(res.json().code, 'INVALID_INPUT');
       assert.match(res.json().error, /classification must be an integer >= 1/);
     });
   });
@@ -273,41 +277,48 @@ describe('V2 inference', () => {
       const bytes = rawBytes(Float32Array.from(setosa));
       const input = { name: 'input', datatype: 'FP32', shape: [1, 4], bytes };
       const good = binaryRequest([input]);
-      const cases: [Buffer, Record<string, string>, RegExp][] = [
+      const cases: [Buffer, Record<string, string>, RegExp, string][] = [
         [
           good.payload.subarray(0, good.payload.length - 4),
           good.headers,
           /binary_data_size 16, but only 12 bytes/,
+          'INVALID_REQUEST',
         ],
         [
           Buffer.concat([good.payload, Buffer.alloc(3)]),
           good.headers,
           /binary data has 19 bytes but .* add up to 16/,
+          'INVALID_REQUEST',
         ],
         [
           good.payload,
           { 'inference-header-content-length': String(good.payload.length + 1) },
           /Inference-Header-Content-Length is "\d+" but the body has/,
+          'INVALID_REQUEST',
         ],
         [
           good.payload,
           { 'inference-header-content-length': 'ten' },
           /Inference-Header-Content-Length is "ten"/,
+          'INVALID_REQUEST',
         ],
         [
           good.payload.subarray(0, good.payload.length - 16),
           {},
           /binary_data_size, but the request has no Inference-Header-Content-Length/,
+          'INVALID_REQUEST',
         ],
         [
           binaryRequest([{ ...input, bytes: bytes.subarray(0, 12) }]).payload,
           binaryRequest([{ ...input, bytes: bytes.subarray(0, 12) }]).headers,
           /12 bytes of binary data; FP32 \[1, 4\] takes 16/,
+          'INVALID_INPUT',
         ],
       ];
-      for (const [payload, headers, message] of cases) {
+      for (const [payload, headers, message, code] of cases) {
         const res = await infer(payload, headers);
         assert.equal(res.statusCode, 400, res.body);
+        assert.equal(res.json().code, code, res.body);
         assert.match(res.json().error, message);
       }
     });
@@ -318,6 +329,8 @@ describe('V2 inference', () => {
       });
       const payload = Buffer.concat([Buffer.from(header), rawBytes(Float32Array.from(setosa))]);
       const res = await infer(payload, { 'inference-header-content-length': String(header.length) });
+      assert.equal(res.statusCode, 400);
+      assert.equal(res.json().code, 'INVALID_REQUEST');
       assert.match(res.json().error, /has both data and binary_data_size/);
     });
   });
@@ -399,6 +412,7 @@ describe('V2 inference', () => {
         '/v2/models/fixed-batch/infer',
       );
       assert.equal(res.statusCode, 400);
+      assert.equal(res.json().code, 'INVALID_INPUT');
       assert.match(res.json().error, /input "input" dimension 0 is 2; the model expects 1/);
     });
 

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../../src/config/schema.js';
 import { FIXTURE_MODELS, loadedApp, MODELS, tempRepository } from '../../helpers.js';
+import { waitFor } from '../../wait.js';
 
 const IRIS = join(MODELS, 'iris/1');
 const DIABETES = join(MODELS, 'diabetes/1');
@@ -146,6 +147,7 @@ describe('version policies (model.json versionPolicy, as Triton and TF Serving)'
     t.after(() => app.close());
     const res = await post(app, '/v2/repository/models/iris/load');
     assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().code, 'MODEL_LOAD_FAILED');
     assert.match(res.json().error, /versionPolicy/);
   });
 });
@@ -207,6 +209,7 @@ describe('load and unload through the repository API', () => {
     ] as const) {
       const res = await post(app, '/v2/repository/models/iris/load', body);
       assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().code, 'INVALID_REQUEST');
       assert.match(res.json().error, pattern);
     }
     const notJson = await app.inject({
@@ -304,28 +307,30 @@ describe('poll model control', () => {
     // Written the way a copy goes: a half-written graph first, the rest a moment later.
     await mkdir(join(repo.root, 'iris/2'));
     await writeFile(join(repo.root, 'iris/2/model.onnx'), 'half');
-    await sleep(50);
+    await sleep(50); // the copy takes a while: a poll may find the graph half-written
     await cp(join(IRIS, 'model.json'), join(repo.root, 'iris/2/model.json'));
     await cp(join(IRIS, 'model.onnx'), join(repo.root, 'iris/2/model.onnx'));
-    let version = '1';
-    for (let i = 0; i < 100 && version !== '2'; i++) {
-      const res = await inferIris(app);
-      // Never a failure while the new version comes in.
-      assert.equal(res.statusCode, 200, res.body);
-      version = res.json().model_version as string;
-      await sleep(20);
-    }
-    assert.equal(version, '2');
+    await waitFor(
+      async () => {
+        const res = await inferIris(app);
+        // Never a failure while the new version comes in.
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json().model_version === '2';
+      },
+      { what: 'version 2 answers' },
+    );
     assert.ok(
       !(await index(app)).some((r) => r.state === 'FAILED'),
       'the half-written graph was never loaded',
     );
     await rm(join(repo.root, 'diabetes'), { recursive: true });
-    let status = 200;
-    for (let i = 0; i < 100 && status === 200; i++) {
-      status = (await predict(app, 'diabetes', Array(10).fill(0) as number[])).statusCode;
-      await sleep(20);
-    }
+    const status = await waitFor(
+      async () => {
+        const { statusCode } = await predict(app, 'diabetes', Array(10).fill(0) as number[]);
+        return statusCode !== 200 && statusCode;
+      },
+      { what: 'the removed model stops answering' },
+    );
     assert.equal(status, 404);
   });
 });
@@ -353,12 +358,7 @@ describe('thread-mode models', () => {
       assert.equal((await post(app, '/v2/repository/models/m/unload')).statusCode, 200);
     }
     // The unloads release asynchronously: once done, no session is left.
-    let left = await sessions();
-    for (let i = 0; i < 50 && left !== 0; i++) {
-      await sleep(20);
-      left = await sessions();
-    }
-    assert.equal(left, 0);
+    await waitFor(async () => (await sessions()) === 0, { what: 'no session is left in the threads' });
   });
 });
 

@@ -75,8 +75,11 @@ describe('V2 readiness while models load or fail', () => {
     });
     const broken = await app.inject('/v2/models/broken/ready');
     assert.equal(broken.statusCode, 503);
+    assert.equal(broken.json().code, 'MODEL_NOT_READY');
     assert.match(broken.json().error, /not ready: failed to load/);
-    assert.equal((await app.inject('/v2/models/nosuch/ready')).statusCode, 404);
+    const unknown = await app.inject('/v2/models/nosuch/ready');
+    assert.equal(unknown.statusCode, 404);
+    assert.equal(unknown.json().code, 'MODEL_NOT_FOUND');
     const iris = await app.inject('/v2/models/iris/versions/1/ready');
     assert.equal(iris.statusCode, 200);
     assert.deepEqual(iris.json(), { name: 'iris', ready: true });
