@@ -179,7 +179,7 @@ describe('ModelRepository version policies', () => {
     assert.ok(versions.length > 0);
     for (const v of versions) {
       assert.equal(v.state, 'FAILED');
-      assert.match(v.reason ?? '', /^model\.json: .*versionPolicy/);
+      assert.match(v.reason ?? '', /^model\.json\b.*versionPolicy/);
     }
     assert.throws(() => repository.ready('iris'), { code: 'MODEL_NOT_READY' });
   });
@@ -238,7 +238,7 @@ describe('ModelRepository explicit control', () => {
   it('loads a model with a descriptor given in the request instead of its model.json', async (t) => {
     const { repository } = await repositoryOver(t, { 'iris/1': { from: IRIS } }, { control: 'explicit' });
     await repository.load();
-    await repository.loadModel('iris', { labels: ['a', 'b', 'c'] });
+    await repository.loadModel('iris', { descriptor: { labels: ['a', 'b', 'c'] } });
     assert.deepEqual(repository.ready('iris').descriptor.labels, ['a', 'b', 'c']);
   });
 });
