@@ -57,6 +57,14 @@ interface ConfigTensor {
   label_filename?: string;
 }
 
+/** A step of an ensemble, as perf_analyzer walks them: model_version is a number, -1 for the default version. */
+export interface EnsembleStepConfig {
+  model_name: string;
+  model_version: number;
+  input_map: Record<string, string>;
+  output_map: Record<string, string>;
+}
+
 export interface ModelConfig {
   name: string;
   platform: string;
@@ -66,6 +74,7 @@ export interface ModelConfig {
   input: ConfigTensor[];
   output: ConfigTensor[];
   dynamic_batching?: Record<string, unknown>;
+  ensemble_scheduling?: { step: EnsembleStepConfig[] };
   instance_group: Record<string, unknown>[];
   default_model_filename: string;
   parameters: Record<string, { string_value: string }>;

@@ -4,6 +4,8 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
+import { loadEnsemble } from '../ensemble/load.js';
+import { EnsembleRuntime } from '../ensemble/runtime.js';
 import { errors, excerpt, withExtras } from '../errors.js';
 import type { Observer } from '../observe.js';
 import type { LoadOptions } from '../runtime/load.js';
@@ -92,6 +94,15 @@ interface Model {
   startup: boolean;
   /** Unloaded through the API: polling leaves it unloaded until it is loaded again or its files change. */
   unloaded: boolean;
+}
+
+/** Whether a model's settings make it an ensemble (read again when it loads; an error here is named there). */
+async function isEnsemble(files: ModelFiles): Promise<boolean> {
+  try {
+    return (await readModelSettings(files, undefined, false)).triton?.ensemble === true;
+  } catch {
+    return false;
+  }
 }
 
 function isReady(model: ModelVersion | undefined): model is ReadyModel {
@@ -187,6 +198,10 @@ export class ModelRepository {
     for (const name of control === 'explicit' ? startupModels : []) {
       if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
     }
+    // Ensembles load after the models their steps run, as in Triton.
+    const ensembles = new Set<string>();
+    for (const files of chosen) if (await isEnsemble(files)) ensembles.add(files.name);
+    chosen.sort((a, b) => Number(ensembles.has(a.name)) - Number(ensembles.has(b.name)));
     for (const files of chosen) {
       await this.#serialized(files.name, () => this.#apply(files, { startup: true }));
     }
@@ -363,15 +378,28 @@ export class ModelRepository {
     const entry: ModelVersion = { name, version: files.version, state: 'LOADING', descriptor: {} };
     const started = performance.now();
     try {
-      const runs = observer?.runs(name, files.version);
-      const loaded = await loadVersion(files, load, descriptor, runs, triton);
-      Object.assign(entry, loaded, { state: 'READY' });
+      if (triton?.ensemble) {
+        // An ensemble's answers are filed under its composing versions too: its generation is read when asked.
+        const { generationNow, ...loaded } = await loadEnsemble(
+          name,
+          triton,
+          files,
+          this,
+          observer,
+          descriptor,
+        );
+        Object.assign(entry, loaded, { state: 'READY' });
+        Object.defineProperty(entry, 'generation', { get: generationNow, enumerable: true });
+      } else {
+        const runs = observer?.runs(name, files.version);
+        Object.assign(entry, await loadVersion(files, load, descriptor, runs, triton), { state: 'READY' });
+      }
       log.info(
         {
           model: name,
           version: files.version,
-          execution: loaded.runtime.execution,
-          warmupMs: loaded.runtime.warmupMs,
+          execution: entry.runtime?.execution,
+          warmupMs: entry.runtime?.warmupMs,
         },
         'model loaded',
       );
@@ -455,10 +483,28 @@ export class ModelRepository {
     }
   }
 
-  /** The repository API's unload: the model stops serving; calls already using it finish first. */
-  async unloadModel(name: string): Promise<void> {
+  /**
+   * The repository API's unload: the model stops serving; calls already using it finish first. With `dependents`
+   * (Triton's unload_dependents), the ensembles whose steps run it are unloaded too.
+   */
+  async unloadModel(name: string, options: { dependents?: boolean } = {}): Promise<void> {
     if (!this.#models.has(name)) throw new errors.MODEL_NOT_FOUND(excerpt(name));
+    const dependents = options.dependents ? this.#dependents(name) : [];
     await this.#serialized(name, () => this.#unload(name, false));
+    for (const ensemble of dependents) await this.#serialized(ensemble, () => this.#unload(ensemble, false));
+  }
+
+  /** The ensembles served now whose steps run a model. */
+  #dependents(name: string): string[] {
+    return [...this.#models.values()]
+      .filter((m) =>
+        m.slots.some(
+          (s) =>
+            s.entry.runtime instanceof EnsembleRuntime &&
+            s.entry.runtime.graph.steps.some((step) => step.model === name),
+        ),
+      )
+      .map((m) => m.name);
   }
 
   async #unload(name: string, forget: boolean): Promise<void> {
@@ -569,7 +615,12 @@ export class ModelRepository {
   /** Like find, but only a version that can serve; 503 with Retry-After while loading. */
   ready(name: string, version?: string): ReadyModel {
     const model = this.find(name, version);
-    if (isReady(model)) return model;
+    if (isReady(model)) {
+      // An ensemble serves while its composing models do.
+      const missing = model.runtime instanceof EnsembleRuntime ? model.runtime.unavailable() : undefined;
+      if (missing === undefined) return model;
+      throw new errors.MODEL_NOT_READY(model.name, missing);
+    }
     const why = model.state === 'LOADING' ? 'still loading' : `failed to load (${model.reason ?? 'unknown'})`;
     const error = new errors.MODEL_NOT_READY(model.name, why);
     if (model.state === 'LOADING') withExtras(error, { retryAfter: 1 });

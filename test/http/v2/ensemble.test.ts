@@ -1,0 +1,271 @@
+// Triton ensembles served over V1 and V2 (test/fixtures/triton/ensemble: token ids embedded then classified by Iris,
+// and one input fanned out to two steps): one model to every route, its answers those of its composing models run by
+// hand, a step's failure named, statistics counting both, readiness following the composing models, and
+// unload_dependents.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { FIXTURE_MODELS, loadedApp, ROOT } from '../../helpers.js';
+import { binaryRequest, rawBytes, readResponse } from '../../oip.js';
+
+const ENSEMBLES = join(ROOT, 'test/fixtures/triton/ensemble');
+
+interface Output {
+  name: string;
+  shape: number[];
+  data: number[];
+}
+
+const post = (app: FastifyInstance, url: string, body: unknown) =>
+  app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json' },
+    payload: body as object,
+  });
+
+const TOKENS = [0, 1, 2, 3, 4, 99, 98, 97, 96, 95, 7, 42, 7, 42, 7];
+
+async function infer(
+  app: FastifyInstance,
+  model: string,
+  name: string,
+  datatype: string,
+  shape: number[],
+  data: number[],
+) {
+  const response = await post(app, `/v2/models/${model}/infer`, {
+    inputs: [{ name, datatype, shape, data }],
+  });
+  assert.equal(response.statusCode, 200, response.body);
+  return response.json<{ outputs: Output[] }>().outputs;
+}
+
+const byName = (outputs: Output[]) => Object.fromEntries(outputs.map((o) => [o.name, o]));
+
+describe('an ensemble over V1 and V2', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await loadedApp({
+      modelRepository: ENSEMBLES,
+      modelControl: 'explicit',
+      startupModels: ['embed_classify', 'fan_out', 'iris', 'embedding'],
+    });
+  });
+  after(() => app.close());
+
+  it('loads after its composing models and is one ready model', async () => {
+    const index = (await post(app, '/v2/repository/index', {})).json<{ name: string; state: string }[]>();
+    assert.deepEqual(
+      index.map((m) => [m.name, m.state]),
+      [
+        ['embed_classify', 'READY'],
+        ['embedding', 'READY'],
+        ['fan_out', 'READY'],
+        ['iris', 'READY'],
+      ],
+    );
+    assert.equal((await app.inject({ url: '/v2/models/embed_classify/ready' })).statusCode, 200);
+    const meta = (await app.inject({ url: '/v2/models/embed_classify' })).json();
+    assert.deepEqual(meta.inputs, [{ name: 'TOKENS', datatype: 'INT64', shape: [-1, 5] }]);
+    assert.deepEqual(
+      meta.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape]),
+      [
+        ['EMBEDDING', [-1, 4]],
+        ['LABEL', [-1, 1]],
+        ['PROBABILITIES', [-1, 3]],
+      ],
+    );
+  });
+
+  it('answers the config with its steps, model_version a number, as perf_analyzer walks them', async () => {
+    const config = (await app.inject({ url: '/v2/models/embed_classify/config' })).json();
+    assert.equal(config.platform, 'ensemble');
+    assert.equal(config.max_batch_size, 8);
+    assert.deepEqual(config.ensemble_scheduling.step, [
+      {
+        model_name: 'embedding',
+        model_version: -1,
+        input_map: { tokens: 'TOKENS' },
+        output_map: { embedding: 'EMBEDDING' },
+      },
+      {
+        model_name: 'iris',
+        model_version: 1,
+        input_map: { input: 'EMBEDDING' },
+        output_map: { label: 'LABEL', probabilities: 'PROBABILITIES' },
+      },
+    ]);
+  });
+
+  it('answers as its composing models run one after the other (V2 JSON), the embedding as its golden', async () => {
+    const golden = JSON.parse(await readFile(join(FIXTURE_MODELS, 'embedding/1/golden.json'), 'utf8')) as {
+      inputs: { data: number[] }[];
+      outputs: { data: number[] }[];
+    };
+    const tokens = golden.inputs[0]!.data.slice(0, 15);
+    const out = byName(await infer(app, 'embed_classify', 'TOKENS', 'INT64', [3, 5], tokens));
+    const embedding = golden.outputs[0]!.data.slice(0, 12);
+    assert.ok(out.EMBEDDING!.data.every((v, i) => Math.abs(v - embedding[i]!) < 1e-6));
+    const iris = byName(await infer(app, 'iris', 'input', 'FP32', [3, 4], out.EMBEDDING!.data));
+    assert.deepEqual(out.PROBABILITIES, { ...iris.probabilities!, name: 'PROBABILITIES' });
+    assert.deepEqual(out.LABEL, { ...iris.label!, name: 'LABEL' });
+    assert.deepEqual(out.LABEL.shape, [3, 1]);
+  });
+
+  it('answers alike over V2 binary and V1', async () => {
+    const json = byName(await infer(app, 'embed_classify', 'TOKENS', 'INT64', [3, 5], TOKENS));
+    const { payload, headers } = binaryRequest(
+      [
+        {
+          name: 'TOKENS',
+          datatype: 'INT64',
+          shape: [3, 5],
+          bytes: rawBytes(BigInt64Array.from(TOKENS.map(BigInt))),
+        },
+      ],
+      { parameters: { binary_data_output: true } },
+    );
+    const binary = await app.inject({
+      method: 'POST',
+      url: '/v2/models/embed_classify/infer',
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      payload,
+    });
+    assert.equal(binary.statusCode, 200, binary.body);
+    const read = readResponse(binary.rawPayload, binary.headers['inference-header-content-length']);
+    const probabilities = read.json.outputs.find((o) => o.name === 'PROBABILITIES')!.bytes!;
+    assert.deepEqual(
+      Array.from(new Float32Array(new Uint8Array(probabilities).buffer)),
+      json.PROBABILITIES!.data,
+    );
+    const v1 = await post(app, '/v1/models/embed_classify:predict', {
+      instances: [TOKENS.slice(0, 5), TOKENS.slice(5, 10)],
+    });
+    assert.equal(v1.statusCode, 200, v1.body);
+    const predictions = v1.json<{ predictions: Record<string, unknown>[] }>().predictions;
+    assert.deepEqual(predictions[1]!.PROBABILITIES, json.PROBABILITIES!.data.slice(3, 6));
+    assert.deepEqual(predictions[0]!.LABEL, json.LABEL!.data[0]);
+  });
+
+  it('runs independent steps on the same input (a fan-out)', async () => {
+    const rows = [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3];
+    const out = byName(await infer(app, 'fan_out', 'MEASUREMENTS', 'FP32', [2, 4], rows));
+    const iris = byName(await infer(app, 'iris', 'input', 'FP32', [2, 4], rows));
+    assert.deepEqual(out.LEFT!.data, iris.probabilities!.data);
+    assert.deepEqual(out.RIGHT!.data, iris.label!.data);
+  });
+
+  it('fails with the step named when a composing model refuses the client’s input (400)', async () => {
+    const response = await post(app, '/v2/models/embed_classify/infer', {
+      inputs: [{ name: 'TOKENS', datatype: 'INT64', shape: [1, 5], data: [0, 1, 2, 3, 400] }],
+    });
+    assert.equal(response.statusCode, 400);
+    const body = response.json();
+    assert.equal(body.code, 'INFERENCE_REJECTED');
+    assert.match(body.error, /^ensemble step 0 \("embedding"\): /);
+    assert.deepEqual(body.details, { step: 0, model: 'embedding' });
+  });
+
+  it('counts the ensemble and each composing model in the statistics', async () => {
+    const before = (await app.inject({ url: '/v2/models/stats' })).json<{
+      model_stats: { name: string; inference_stats: { success: { count: number } } }[];
+    }>();
+    await infer(app, 'embed_classify', 'TOKENS', 'INT64', [1, 5], TOKENS.slice(0, 5));
+    const now = (await app.inject({ url: '/v2/models/stats' })).json<typeof before>();
+    const success = (stats: typeof before, name: string) =>
+      stats.model_stats.find((s) => s.name === name)?.inference_stats.success.count ?? 0;
+    for (const name of ['embed_classify', 'embedding', 'iris'])
+      assert.equal(success(now, name) - success(before, name), 1, name);
+    assert.equal(success(now, 'fan_out') - success(before, 'fan_out'), 0);
+  });
+
+  it('is not ready while a composing model is unloaded, and ready again once it is loaded', async () => {
+    assert.equal((await post(app, '/v2/repository/models/embedding/unload', {})).statusCode, 200);
+    const ready = await app.inject({ url: '/v2/models/embed_classify/ready' });
+    assert.notEqual(ready.statusCode, 200);
+    const refused = await post(app, '/v2/models/embed_classify/infer', {
+      inputs: [{ name: 'TOKENS', datatype: 'INT64', shape: [1, 5], data: TOKENS.slice(0, 5) }],
+    });
+    assert.equal(refused.statusCode, 503);
+    assert.match(refused.json().error, /step 0 \("embedding"\) model is not ready/);
+    // The fan-out does not use it.
+    assert.equal((await app.inject({ url: '/v2/models/fan_out/ready' })).statusCode, 200);
+    assert.equal((await post(app, '/v2/repository/models/embedding/load', {})).statusCode, 200);
+    assert.equal((await app.inject({ url: '/v2/models/embed_classify/ready' })).statusCode, 200);
+    await infer(app, 'embed_classify', 'TOKENS', 'INT64', [1, 5], TOKENS.slice(0, 5));
+  });
+
+  it('unloads the ensembles that run a model with unload_dependents, until they are loaded again', async () => {
+    const unload = await post(app, '/v2/repository/models/iris/unload', {
+      parameters: { unload_dependents: true },
+    });
+    assert.equal(unload.statusCode, 200);
+    const index = (await post(app, '/v2/repository/index', {})).json<{ name: string; state: string }[]>();
+    assert.deepEqual(
+      index.map((m) => [m.name, m.state]),
+      [
+        ['embed_classify', 'UNAVAILABLE'],
+        ['embedding', 'READY'],
+        ['fan_out', 'UNAVAILABLE'],
+        ['iris', 'UNAVAILABLE'],
+      ],
+    );
+    assert.equal((await post(app, '/v2/repository/models/iris/load', {})).statusCode, 200);
+    assert.notEqual((await app.inject({ url: '/v2/models/fan_out/ready' })).statusCode, 200);
+    assert.equal((await post(app, '/v2/repository/models/fan_out/load', {})).statusCode, 200);
+    assert.equal((await app.inject({ url: '/v2/models/fan_out/ready' })).statusCode, 200);
+    assert.equal((await post(app, '/v2/repository/models/embed_classify/load', {})).statusCode, 200);
+  });
+
+  it('fails to load an ensemble whose tensors disagree with its composing models’, naming the step', async () => {
+    const config = {
+      platform: 'ensemble',
+      max_batch_size: 8,
+      input: [{ name: 'TOKENS', data_type: 'TYPE_INT64', dims: [4] }],
+      output: [{ name: 'LABEL', data_type: 'TYPE_INT64', dims: [1] }],
+      ensemble_scheduling: {
+        step: [
+          {
+            model_name: 'iris',
+            model_version: -1,
+            input_map: { input: 'TOKENS' },
+            output_map: { label: 'LABEL' },
+          },
+        ],
+      },
+    };
+    const response = await post(app, '/v2/repository/models/fan_out/load', {
+      parameters: { config: JSON.stringify(config) },
+    });
+    assert.equal(response.statusCode, 400);
+    assert.match(
+      response.json().error,
+      /parameters\.config: ensemble_scheduling\.step\[0\] \("iris"\)\.input_map: "TOKENS" is INT64 \(input "TOKENS"\) but "input" takes FP32/,
+    );
+    const cycle = {
+      ...config,
+      ensemble_scheduling: {
+        step: [
+          {
+            model_name: 'iris',
+            input_map: { input: 'A' },
+            output_map: { label: 'LABEL', probabilities: 'B' },
+          },
+          { model_name: 'iris', input_map: { input: 'B' }, output_map: { probabilities: 'A' } },
+          { model_name: 'embedding', input_map: { tokens: 'TOKENS' }, output_map: { embedding: 'C' } },
+        ],
+      },
+    };
+    const refused = await post(app, '/v2/repository/models/fan_out/load', {
+      parameters: { config: JSON.stringify(cycle) },
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.match(
+      refused.json().error,
+      /steps 0 \("iris"\), 1 \("iris"\) wait on each other's tensors \(a cycle\)/,
+    );
+  });
+});
