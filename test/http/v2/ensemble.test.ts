@@ -269,3 +269,34 @@ describe('an ensemble over V1 and V2', () => {
     );
   });
 });
+
+describe('an ensemble with the prediction cache and metrics', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await loadedApp({ modelRepository: ENSEMBLES, cacheEnabled: true, metricsEnabled: true });
+  });
+  after(() => app.close());
+
+  it('answers a repeat from the cache (response_cache enabled), its composing models not run again', async () => {
+    const body = { inputs: [{ name: 'TOKENS', datatype: 'INT64', shape: [1, 5], data: TOKENS.slice(0, 5) }] };
+    const first = await post(app, '/v2/models/embed_classify/infer', body);
+    const second = await post(app, '/v2/models/embed_classify/infer', body);
+    assert.equal(first.headers['cache-status'], 'serval; fwd=miss; stored');
+    assert.equal(second.headers['cache-status'], 'serval; hit');
+    assert.equal(second.body, first.body);
+    const stats = (await app.inject({ url: '/v2/models/embedding/stats' })).json();
+    assert.equal(stats.model_stats[0].inference_stats.success.count, 1);
+  });
+
+  it('counts each composing model’s steps in the metrics, under the protocol "ensemble"', async () => {
+    await infer(app, 'fan_out', 'MEASUREMENTS', 'FP32', [1, 4], [5.1, 3.5, 1.4, 0.2]);
+    const text = (await app.inject({ url: '/metrics' })).body;
+    const count = (labels: string) =>
+      Number(
+        new RegExp(`^serval_inference_requests_total\\{${labels}[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0,
+      );
+    assert.equal(count('model="fan_out",version="1",protocol="v2",outcome="success"'), 1);
+    // Once for embed_classify's run above (its repeat was a cache hit), twice for the fan-out.
+    assert.equal(count('model="iris",version="1",protocol="ensemble",outcome="success"'), 3);
+  });
+});
