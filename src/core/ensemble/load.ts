@@ -2,6 +2,8 @@
 // they serve now, its tensors as its configuration lists them, and what its cached answers are filed under.
 import { createHash } from 'node:crypto';
 import type { Observer } from '../observe.js';
+import type { ImagePlan } from '../processing/declaration.js';
+import type { ReadyModel } from '../models/repository.js';
 import type { Descriptor } from '../models/descriptor.js';
 import type { VersionFiles } from '../models/layout.js';
 import type { LoadedVersion } from '../models/loader.js';
@@ -34,6 +36,22 @@ function bind(tensor: TensorConfig, field: 'input' | 'output', batched: boolean)
   };
 }
 
+/**
+ * The ensemble's inputs that feed a composing model's image input (declared in its model.json): they take image
+ * files as that input does, turned into the tensor before the steps run.
+ */
+function imageInputs(runtime: EnsembleRuntime, models: readonly ReadyModel[]): Map<string, ImagePlan> {
+  const images = new Map<string, ImagePlan>();
+  runtime.graph.steps.forEach((step, i) => {
+    const plans = models[i]?.signature.images;
+    for (const [own, name] of Object.entries(step.inputs)) {
+      const plan = plans?.get(own);
+      if (plan && runtime.graph.inputs.includes(name)) images.set(name, { ...plan, input: name });
+    }
+  });
+  return images;
+}
+
 /** An ensemble's version, ready to serve; throws naming the step or tensor at fault. */
 export async function loadEnsemble(
   name: string,
@@ -46,6 +64,7 @@ export async function loadEnsemble(
   const { config, source } = plan;
   let runtime: EnsembleRuntime;
   let binding: Binding;
+  let images: Map<string, ImagePlan>;
   try {
     const maxBatchSize = config.max_batch_size ?? 0;
     binding = {
@@ -57,7 +76,7 @@ export async function loadEnsemble(
     const specs = { inputs: binding.inputs.map(specOf), outputs: binding.outputs.map(specOf) };
     const runs = observer?.runs(name, files.version);
     runtime = new EnsembleRuntime(planSteps(config), specs, models, observer, runs);
-    runtime.check();
+    images = imageInputs(runtime, runtime.check());
   } catch (err) {
     throw new Error(`${source}: ${(err as Error).message}`);
   }
@@ -81,6 +100,7 @@ export async function loadEnsemble(
     signature: {
       ...buildSignature(runtime.inputs, runtime.outputs, desc),
       batched: binding.maxBatchSize > 0,
+      images: images.size > 0 ? images : undefined,
     },
     triton: { plan, binding, instances: 1, notApplied: [...plan.notApplied], graphFile: '' },
   };

@@ -61,10 +61,12 @@ describe('an ensemble over V1 and V2', () => {
     assert.deepEqual(
       index.map((m) => [m.name, m.state]),
       [
+        ['digits', 'UNAVAILABLE'],
         ['embed_classify', 'READY'],
         ['embedding', 'READY'],
         ['fan_out', 'READY'],
         ['iris', 'READY'],
+        ['read_digit', 'UNAVAILABLE'],
       ],
     );
     assert.equal((await app.inject({ url: '/v2/models/embed_classify/ready' })).statusCode, 200);
@@ -207,10 +209,12 @@ describe('an ensemble over V1 and V2', () => {
     assert.deepEqual(
       index.map((m) => [m.name, m.state]),
       [
+        ['digits', 'UNAVAILABLE'],
         ['embed_classify', 'UNAVAILABLE'],
         ['embedding', 'READY'],
         ['fan_out', 'UNAVAILABLE'],
         ['iris', 'UNAVAILABLE'],
+        ['read_digit', 'UNAVAILABLE'],
       ],
     );
     assert.equal((await post(app, '/v2/repository/models/iris/load', {})).statusCode, 200);
@@ -298,5 +302,28 @@ describe('an ensemble with the prediction cache and metrics', () => {
     assert.equal(count('model="fan_out",version="1",protocol="v2",outcome="success"'), 1);
     // Once for embed_classify's run above (its repeat was a cache hit), twice for the fan-out.
     assert.equal(count('model="iris",version="1",protocol="ensemble",outcome="success"'), 3);
+  });
+
+  it('takes an image file where a composing model declares its input an image (V2 binary BYTES)', async () => {
+    const meta = (await app.inject({ url: '/v2/models/read_digit' })).json();
+    assert.deepEqual(meta.inputs[0].parameters, { content_type: 'image' });
+    const file = await readFile(join(ROOT, 'test/fixtures/images/digit-2-8.png'));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(file.length);
+    const ask = async (model: string, input: string, output: string) => {
+      const { payload, headers } = binaryRequest([
+        { name: input, datatype: 'BYTES', shape: [1], bytes: Buffer.concat([length, file]) },
+      ]);
+      const response = await app.inject({
+        method: 'POST',
+        url: `/v2/models/${model}/infer`,
+        headers,
+        payload,
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      return response.json<{ outputs: Output[] }>().outputs.find((o) => o.name === output)!.data;
+    };
+    const ensemble = await ask('read_digit', 'IMAGE', 'PROBABILITIES');
+    assert.deepEqual(ensemble, await ask('digits', 'image', 'probabilities'));
   });
 });
