@@ -2,6 +2,7 @@
 // ModelStreamInfer answering as the composing models run by hand, a step's failure as INVALID_ARGUMENT naming the
 // step, and RepositoryModelUnload's unload_dependents.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
@@ -32,7 +33,7 @@ describe('an ensemble over gRPC', () => {
     grpc = await loadedGrpc({
       modelRepository: ENSEMBLES,
       modelControl: 'explicit',
-      startupModels: ['embed_classify', 'fan_out', 'iris', 'embedding'],
+      startupModels: ['embed_classify', 'fan_out', 'iris_mm', 'iris', 'embedding', 'millimetres'],
     });
   });
   after(() => grpc.close());
@@ -70,6 +71,25 @@ describe('an ensemble over gRPC', () => {
     );
     assert.deepEqual(outputOf(answer, 'PROBABILITIES'), outputOf(iris, 'probabilities'));
     assert.deepEqual(outputOf(answer, 'LABEL'), outputOf(iris, 'label'));
+  });
+
+  it('answers the golden outputs of iris_mm (a preprocessing graph, then Iris)', async () => {
+    const golden = JSON.parse(await readFile(join(ENSEMBLES, 'iris_mm/1/golden.json'), 'utf8')) as {
+      tolerance: number;
+      inputs: { shape: number[]; data: number[] }[];
+      outputs: { name: string; data: number[] }[];
+    };
+    const input = golden.inputs[0]!;
+    const answer = await grpc.client.call<InferAnswer>(
+      'ModelInfer',
+      rawRequest('iris_mm', [
+        { name: 'MILLIMETRES', datatype: 'FP32', shape: input.shape, data: Float32Array.from(input.data) },
+      ]),
+    );
+    const want = (name: string) => golden.outputs.find((o) => o.name === name)!.data;
+    const probabilities = outputOf(answer, 'PROBABILITIES').values as number[];
+    assert.ok(probabilities.every((p, i) => Math.abs(p - want('PROBABILITIES')[i]!) <= golden.tolerance));
+    assert.deepEqual((outputOf(answer, 'LABEL').values as bigint[]).map(Number), want('LABEL'));
   });
 
   it('fails with INVALID_ARGUMENT naming the step when a composing model refuses the input', async () => {

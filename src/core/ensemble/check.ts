@@ -25,6 +25,7 @@ export function checkStep(
   graph: StepGraph,
   models: readonly ReadyModel[],
   ensemble: ReadonlyMap<string, TensorSpec>,
+  maxBatchSize: number,
 ): void {
   const made = new Map<string, { datatype: DataType | undefined; at: string }>();
   for (const name of graph.inputs)
@@ -55,6 +56,12 @@ export function checkStep(
   graph.steps.forEach((step, i) => {
     const model = models[i] as ReadyModel;
     const at = `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
+    // As in Triton: a step never gets more rows than its model's configuration takes.
+    const most = model.triton?.binding.maxBatchSize ?? 0;
+    if (most > 0 && maxBatchSize > most)
+      throw new ConfigRefused(
+        `max_batch_size: ${maxBatchSize}, more than ${at}'s model "${model.name}" takes (${most})`,
+      );
     const unfed = model.runtime.inputs.filter((s) => !(s.name in step.inputs));
     if (unfed.length > 0)
       throw new ConfigRefused(`${at}.input_map: model "${model.name}"'s input ${quoted(unfed)} is not fed`);

@@ -75,7 +75,7 @@ export async function loadEnsemble(
     };
     const specs = { inputs: binding.inputs.map(specOf), outputs: binding.outputs.map(specOf) };
     const runs = observer?.runs(name, files.version);
-    runtime = new EnsembleRuntime(planSteps(config), specs, models, observer, runs);
+    runtime = new EnsembleRuntime(planSteps(config), specs, models, observer, runs, maxBatchSize);
     images = imageInputs(runtime, runtime.check());
   } catch (err) {
     throw new Error(`${source}: ${(err as Error).message}`);

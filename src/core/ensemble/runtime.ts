@@ -50,6 +50,7 @@ export class EnsembleRuntime implements ModelRuntime {
   /** The ensemble's own executions: one per request, over the whole graph. */
   #runs: RunObserver | undefined;
   #pending = 0;
+  #maxBatchSize: number;
   /** Composing versions whose tensors were checked against the ensemble's: a reload is checked again. */
   #checked = new WeakSet<ReadyModel>();
   #specs: Map<string, TensorSpec>;
@@ -60,7 +61,9 @@ export class EnsembleRuntime implements ModelRuntime {
     models: StepModels,
     observer: Observer | undefined,
     runs?: RunObserver,
+    maxBatchSize = 0,
   ) {
+    this.#maxBatchSize = maxBatchSize;
     this.#runs = runs;
     this.graph = graph;
     this.inputs = specs.inputs;
@@ -89,7 +92,7 @@ export class EnsembleRuntime implements ModelRuntime {
         throw new Error(`ensemble_scheduling ${stepName(step)}: ${(err as Error).message}`);
       }
     });
-    checkStep(this.graph, models, this.#specs);
+    checkStep(this.graph, models, this.#specs, this.#maxBatchSize);
     for (const model of models) this.#checked.add(model);
     return models;
   }

@@ -66,6 +66,8 @@ describe('an ensemble over V1 and V2', () => {
         ['embedding', 'READY'],
         ['fan_out', 'READY'],
         ['iris', 'READY'],
+        ['iris_mm', 'UNAVAILABLE'],
+        ['millimetres', 'UNAVAILABLE'],
         ['read_digit', 'UNAVAILABLE'],
       ],
     );
@@ -214,6 +216,8 @@ describe('an ensemble over V1 and V2', () => {
         ['embedding', 'READY'],
         ['fan_out', 'UNAVAILABLE'],
         ['iris', 'UNAVAILABLE'],
+        ['iris_mm', 'UNAVAILABLE'],
+        ['millimetres', 'UNAVAILABLE'],
         ['read_digit', 'UNAVAILABLE'],
       ],
     );
@@ -248,6 +252,20 @@ describe('an ensemble over V1 and V2', () => {
     assert.match(
       response.json().error,
       /parameters\.config: ensemble_scheduling\.step\[0\] \("iris"\)\.input_map: "TOKENS" is INT64 \(input "TOKENS"\) but "input" takes FP32/,
+    );
+    const tooMany = await post(app, '/v2/repository/models/fan_out/load', {
+      parameters: {
+        config: JSON.stringify({
+          ...config,
+          max_batch_size: 32,
+          input: [{ name: 'TOKENS', data_type: 'TYPE_FP32', dims: [4] }],
+        }),
+      },
+    });
+    assert.equal(tooMany.statusCode, 400);
+    assert.match(
+      tooMany.json().error,
+      /max_batch_size: 32, more than ensemble_scheduling\.step\[0\] \("iris"\)'s model "iris" takes \(16\)/,
     );
     const cycle = {
       ...config,
@@ -326,4 +344,54 @@ describe('an ensemble with the prediction cache and metrics', () => {
     const ensemble = await ask('read_digit', 'IMAGE', 'PROBABILITIES');
     assert.deepEqual(ensemble, await ask('digits', 'image', 'probabilities'));
   });
+
+  it('answers the golden outputs of iris_mm (a preprocessing graph, then Iris) over V2 JSON, V2 binary and V1', async () => {
+    const golden = await ensembleGolden();
+    const [input] = golden.inputs;
+    const expected = byName(golden.outputs);
+    const check = (probabilities: number[], labels: number[]) => {
+      const want = expected.PROBABILITIES!.data;
+      assert.ok(
+        probabilities.every((p, i) => Math.abs(p - want[i]!) <= golden.tolerance),
+        `${probabilities.join()} against ${want.join()}`,
+      );
+      assert.deepEqual(labels, expected.LABEL!.data);
+    };
+    const json = byName(await infer(app, 'iris_mm', input!.name, 'FP32', input!.shape, input!.data));
+    check(json.PROBABILITIES!.data, json.LABEL!.data);
+    const { payload, headers } = binaryRequest(
+      [
+        {
+          name: 'MILLIMETRES',
+          datatype: 'FP32',
+          shape: input!.shape,
+          bytes: rawBytes(Float32Array.from(input!.data)),
+        },
+      ],
+      { parameters: { binary_data_output: true } },
+    );
+    const binary = await app.inject({ method: 'POST', url: '/v2/models/iris_mm/infer', headers, payload });
+    assert.equal(binary.statusCode, 200, binary.body);
+    const read = readResponse(binary.rawPayload, binary.headers['inference-header-content-length']);
+    const bytes = (name: string) =>
+      new Uint8Array(read.json.outputs.find((o) => o.name === name)!.bytes!).buffer;
+    check(
+      Array.from(new Float32Array(bytes('PROBABILITIES'))),
+      Array.from(new BigInt64Array(bytes('LABEL')), Number),
+    );
+    const rows = Array.from({ length: input!.shape[0]! }, (_, r) => input!.data.slice(r * 4, r * 4 + 4));
+    const v1 = await post(app, '/v1/models/iris_mm:predict', { instances: rows });
+    assert.equal(v1.statusCode, 200, v1.body);
+    const predictions = v1.json<{ predictions: { PROBABILITIES: number[]; LABEL: number }[] }>().predictions;
+    check(
+      predictions.flatMap((p) => p.PROBABILITIES),
+      predictions.map((p) => p.LABEL),
+    );
+  });
 });
+
+/** iris_mm's golden outputs (training/ensemble_graphs.py: scikit-learn's, for the measurements in millimetres). */
+async function ensembleGolden() {
+  const text = await readFile(join(ENSEMBLES, 'iris_mm/1/golden.json'), 'utf8');
+  return JSON.parse(text) as { tolerance: number; inputs: Output[]; outputs: Output[] };
+}
