@@ -79,7 +79,14 @@ export class EnsembleRuntime implements ModelRuntime {
 
   /** Why the ensemble cannot serve now (a composing model not ready), or undefined. */
   unavailable(): string | undefined {
-    const step = this.graph.steps.find((s) => this.#models.peek(s.model, s.version) === undefined);
+    const step = this.graph.steps.find((s) => {
+      const model = this.#models.peek(s.model, s.version);
+      // A step that runs an ensemble needs that ensemble's own steps.
+      return (
+        model === undefined ||
+        (model.runtime instanceof EnsembleRuntime && model.runtime.unavailable() !== undefined)
+      );
+    });
     return step && `its ${stepName(step)} model is not ready`;
   }
 

@@ -96,12 +96,15 @@ interface Model {
   unloaded: boolean;
 }
 
-/** Whether a model's settings make it an ensemble (read again when it loads; an error here is named there). */
-async function isEnsemble(files: ModelFiles): Promise<boolean> {
+/** The models an ensemble's steps run; undefined for another model (an error here is named when it loads). */
+async function ensembleSteps(files: ModelFiles): Promise<string[] | undefined> {
   try {
-    return (await readModelSettings(files, undefined, false)).triton?.ensemble === true;
+    const { triton } = await readModelSettings(files, undefined, false);
+    if (!triton?.ensemble) return undefined;
+    const steps = (triton.config.ensemble_scheduling?.step ?? []) as { model_name?: string }[];
+    return steps.map((s) => s.model_name ?? '');
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -198,10 +201,19 @@ export class ModelRepository {
     for (const name of control === 'explicit' ? startupModels : []) {
       if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
     }
-    // Ensembles load after the models their steps run, as in Triton.
-    const ensembles = new Set<string>();
-    for (const files of chosen) if (await isEnsemble(files)) ensembles.add(files.name);
-    chosen.sort((a, b) => Number(ensembles.has(a.name)) - Number(ensembles.has(b.name)));
+    // Ensembles load after the models their steps run (ensembles included), as in Triton.
+    const steps = new Map<string, string[]>();
+    for (const files of chosen) {
+      const models = await ensembleSteps(files);
+      if (models) steps.set(files.name, models);
+    }
+    const depth = (name: string, seen: readonly string[] = []): number =>
+      seen.includes(name)
+        ? 0 // a cycle of ensembles: each fails its load, naming the step not served
+        : 1 +
+          Math.max(0, ...(steps.get(name) ?? []).map((m) => (steps.has(m) ? depth(m, [...seen, name]) : 0)));
+    const depths = new Map(chosen.map((f) => [f.name, steps.has(f.name) ? depth(f.name) : 0]));
+    chosen.sort((a, b) => (depths.get(a.name) ?? 0) - (depths.get(b.name) ?? 0));
     for (const files of chosen) {
       await this.#serialized(files.name, () => this.#apply(files, { startup: true }));
     }

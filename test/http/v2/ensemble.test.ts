@@ -61,6 +61,7 @@ describe('an ensemble over V1 and V2', () => {
     assert.deepEqual(
       index.map((m) => [m.name, m.state]),
       [
+        ['classify_mm', 'UNAVAILABLE'],
         ['digits', 'UNAVAILABLE'],
         ['embed_classify', 'READY'],
         ['embedding', 'READY'],
@@ -211,6 +212,7 @@ describe('an ensemble over V1 and V2', () => {
     assert.deepEqual(
       index.map((m) => [m.name, m.state]),
       [
+        ['classify_mm', 'UNAVAILABLE'],
         ['digits', 'UNAVAILABLE'],
         ['embed_classify', 'UNAVAILABLE'],
         ['embedding', 'READY'],
@@ -387,6 +389,18 @@ describe('an ensemble with the prediction cache and metrics', () => {
       predictions.flatMap((p) => p.PROBABILITIES),
       predictions.map((p) => p.LABEL),
     );
+  });
+
+  it('runs an ensemble whose step is an ensemble, loaded after it, and not ready while its steps are not', async () => {
+    const golden = await ensembleGolden();
+    const [input] = golden.inputs;
+    const inner = byName(await infer(app, 'iris_mm', 'MILLIMETRES', 'FP32', input!.shape, input!.data));
+    const outer = byName(await infer(app, 'classify_mm', 'MM', 'FP32', input!.shape, input!.data));
+    assert.deepEqual(outer.SPECIES!.data, inner.PROBABILITIES!.data);
+    assert.equal((await post(app, '/v2/repository/models/millimetres/unload', {})).statusCode, 200);
+    assert.equal((await app.inject({ url: '/v2/models/classify_mm/ready' })).statusCode, 503);
+    assert.equal((await post(app, '/v2/repository/models/millimetres/load', {})).statusCode, 200);
+    assert.equal((await app.inject({ url: '/v2/models/classify_mm/ready' })).statusCode, 200);
   });
 });
 
