@@ -557,7 +557,9 @@ export class ModelRepository {
           const notApplied = triton?.notApplied.length
             ? `${triton.plan.source}: not applied: ${triton.notApplied.join('; ')}`
             : '';
-          rows.push({ name, version, state, reason: reason ?? notApplied });
+          // A ready ensemble whose composing model is not says why it does not serve.
+          const why = slot.entry.runtime?.unavailable?.();
+          rows.push({ name, version, state, reason: reason ?? why ?? notApplied });
         }
         rows.push(...model.idle);
       } else {
@@ -629,7 +631,7 @@ export class ModelRepository {
     const model = this.find(name, version);
     if (isReady(model)) {
       // An ensemble serves while its composing models do.
-      const missing = model.runtime instanceof EnsembleRuntime ? model.runtime.unavailable() : undefined;
+      const missing = model.runtime.unavailable?.();
       if (missing === undefined) return model;
       throw new errors.MODEL_NOT_READY(model.name, missing);
     }

@@ -19,5 +19,7 @@ export interface ModelRuntime {
    * aborts when the caller has gone: a call not yet running then never runs.
    */
   predict(feeds: TensorMap, deadline?: number, signal?: AbortSignal): Promise<TensorMap>;
+  /** Why a loaded runtime cannot serve now (an ensemble's composing model not ready), or undefined when it can. */
+  unavailable?(): string | undefined;
   unload(): Promise<void>;
 }

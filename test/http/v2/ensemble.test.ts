@@ -196,6 +196,11 @@ describe('an ensemble over V1 and V2', () => {
     });
     assert.equal(refused.statusCode, 503);
     assert.match(refused.json().error, /step 0 \("embedding"\) model is not ready/);
+    const v1 = (await app.inject({ url: '/v1/models/embed_classify' })).json();
+    assert.equal(v1.ready, false);
+    assert.match(v1.reason, /step 0 \("embedding"\) model is not ready/);
+    const index = (await post(app, '/v2/repository/index', {})).json<{ name: string; reason: string }[]>();
+    assert.match(index.find((m) => m.name === 'embed_classify')!.reason, /step 0 \("embedding"\)/);
     // The fan-out does not use it.
     assert.equal((await app.inject({ url: '/v2/models/fan_out/ready' })).statusCode, 200);
     assert.equal((await post(app, '/v2/repository/models/embedding/load', {})).statusCode, 200);
