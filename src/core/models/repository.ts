@@ -481,9 +481,18 @@ export class ModelRepository {
    * model.json or a Triton configuration replacing its config.pbtxt. Resolves when done; throws MODEL_NOT_FOUND when
    * the folder has no such model, and INVALID_INPUT naming the versions when a version could not load.
    */
-  async loadModel(name: string, override?: LoadOverride): Promise<void> {
-    const files = (await this.#discover()).get(name);
+  async loadModel(name: string, override?: LoadOverride, loading: readonly string[] = []): Promise<void> {
+    const found = await this.#discover();
+    const files = found.get(name);
     if (!files) throw new errors.MODEL_NOT_FOUND(excerpt(name));
+    // An ensemble's composing models that do not serve are loaded first, as Triton does (one not in the repository
+    // fails the ensemble's load, naming its step).
+    if (override?.triton === undefined) {
+      for (const step of new Set((await ensembleSteps(files)) ?? [])) {
+        if (!loading.includes(step) && found.has(step) && this.peek(step) === undefined)
+          await this.loadModel(step, undefined, [...loading, name]);
+      }
+    }
     await this.#serialized(name, () => this.#apply(files, override ?? {}));
     const failed =
       this.#models.get(name)?.slots.filter((s) => s.entry.state === 'FAILED' || s.entry.reason) ?? [];

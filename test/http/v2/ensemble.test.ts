@@ -235,6 +235,13 @@ describe('an ensemble over V1 and V2', () => {
     assert.equal((await post(app, '/v2/repository/models/embed_classify/load', {})).statusCode, 200);
   });
 
+  it('loads the composing models that do not serve when an ensemble is loaded', async () => {
+    assert.equal((await post(app, '/v2/repository/models/embedding/unload', {})).statusCode, 200);
+    assert.equal((await post(app, '/v2/repository/models/embed_classify/load', {})).statusCode, 200);
+    assert.equal((await app.inject({ url: '/v2/models/embedding/ready' })).statusCode, 200);
+    assert.equal((await app.inject({ url: '/v2/models/embed_classify/ready' })).statusCode, 200);
+  });
+
   it('fails to load an ensemble whose tensors disagree with its composing models’, naming the step', async () => {
     const config = {
       platform: 'ensemble',
