@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { loadEnsemble } from '../ensemble/load.js';
+import { dependentsOf, ensembleSteps, loadOrder } from '../ensemble/order.js';
 import { EnsembleRuntime } from '../ensemble/runtime.js';
 import { errors, excerpt, withExtras } from '../errors.js';
 import type { Observer } from '../observe.js';
@@ -96,18 +97,6 @@ interface Model {
   unloaded: boolean;
 }
 
-/** The models an ensemble's steps run; undefined for another model (an error here is named when it loads). */
-async function ensembleSteps(files: ModelFiles): Promise<string[] | undefined> {
-  try {
-    const { triton } = await readModelSettings(files, undefined, false);
-    if (!triton?.ensemble) return undefined;
-    const steps = (triton.config.ensemble_scheduling?.step ?? []) as { model_name?: string }[];
-    return steps.map((s) => s.model_name ?? '');
-  } catch {
-    return undefined;
-  }
-}
-
 function isReady(model: ModelVersion | undefined): model is ReadyModel {
   return model?.state === 'READY' && model.runtime !== undefined && model.signature !== undefined;
 }
@@ -194,7 +183,7 @@ export class ModelRepository {
   async #start(): Promise<void> {
     const { log, control, startupModels, pollIntervalMs } = this.#options;
     const found = await this.#discover();
-    const chosen =
+    let chosen =
       control === 'explicit'
         ? [...found.values()].filter((m) => startupModels.includes(m.name))
         : [...found.values()];
@@ -202,18 +191,7 @@ export class ModelRepository {
       if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
     }
     // Ensembles load after the models their steps run (ensembles included), as in Triton.
-    const steps = new Map<string, string[]>();
-    for (const files of chosen) {
-      const models = await ensembleSteps(files);
-      if (models) steps.set(files.name, models);
-    }
-    const depth = (name: string, seen: readonly string[] = []): number =>
-      seen.includes(name)
-        ? 0 // a cycle of ensembles: each fails its load, naming the step not served
-        : 1 +
-          Math.max(0, ...(steps.get(name) ?? []).map((m) => (steps.has(m) ? depth(m, [...seen, name]) : 0)));
-    const depths = new Map(chosen.map((f) => [f.name, steps.has(f.name) ? depth(f.name) : 0]));
-    chosen.sort((a, b) => (depths.get(a.name) ?? 0) - (depths.get(b.name) ?? 0));
+    chosen = await loadOrder(chosen);
     for (const files of chosen) {
       await this.#serialized(files.name, () => this.#apply(files, { startup: true }));
     }
@@ -488,7 +466,7 @@ export class ModelRepository {
     // An ensemble's composing models that do not serve are loaded first, as Triton does (one not in the repository
     // fails the ensemble's load, naming its step).
     if (override?.triton === undefined) {
-      for (const step of new Set((await ensembleSteps(files)) ?? [])) {
+      for (const step of (await ensembleSteps(files)) ?? []) {
         if (!loading.includes(step) && found.has(step) && this.peek(step) === undefined)
           await this.loadModel(step, undefined, [...loading, name]);
       }
@@ -515,17 +493,16 @@ export class ModelRepository {
     for (const ensemble of dependents) await this.#serialized(ensemble, () => this.#unload(ensemble, false));
   }
 
-  /** The ensembles served now whose steps run a model. */
+  /** The ensembles served now whose steps run a model, directly or through other ensembles. */
   #dependents(name: string): string[] {
-    return [...this.#models.values()]
-      .filter((m) =>
-        m.slots.some(
-          (s) =>
-            s.entry.runtime instanceof EnsembleRuntime &&
-            s.entry.runtime.graph.steps.some((step) => step.model === name),
-        ),
-      )
-      .map((m) => m.name);
+    const runs = new Map<string, string[]>();
+    for (const model of this.#models.values()) {
+      const steps = model.slots.flatMap(({ entry }) =>
+        entry.runtime instanceof EnsembleRuntime ? entry.runtime.graph.steps.map((s) => s.model) : [],
+      );
+      if (steps.length > 0) runs.set(model.name, steps);
+    }
+    return dependentsOf(name, runs);
   }
 
   async #unload(name: string, forget: boolean): Promise<void> {

@@ -413,6 +413,19 @@ describe('an ensemble with the prediction cache and metrics', () => {
     assert.equal((await app.inject({ url: '/v2/models/classify_mm/ready' })).statusCode, 503);
     assert.equal((await post(app, '/v2/repository/models/millimetres/load', {})).statusCode, 200);
     assert.equal((await app.inject({ url: '/v2/models/classify_mm/ready' })).statusCode, 200);
+    // unload_dependents follows ensembles through the ensembles that run them; loading the outer one loads them back.
+    const unload = { parameters: { unload_dependents: true } };
+    assert.equal((await post(app, '/v2/repository/models/millimetres/unload', unload)).statusCode, 200);
+    const index = (await post(app, '/v2/repository/index', {})).json<{ name: string; state: string }[]>();
+    const state = (name: string) => index.find((m) => m.name === name)?.state;
+    assert.deepEqual(['millimetres', 'iris_mm', 'classify_mm', 'iris'].map(state), [
+      'UNAVAILABLE',
+      'UNAVAILABLE',
+      'UNAVAILABLE',
+      'READY',
+    ]);
+    assert.equal((await post(app, '/v2/repository/models/classify_mm/load', {})).statusCode, 200);
+    assert.equal((await app.inject({ url: '/v2/models/classify_mm/ready' })).statusCode, 200);
   });
 });
 
