@@ -4,9 +4,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planSteps } from '../../src/core/ensemble/graph.js';
+import { loadEnsemble } from '../../src/core/ensemble/load.js';
 import { EnsembleRuntime, type StepModels } from '../../src/core/ensemble/runtime.js';
 import { errors, ServalError } from '../../src/core/errors.js';
 import type { ReadyModel } from '../../src/core/models/repository.js';
+import { planConfig } from '../../src/core/models/triton/config.js';
+import { modelConfigType } from '../../src/core/models/triton/schema.js';
+import { parseTextFormat } from '../../src/core/models/triton/text-format.js';
 import type { Observer, RequestEvent } from '../../src/core/observe.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { fakeModel, spec } from '../fakes.js';
@@ -130,5 +134,27 @@ describe('the ensemble runtime', () => {
       ['inline', 'ensemble', 1, 'invalid_input'],
       ['thread', 'ensemble', 1, undefined],
     ]);
+  });
+});
+
+describe('an ensemble’s cached answers', () => {
+  it('are filed under the versions of its composing models that serve now', async () => {
+    const text = `platform: "ensemble" max_batch_size: 4
+      input [ { name: "IN" data_type: TYPE_FP32 dims: [ 2 ] } ]
+      output [ { name: "OUT" data_type: TYPE_FP32 dims: [ 2 ] } ]
+      ensemble_scheduling { step [ { model_name: "inline" model_version: -1 input_map { key: "x" value: "IN" } output_map { key: "y" value: "OUT" } } ] }`;
+    const plan = planConfig(parseTextFormat(text, modelConfigType(), 'config.pbtxt'), 'e', 'config.pbtxt');
+    const models = new Map([['inline', doubler('inline', 'inline')]]);
+    const files = {
+      version: '1',
+      dir: '/nowhere/e/1',
+      onnx: '/nowhere/e/1/model.onnx',
+      json: '/nowhere/e/1/model.json',
+    };
+    const loaded = await loadEnsemble('e', plan, files, repository(models), undefined);
+    const before = loaded.generationNow();
+    assert.equal(loaded.generationNow(), before);
+    models.set('inline', { ...doubler('inline', 'inline'), generation: 'reloaded' });
+    assert.notEqual(loaded.generationNow(), before);
   });
 });

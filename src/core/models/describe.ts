@@ -42,7 +42,8 @@ export function modelMetadata(model: ReadyModel, versions: readonly ModelVersion
   return {
     name: model.name,
     versions: versions.map((v) => v.version),
-    platform: PLATFORM,
+    // Triton names an ensemble's platform "ensemble"; clients (perf_analyzer) tell them apart by it.
+    platform: model.triton?.plan.ensemble ? 'ensemble' : PLATFORM,
     inputs: tensorMetadata(model.runtime.inputs, model.signature.images),
     outputs: tensorMetadata(model.runtime.outputs.filter((o) => o.datatype !== undefined)),
   };

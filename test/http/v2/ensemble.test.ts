@@ -74,6 +74,7 @@ describe('an ensemble over V1 and V2', () => {
     );
     assert.equal((await app.inject({ url: '/v2/models/embed_classify/ready' })).statusCode, 200);
     const meta = (await app.inject({ url: '/v2/models/embed_classify' })).json();
+    assert.equal(meta.platform, 'ensemble');
     assert.deepEqual(meta.inputs, [{ name: 'TOKENS', datatype: 'INT64', shape: [-1, 5] }]);
     assert.deepEqual(
       meta.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape]),
