@@ -33,10 +33,28 @@ describe('an ensemble over gRPC', () => {
     grpc = await loadedGrpc({
       modelRepository: ENSEMBLES,
       modelControl: 'explicit',
-      startupModels: ['embed_classify', 'fan_out', 'iris_mm', 'iris', 'embedding', 'millimetres'],
+      // The ensembles only: the models their steps run load with them.
+      startupModels: ['classify_mm', 'embed_classify', 'fan_out'],
     });
   });
   after(() => grpc.close());
+
+  it('loads at start the models the startup ensembles run, and no other', async () => {
+    const index = await grpc.client.call<{ models: { name: string; state: string }[] }>(
+      'RepositoryIndex',
+      {},
+    );
+    const ready = index.models.filter((m) => m.state === 'READY').map((m) => m.name);
+    assert.deepEqual(ready.sort(), [
+      'classify_mm',
+      'embed_classify',
+      'embedding',
+      'fan_out',
+      'iris',
+      'iris_mm',
+      'millimetres',
+    ]);
+  });
 
   it('answers ModelConfig with platform "ensemble" and its steps', async () => {
     const { config } = await grpc.client.call<{ config: Record<string, unknown> }>('ModelConfig', {

@@ -45,3 +45,18 @@ export function dependentsOf(name: string, runs: ReadonlyMap<string, readonly st
   visit(name);
   return found;
 }
+
+/** The chosen models and, for each ensemble among them, the models its steps run (found in the repository). */
+export async function withSteps(
+  chosen: readonly ModelFiles[],
+  found: ReadonlyMap<string, ModelFiles>,
+): Promise<ModelFiles[]> {
+  const all = [...chosen];
+  for (let i = 0; i < all.length; i++) {
+    for (const step of (await ensembleSteps(all[i] as ModelFiles)) ?? []) {
+      const files = found.get(step);
+      if (files && !all.includes(files)) all.push(files);
+    }
+  }
+  return all;
+}

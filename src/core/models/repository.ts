@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { loadEnsemble } from '../ensemble/load.js';
-import { dependentsOf, ensembleSteps, loadOrder } from '../ensemble/order.js';
+import { dependentsOf, ensembleSteps, loadOrder, withSteps } from '../ensemble/order.js';
 import { EnsembleRuntime } from '../ensemble/runtime.js';
 import { errors, excerpt, withExtras } from '../errors.js';
 import type { Observer } from '../observe.js';
@@ -190,8 +190,8 @@ export class ModelRepository {
     for (const name of control === 'explicit' ? startupModels : []) {
       if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
     }
-    // Ensembles load after the models their steps run (ensembles included), as in Triton.
-    chosen = await loadOrder(chosen);
+    // Ensembles load after the models their steps run (ensembles included), which load with them, as in Triton.
+    chosen = await loadOrder(await withSteps(chosen, found));
     for (const files of chosen) {
       await this.#serialized(files.name, () => this.#apply(files, { startup: true }));
     }
