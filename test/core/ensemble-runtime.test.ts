@@ -158,3 +158,31 @@ describe('an ensemble’s cached answers', () => {
     assert.notEqual(loaded.generationNow(), before);
   });
 });
+
+describe('an ensemble’s deadline', () => {
+  it('reaches every step, so that each model’s queue can drop a call past it', async () => {
+    const seen: (number | undefined)[] = [];
+    const models = new Map<string, ReadyModel>();
+    for (const [name, execution] of [
+      ['thread', 'thread'],
+      ['inline', 'inline'],
+    ] as const) {
+      const model = doubler(name, execution);
+      const predict = model.runtime.predict.bind(model.runtime);
+      models.set(name, {
+        ...model,
+        runtime: {
+          ...model.runtime,
+          predict: (feeds, deadline, signal) => {
+            seen.push(deadline);
+            return predict(feeds, deadline, signal);
+          },
+        },
+      });
+    }
+    const runtime = fanOut(models);
+    runtime.check();
+    await runtime.predict(input(), 12345);
+    assert.deepEqual(seen, [12345, 12345, 12345]);
+  });
+});
