@@ -186,3 +186,25 @@ describe('an ensemble’s deadline', () => {
     assert.deepEqual(seen, [12345, 12345, 12345]);
   });
 });
+
+describe('an ensemble whose composing model is gone', () => {
+  it('answers MODEL_NOT_READY (503) naming the step, not the client’s 404', async () => {
+    const models = new Map([
+      ['thread', doubler('thread', 'thread')],
+      ['inline', doubler('inline', 'inline')],
+    ]);
+    const runtime = fanOut(models);
+    runtime.check();
+    models.delete('inline');
+    const err = await runtime.predict(input()).then(
+      () => assert.fail('answered'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ServalError);
+    assert.equal(err.kind, 'unavailable');
+    assert.match(
+      err.message,
+      /^ensemble step \d \("inline"\): Model "inline" is not ready: Model "inline" not found/,
+    );
+  });
+});

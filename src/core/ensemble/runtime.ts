@@ -125,7 +125,14 @@ export class EnsembleRuntime implements ModelRuntime {
     let model: ReadyModel;
     let release: () => void;
     try {
-      model = this.#models.ready(step.model, step.version);
+      try {
+        model = this.#models.ready(step.model, step.version);
+      } catch (err) {
+        // The client named the ensemble, which exists: a composing model gone is not theirs to fix (503, not 404).
+        if (err instanceof ServalError && err.kind === 'not_found')
+          throw new errors.MODEL_NOT_READY(step.model, err.message);
+        throw err;
+      }
       if (!this.#checked.has(model)) {
         try {
           this.check();
