@@ -7,7 +7,7 @@ import type { LoadOverride } from './models/descriptor.js';
 
 export type ClusterRequest =
   | { kind: 'load'; name: string; override?: LoadOverride }
-  | { kind: 'unload'; name: string }
+  | { kind: 'unload'; name: string; dependents?: boolean }
   | { kind: 'stats' }
   | { kind: 'metrics' }
   | { kind: 'logging'; settings: Partial<LogSettingsValues> };

@@ -6,8 +6,8 @@ import type { LoadOverride } from './models/descriptor.js';
 export interface ModelControl {
   /** (Re)loads a model from the repository folder; rejects with the reason when a version fails. */
   load(name: string, override?: LoadOverride): Promise<void>;
-  /** Stops serving a model; resolves once the calls using it are done. */
-  unload(name: string): Promise<void>;
+  /** Stops serving a model (and, with `dependents`, the ensembles running it); resolves once their calls are done. */
+  unload(name: string, options?: { dependents?: boolean }): Promise<void>;
 }
 
 export function modelControl(broadcast: Broadcast): ModelControl {
@@ -17,6 +17,7 @@ export function modelControl(broadcast: Broadcast): ModelControl {
   };
   return {
     load: (name, override) => apply({ kind: 'load', name, ...(override ? { override } : {}) }),
-    unload: (name) => apply({ kind: 'unload', name }),
+    unload: (name, options) =>
+      apply({ kind: 'unload', name, ...(options?.dependents ? { dependents: true } : {}) }),
   };
 }

@@ -134,7 +134,7 @@ function clusterHandler(
           return repository.loadModel(request.name, request.override);
         case 'unload':
           await repository.load();
-          return repository.unloadModel(request.name);
+          return repository.unloadModel(request.name, { dependents: request.dependents === true });
         case 'stats':
           return statistics.snapshot(repository.served());
         case 'metrics':

@@ -1,7 +1,8 @@
 // What the core tells its observers (statistics, metrics): every request, every wait and run, every model load.
 import type { ErrorKind } from './errors.js';
 
-export type Protocol = 'v1' | 'v2' | 'grpc';
+/** The front end that asked, or 'ensemble': a composing model's step, asked by the ensemble running it. */
+export type Protocol = 'v1' | 'v2' | 'grpc' | 'ensemble';
 
 /** Why a request failed, as metrics and statistics count it. */
 export type FailureReason = 'invalid_input' | 'overloaded' | 'timeout' | 'cancelled' | 'internal';

@@ -91,7 +91,8 @@ export function repositoryService(deps: RpcDeps, core: Core) {
       async (request, { fields }) => {
         oneRepository(request.repository_name);
         fields.model = request.model_name;
-        await core.control.unload(request.model_name);
+        const dependents = plain(request.parameters).unload_dependents === true;
+        await core.control.unload(request.model_name, { dependents });
         return {};
       },
     ),

@@ -161,16 +161,24 @@ describe('a Triton configuration before the graph', () => {
       'sequence_batching',
     );
     assert.equal(outcomes.get('docs/examples/model_repository/simple_identity/config.pbtxt'), 'backend');
-    assert.equal(outcomes.get('docs/user_guide/ensemble_models.md line 60'), 'platform "ensemble"');
+    assert.equal(outcomes.get('docs/user_guide/ensemble_models.md line 60'), 'served');
     assert.equal(outcomes.get('docs/user_guide/model_configuration.md line 46'), 'platform');
     assert.equal(outcomes.get('docs/user_guide/model_configuration.md line 562'), 'instance_group[0].kind');
     assert.equal(outcomes.get('docs/user_guide/model_configuration.md line 614'), 'served'); // host_policy: a warning
   });
 
-  it('parses an ensemble, then refuses it: ensembles are not served yet', () => {
-    const ensemble = `platform: "ensemble"
-      ensemble_scheduling { step [ { model_name: "a" model_version: -1 input_map { key: "x" value: "IN" } output_map { key: "y" value: "OUT" } } ] }`;
-    assert.equal(refusal(ensemble), 'platform "ensemble": ensembles are not served yet');
+  it('plans an ensemble, refusing what no ensemble can be', () => {
+    const steps = `ensemble_scheduling { max_inflight_requests: 4 step [ { model_name: "a" model_version: -1 input_map { key: "x" value: "IN" } output_map { key: "y" value: "OUT" } } ] }`;
+    const ensemble = plan(`platform: "ensemble" ${steps}`);
+    assert.equal(ensemble.ensemble, true);
+    assert.equal(ensemble.dynamicBatching, false);
+    assert.match(ensemble.notApplied.join(), /ensemble_scheduling\.max_inflight_requests/);
+    assert.equal(plan('platform: "onnxruntime_onnx"').ensemble, false);
+    assert.equal(refusal(steps), 'ensemble_scheduling: needs platform "ensemble"');
+    assert.equal(
+      refusal(`platform: "ensemble" backend: "onnxruntime" ${steps}`),
+      'backend: an ensemble runs its steps’ models: it has no backend',
+    );
     assert.equal(
       refusal('platform: "ensemble" ensemble_scheduling { step [ { model_version: -1 } ] }'),
       'ensemble_scheduling.step[0].model_name: is missing',

@@ -42,7 +42,8 @@ export function modelMetadata(model: ReadyModel, versions: readonly ModelVersion
   return {
     name: model.name,
     versions: versions.map((v) => v.version),
-    platform: PLATFORM,
+    // Triton names an ensemble's platform "ensemble"; clients (perf_analyzer) tell them apart by it.
+    platform: model.triton?.plan.ensemble ? 'ensemble' : PLATFORM,
     inputs: tensorMetadata(model.runtime.inputs, model.signature.images),
     outputs: tensorMetadata(model.runtime.outputs.filter((o) => o.datatype !== undefined)),
   };
@@ -57,6 +58,14 @@ interface ConfigTensor {
   label_filename?: string;
 }
 
+/** A step of an ensemble, as perf_analyzer walks them: model_version is a number, -1 for the default version. */
+export interface EnsembleStepConfig {
+  model_name: string;
+  model_version: number;
+  input_map: Record<string, string>;
+  output_map: Record<string, string>;
+}
+
 export interface ModelConfig {
   name: string;
   platform: string;
@@ -66,6 +75,7 @@ export interface ModelConfig {
   input: ConfigTensor[];
   output: ConfigTensor[];
   dynamic_batching?: Record<string, unknown>;
+  ensemble_scheduling?: { step: EnsembleStepConfig[] };
   instance_group: Record<string, unknown>[];
   default_model_filename: string;
   parameters: Record<string, { string_value: string }>;

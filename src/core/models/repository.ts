@@ -4,6 +4,9 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
+import { loadEnsemble } from '../ensemble/load.js';
+import { dependentsOf, ensembleSteps, loadOrder, withSteps } from '../ensemble/order.js';
+import { EnsembleRuntime } from '../ensemble/runtime.js';
 import { errors, excerpt, withExtras } from '../errors.js';
 import type { Observer } from '../observe.js';
 import type { LoadOptions } from '../runtime/load.js';
@@ -180,13 +183,15 @@ export class ModelRepository {
   async #start(): Promise<void> {
     const { log, control, startupModels, pollIntervalMs } = this.#options;
     const found = await this.#discover();
-    const chosen =
+    let chosen =
       control === 'explicit'
         ? [...found.values()].filter((m) => startupModels.includes(m.name))
         : [...found.values()];
     for (const name of control === 'explicit' ? startupModels : []) {
       if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
     }
+    // Ensembles load after the models their steps run (ensembles included), which load with them, as in Triton.
+    chosen = await loadOrder(await withSteps(chosen, found));
     for (const files of chosen) {
       await this.#serialized(files.name, () => this.#apply(files, { startup: true }));
     }
@@ -363,15 +368,28 @@ export class ModelRepository {
     const entry: ModelVersion = { name, version: files.version, state: 'LOADING', descriptor: {} };
     const started = performance.now();
     try {
-      const runs = observer?.runs(name, files.version);
-      const loaded = await loadVersion(files, load, descriptor, runs, triton);
-      Object.assign(entry, loaded, { state: 'READY' });
+      if (triton?.ensemble) {
+        // An ensemble's answers are filed under its composing versions too: its generation is read when asked.
+        const { generationNow, ...loaded } = await loadEnsemble(
+          name,
+          triton,
+          files,
+          this,
+          observer,
+          descriptor,
+        );
+        Object.assign(entry, loaded, { state: 'READY' });
+        Object.defineProperty(entry, 'generation', { get: generationNow, enumerable: true });
+      } else {
+        const runs = observer?.runs(name, files.version);
+        Object.assign(entry, await loadVersion(files, load, descriptor, runs, triton), { state: 'READY' });
+      }
       log.info(
         {
           model: name,
           version: files.version,
-          execution: loaded.runtime.execution,
-          warmupMs: loaded.runtime.warmupMs,
+          execution: entry.runtime?.execution,
+          warmupMs: entry.runtime?.warmupMs,
         },
         'model loaded',
       );
@@ -441,9 +459,18 @@ export class ModelRepository {
    * model.json or a Triton configuration replacing its config.pbtxt. Resolves when done; throws MODEL_NOT_FOUND when
    * the folder has no such model, and INVALID_INPUT naming the versions when a version could not load.
    */
-  async loadModel(name: string, override?: LoadOverride): Promise<void> {
-    const files = (await this.#discover()).get(name);
+  async loadModel(name: string, override?: LoadOverride, loading: readonly string[] = []): Promise<void> {
+    const found = await this.#discover();
+    const files = found.get(name);
     if (!files) throw new errors.MODEL_NOT_FOUND(excerpt(name));
+    // An ensemble's composing models that do not serve are loaded first, as Triton does (one not in the repository
+    // fails the ensemble's load, naming its step).
+    if (override?.triton === undefined) {
+      for (const step of (await ensembleSteps(files)) ?? []) {
+        if (!loading.includes(step) && found.has(step) && this.peek(step) === undefined)
+          await this.loadModel(step, undefined, [...loading, name]);
+      }
+    }
     await this.#serialized(name, () => this.#apply(files, override ?? {}));
     const failed =
       this.#models.get(name)?.slots.filter((s) => s.entry.state === 'FAILED' || s.entry.reason) ?? [];
@@ -455,10 +482,27 @@ export class ModelRepository {
     }
   }
 
-  /** The repository API's unload: the model stops serving; calls already using it finish first. */
-  async unloadModel(name: string): Promise<void> {
+  /**
+   * The repository API's unload: the model stops serving; calls already using it finish first. With `dependents`
+   * (Triton's unload_dependents), the ensembles whose steps run it are unloaded too.
+   */
+  async unloadModel(name: string, options: { dependents?: boolean } = {}): Promise<void> {
     if (!this.#models.has(name)) throw new errors.MODEL_NOT_FOUND(excerpt(name));
+    const dependents = options.dependents ? this.#dependents(name) : [];
     await this.#serialized(name, () => this.#unload(name, false));
+    for (const ensemble of dependents) await this.#serialized(ensemble, () => this.#unload(ensemble, false));
+  }
+
+  /** The ensembles served now whose steps run a model, directly or through other ensembles. */
+  #dependents(name: string): string[] {
+    const runs = new Map<string, string[]>();
+    for (const model of this.#models.values()) {
+      const steps = model.slots.flatMap(({ entry }) =>
+        entry.runtime instanceof EnsembleRuntime ? entry.runtime.graph.steps.map((s) => s.model) : [],
+      );
+      if (steps.length > 0) runs.set(model.name, steps);
+    }
+    return dependentsOf(name, runs);
   }
 
   async #unload(name: string, forget: boolean): Promise<void> {
@@ -499,7 +543,9 @@ export class ModelRepository {
           const notApplied = triton?.notApplied.length
             ? `${triton.plan.source}: not applied: ${triton.notApplied.join('; ')}`
             : '';
-          rows.push({ name, version, state, reason: reason ?? notApplied });
+          // A ready ensemble whose composing model is not says why it does not serve.
+          const why = slot.entry.runtime?.unavailable?.();
+          rows.push({ name, version, state, reason: reason ?? why ?? notApplied });
         }
         rows.push(...model.idle);
       } else {
@@ -569,7 +615,12 @@ export class ModelRepository {
   /** Like find, but only a version that can serve; 503 with Retry-After while loading. */
   ready(name: string, version?: string): ReadyModel {
     const model = this.find(name, version);
-    if (isReady(model)) return model;
+    if (isReady(model)) {
+      // An ensemble serves while its composing models do.
+      const missing = model.runtime.unavailable?.();
+      if (missing === undefined) return model;
+      throw new errors.MODEL_NOT_READY(model.name, missing);
+    }
     const why = model.state === 'LOADING' ? 'still loading' : `failed to load (${model.reason ?? 'unknown'})`;
     const error = new errors.MODEL_NOT_READY(model.name, why);
     if (model.state === 'LOADING') withExtras(error, { retryAfter: 1 });

@@ -28,5 +28,7 @@ export interface ModelRuntime {
   readonly pending: number;
   /** Runs the model; resolves with every output it can send. */
   predict(feeds: TensorMap, call?: CallOptions): Promise<TensorMap>;
+  /** Why a loaded runtime cannot serve now (an ensemble's composing model not ready), or undefined when it can. */
+  unavailable?(): string | undefined;
   unload(): Promise<void>;
 }

@@ -5,12 +5,14 @@ import type { ModelMetadata, VersionMetadata } from '../schemas/common.js';
 
 export function v1VersionMetadata(entry: ModelVersion): VersionMetadata {
   const { descriptor, runtime } = entry;
+  // A loaded ensemble does not serve while one of its composing models does not.
+  const reason = entry.reason ?? runtime?.unavailable?.();
   return {
     name: entry.name,
     version: entry.version,
     state: entry.state,
-    ready: entry.state === 'READY',
-    ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    ready: entry.state === 'READY' && runtime?.unavailable?.() === undefined,
+    ...(reason === undefined ? {} : { reason }),
     task: descriptor.task ?? 'raw',
     ...(descriptor.description === undefined ? {} : { description: descriptor.description }),
     ...(runtime ? { execution: runtime.execution } : {}),

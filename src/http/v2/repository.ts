@@ -33,7 +33,9 @@ const LoadRequestSchema = Type.Object({
 
 const UnloadRequestSchema = Type.Object({
   parameters: Type.Optional(
-    Type.Record(Type.String(), Type.Unknown(), { description: 'unload_dependents is accepted and ignored.' }),
+    Type.Record(Type.String(), Type.Unknown(), {
+      description: 'unload_dependents (true): the ensembles whose steps run the model are unloaded too.',
+    }),
   ),
 });
 
@@ -97,7 +99,8 @@ const repositoryRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
     },
     async (request) => {
       const { model } = request.params;
-      await core.control.unload(model);
+      const dependents = request.body.parameters?.unload_dependents === true;
+      await core.control.unload(model, { dependents });
       request.log.info({ model: excerpt(model, 64) }, 'model unloaded through the repository API');
       return {};
     },

@@ -132,6 +132,18 @@ export const ModelConfigSchema = Type.Object({
   input: Type.Array(ConfigTensorSchema),
   output: Type.Array(ConfigTensorSchema),
   dynamic_batching: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  ensemble_scheduling: Type.Optional(
+    Type.Object({
+      step: Type.Array(
+        Type.Object({
+          model_name: Type.String(),
+          model_version: Type.Integer({ description: '-1: the default version.' }),
+          input_map: Type.Record(Type.String(), Type.String()),
+          output_map: Type.Record(Type.String(), Type.String()),
+        }),
+      ),
+    }),
+  ),
   instance_group: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   default_model_filename: Type.String(),
   parameters: Type.Record(Type.String(), Type.Object({ string_value: Type.String() })),

@@ -244,9 +244,9 @@ output [ { name: "probabilities" data_type: TYPE_FP32 dims: [ 3 ] } ]
       /^config\.pbtxt: instance_group\[0\]\.kind: KIND_GPU: Serval runs models on CPUs only/,
     ],
     [
-      'an ensemble',
-      'platform: "ensemble"\nensemble_scheduling { step [ { model_name: "iris" input_map { key: "input" value: "x" } output_map { key: "label" value: "y" } } ] }\n',
-      /^config\.pbtxt: platform "ensemble": ensembles are not served yet$/,
+      'an ensemble whose step runs a model not served',
+      'platform: "ensemble"\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]\noutput [ { name: "y" data_type: TYPE_INT64 dims: [ 1 ] } ]\nensemble_scheduling { step [ { model_name: "iris" input_map { key: "input" value: "x" } output_map { key: "label" value: "y" } } ] }\n',
+      /^config\.pbtxt: ensemble_scheduling step 0 \("iris"\): Model "iris" not found$/,
     ],
   ];
 

@@ -63,6 +63,8 @@ export interface TritonPlan {
   /** Inputs or outputs left out: filled from the graph, as Triton's ONNX Runtime backend does. */
   autoComplete: boolean;
   dynamicBatching: boolean;
+  /** platform "ensemble": the model runs other models' steps (ensemble_scheduling) rather than a graph. */
+  ensemble: boolean;
   /** Model instances on CPU (instance_group counts; Triton's default is 2 for ONNX Runtime). */
   instances: number;
   /** ONNX Runtime's intra-op threads (parameters.intra_op_thread_count), when set. */
@@ -105,7 +107,7 @@ export const TOP_LEVEL: Record<string, { apply: true } | { warn: string } | { re
   optimization: { warn: 'onnxruntime runs on CPU with all graph optimizations' },
   dynamic_batching: { apply: true },
   sequence_batching: { refuse: 'sequence batching (stateful models) is not served' },
-  ensemble_scheduling: { refuse: 'ensembles are not served yet' },
+  ensemble_scheduling: { apply: true },
   instance_group: { apply: true },
   default_model_filename: { apply: true },
   cc_model_filenames: { warn: 'CUDA compute capabilities choose a file on GPUs only' },
@@ -255,10 +257,15 @@ export function planConfig(config: TritonConfig, model: string | undefined, sour
   const ensemble = platform === 'ensemble' || config.ensemble_scheduling !== undefined;
   if (ensemble) {
     checkEnsemble(config);
-    refuse('platform "ensemble"', 'ensembles are not served yet');
+    const inflight = (config.ensemble_scheduling as { max_inflight_requests?: number }).max_inflight_requests;
+    if (inflight)
+      notApplied.push(
+        `ensemble_scheduling.max_inflight_requests (each step is bounded by its own model's queue)`,
+      );
   }
-  if (platform !== undefined && platform !== PLATFORM)
+  if (platform !== undefined && platform !== PLATFORM && !ensemble)
     refuse('platform', `"${platform}" is not served: Serval serves ONNX models (${PLATFORM})`);
+  if (ensemble && backend) refuse('backend', 'an ensemble runs its steps’ models: it has no backend');
   if (backend !== undefined && backend !== BACKEND)
     refuse('backend', `"${backend}" is not served: Serval serves ONNX models (backend ${BACKEND})`);
   if ((config.model_transaction_policy as { decoupled?: boolean } | undefined)?.decoupled)
@@ -280,7 +287,8 @@ export function planConfig(config: TritonConfig, model: string | undefined, sour
   (config.output ?? []).forEach((t, i) =>
     checkTensor({ ...t, optional: false }, `output[${i}]`, maxBatchSize),
   );
-  const autoComplete = !config.input?.length || !config.output?.length;
+  // An ensemble has no graph to complete its tensors from: it must list them (its steps' check says so).
+  const autoComplete = !ensemble && (!config.input?.length || !config.output?.length);
   batching(config, autoComplete, notApplied);
   const count = instances(config, notApplied);
   const parameters = config.parameters ?? {};
@@ -295,14 +303,15 @@ export function planConfig(config: TritonConfig, model: string | undefined, sour
     versionPolicy: policy,
     graphFile: config.default_model_filename || undefined,
     autoComplete,
-    dynamicBatching: config.dynamic_batching !== undefined || autoComplete,
+    dynamicBatching: !ensemble && (config.dynamic_batching !== undefined || autoComplete),
+    ensemble,
     instances: count,
     intraOpThreads: intra === undefined ? undefined : Number(intra),
     notApplied,
   };
 }
 
-/** An ensemble is checked before it is refused, so that its configuration's own errors are named first. */
+/** The shape of an ensemble's steps; how they connect is checked when it loads (ensemble/graph.ts). */
 function checkEnsemble(config: TritonConfig): void {
   if (config.platform !== 'ensemble') refuse('ensemble_scheduling', 'needs platform "ensemble"');
   const steps = (config.ensemble_scheduling?.step ?? []) as ConfigMessage[];

@@ -1,5 +1,6 @@
 // The configuration answer (GET /v2/models/{m}/config, gRPC ModelConfig) of a model loaded with a Triton
 // configuration: what Serval applies of it, in Triton's field names and JSON shapes.
+import { EnsembleRuntime } from '../../ensemble/runtime.js';
 import type { ConfigLimits, ModelConfig } from '../describe.js';
 import type { VersionPolicy } from '../descriptor.js';
 import type { ReadyModel } from '../repository.js';
@@ -32,6 +33,37 @@ export function tritonModelConfig(
   const maxBatchSize = Math.min(binding.maxBatchSize, limits.maxRows);
   const rows = Math.min(maxBatchSize, limits.batchMaxRows > 1 ? binding.maxBatchSize : 1);
   const group = plan.config.instance_group?.[0]?.name;
+  if (model.runtime instanceof EnsembleRuntime) {
+    return {
+      name: model.name,
+      platform: 'ensemble',
+      backend: '',
+      version_policy: policyOf(plan.versionPolicy),
+      max_batch_size: maxBatchSize,
+      input: binding.inputs.map((b) => tensor(b, true)),
+      output: binding.outputs.map((b) => tensor(b, false)),
+      ensemble_scheduling: {
+        step: model.runtime.graph.steps.map((s) => ({
+          model_name: s.model,
+          model_version: s.version === undefined ? -1 : Number(s.version),
+          input_map: s.inputs,
+          output_map: s.outputs,
+        })),
+      },
+      instance_group: [],
+      default_model_filename: '',
+      parameters: {
+        ...Object.fromEntries(
+          Object.entries(plan.config.parameters ?? {}).map(([k, v]) => [
+            k,
+            { string_value: v.string_value ?? '' },
+          ]),
+        ),
+        task: { string_value: model.signature.task },
+      },
+      response_cache: { enable: model.descriptor.cache !== false },
+    };
+  }
   return {
     name: model.name,
     platform: 'onnxruntime_onnx',

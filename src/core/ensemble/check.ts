@@ -1,0 +1,86 @@
+// An ensemble's steps checked against its composing models as loaded: every tensor a step maps is one of its model's,
+// every input of the model is fed, and the ensemble's tensors agree in type and shape with what the steps take and give.
+import { ConfigRefused } from '../models/triton/config.js';
+import type { ReadyModel } from '../models/repository.js';
+import type { DataType } from '../tensor/dtypes.js';
+import { formatShape } from '../tensor/decode.js';
+import type { TensorSpec } from '../tensor/tensor.js';
+import type { StepGraph } from './graph.js';
+
+const quoted = (specs: readonly TensorSpec[]) => specs.map((s) => `"${s.name}"`).join(', ');
+
+/** Shapes agree when they have as many dims and no two fixed dims differ (a dim of any size takes any). */
+function shapesAgree(a: TensorSpec['shape'], b: TensorSpec['shape']): boolean {
+  return (
+    a.length === b.length &&
+    a.every((d, i) => typeof d !== 'number' || d < 0 || typeof b[i] !== 'number' || b[i] < 0 || d === b[i])
+  );
+}
+
+/**
+ * `models[i]` is the ready version of step i's model. `ensemble` holds the ensemble's own inputs and outputs; the
+ * types of tensors between steps are the types their steps give. Throws ConfigRefused naming the step and tensor.
+ */
+export function checkStep(
+  graph: StepGraph,
+  models: readonly ReadyModel[],
+  ensemble: ReadonlyMap<string, TensorSpec>,
+  maxBatchSize: number,
+): void {
+  const made = new Map<string, { datatype: DataType | undefined; at: string }>();
+  for (const name of graph.inputs)
+    made.set(name, { datatype: ensemble.get(name)?.datatype, at: `input "${name}"` });
+  graph.steps.forEach((step, i) => {
+    const model = models[i] as ReadyModel;
+    const at = `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
+    for (const [own, name] of Object.entries(step.outputs)) {
+      const spec = model.runtime.outputs.find((s) => s.name === own);
+      if (!spec)
+        throw new ConfigRefused(
+          `${at}.output_map: "${own}" is not an output of model "${model.name}" (its outputs are ${quoted(model.runtime.outputs)})`,
+        );
+      made.set(name, { datatype: spec.datatype, at: `step ${step.index}'s "${own}"` });
+      const out = ensemble.get(name);
+      if (out && graph.outputs.includes(name)) {
+        if (out.datatype !== spec.datatype)
+          throw new ConfigRefused(
+            `output "${name}": ${out.datatype ?? out.type} but ${at} gives ${spec.datatype ?? spec.type} ("${own}")`,
+          );
+        if (!shapesAgree(out.shape, spec.shape))
+          throw new ConfigRefused(
+            `output "${name}": its shape is ${formatShape(out.shape)} but ${at} gives ${formatShape(spec.shape)} ("${own}")`,
+          );
+      }
+    }
+  });
+  graph.steps.forEach((step, i) => {
+    const model = models[i] as ReadyModel;
+    const at = `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
+    // As in Triton: a step never gets more rows than its model's configuration takes.
+    const most = model.triton?.binding.maxBatchSize ?? 0;
+    if (most > 0 && maxBatchSize > most)
+      throw new ConfigRefused(
+        `max_batch_size: ${maxBatchSize}, more than ${at}'s model "${model.name}" takes (${most})`,
+      );
+    const unfed = model.runtime.inputs.filter((s) => !(s.name in step.inputs));
+    if (unfed.length > 0)
+      throw new ConfigRefused(`${at}.input_map: model "${model.name}"'s input ${quoted(unfed)} is not fed`);
+    for (const [own, name] of Object.entries(step.inputs)) {
+      const spec = model.runtime.inputs.find((s) => s.name === own);
+      if (!spec)
+        throw new ConfigRefused(
+          `${at}.input_map: "${own}" is not an input of model "${model.name}" (its inputs are ${quoted(model.runtime.inputs)})`,
+        );
+      const from = made.get(name);
+      if (from && from.datatype !== spec.datatype)
+        throw new ConfigRefused(
+          `${at}.input_map: "${name}" is ${from.datatype ?? 'unknown'} (${from.at}) but "${own}" takes ${spec.datatype ?? spec.type}`,
+        );
+      const input = graph.inputs.includes(name) ? ensemble.get(name) : undefined;
+      if (input && !shapesAgree(input.shape, spec.shape))
+        throw new ConfigRefused(
+          `${at}.input_map: input "${name}" has the shape ${formatShape(input.shape)} but "${own}" takes ${formatShape(spec.shape)}`,
+        );
+    }
+  });
+}
