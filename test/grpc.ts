@@ -12,7 +12,10 @@ import {
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import type { Config } from '../src/config/schema.js';
+import type { FastifyInstance } from 'fastify';
+import { createAccess } from '../src/auth/access.js';
 import { createCore, type Core } from '../src/core/core.js';
+import { buildApp } from '../src/http/app.js';
 import { loadDefinitions } from '../src/grpc/definitions.js';
 import { createGrpcServer, type GrpcServer } from '../src/grpc/server.js';
 import { testConfig } from './helpers.js';
@@ -134,6 +137,43 @@ export async function loadedGrpc(overrides: Partial<Config> = {}, logger?: Logge
     close: async () => {
       client.close();
       await server.close(2000);
+      await core.close();
+    },
+  };
+}
+
+export interface FrontEnds {
+  core: Core;
+  /** Ready; listening on 127.0.0.1 at `base` when asked to. */
+  app: FastifyInstance;
+  base: string | undefined;
+  client: GrpcClient;
+  close(): Promise<void>;
+}
+
+/**
+ * One core behind both front ends, as the entry point builds them (one verifier and one limiter for both): the HTTP
+ * app and a gRPC server on a free port, with a client; every model loaded.
+ */
+export async function frontEnds(overrides: Partial<Config> = {}, listen = false): Promise<FrontEnds> {
+  const config = testConfig({ grpcHost: '127.0.0.1', grpcPort: 0, ...overrides });
+  const core = await createCore(config, pino({ level: config.logLevel }));
+  await core.start();
+  const access = await createAccess(config, core);
+  const app = await buildApp(config, core, access);
+  await app.ready();
+  const base = listen ? await app.listen({ host: '127.0.0.1', port: 0 }) : undefined;
+  const server = await createGrpcServer(config, core, access);
+  const client = grpcClient(`127.0.0.1:${await server.listen()}`);
+  return {
+    core,
+    app,
+    base,
+    client,
+    close: async () => {
+      client.close();
+      await server.close(2000);
+      await app.close();
       await core.close();
     },
   };

@@ -4,49 +4,38 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { createCore, type Core } from '../../src/core/core.js';
-import { createGrpcServer, type GrpcServer } from '../../src/grpc/server.js';
-import { buildApp } from '../../src/http/app.js';
-import { grpcClient, rawRequest, type GrpcClient } from '../grpc.js';
-import { FIXTURE_MODELS, tempRepository, testConfig } from '../helpers.js';
+import type { Core } from '../../src/core/core.js';
+import { frontEnds, rawRequest, type FrontEnds, type GrpcClient } from '../grpc.js';
+import { FIXTURE_MODELS, tempRepository } from '../helpers.js';
 import { waitFor } from '../wait.js';
 
 /** The heavy fixture (about 80 ms a call on its one thread), its input one row of four. */
 const HEAVY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
 
 describe('cancelled requests never run', () => {
+  let both: FrontEnds;
   let core: Core;
-  let app: FastifyInstance;
-  let server: GrpcServer;
   let grpc: GrpcClient;
   let base: string;
   let cleanup: () => Promise<void>;
   before(async () => {
     const repo = await tempRepository({ 'heavy/1': { from: `${FIXTURE_MODELS}/heavy/1` } });
     cleanup = repo.cleanup;
-    const config = testConfig({
-      modelRepository: repo.root,
-      grpcHost: '127.0.0.1',
-      grpcPort: 0,
-      inferenceMode: 'thread',
-      inferenceThreads: 1,
-      batchMaxRows: 1,
-      cacheEnabled: false,
-    });
-    core = await createCore(config, pino({ level: 'silent' }));
-    await core.start();
-    app = await buildApp(config, core);
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
-    server = await createGrpcServer(config, core);
-    grpc = grpcClient(`127.0.0.1:${await server.listen()}`);
+    both = await frontEnds(
+      {
+        modelRepository: repo.root,
+        inferenceMode: 'thread',
+        inferenceThreads: 1,
+        batchMaxRows: 1,
+        cacheEnabled: false,
+      },
+      true,
+    );
+    ({ core, client: grpc } = both);
+    base = both.base as string;
   });
   after(async () => {
-    grpc.close();
-    await server.close(2000);
-    await app.close();
-    await core.close();
+    await both.close();
     await cleanup();
   });
 

@@ -7,12 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { createCore, type Core } from '../../src/core/core.js';
-import { createGrpcServer, type GrpcServer } from '../../src/grpc/server.js';
-import { buildApp } from '../../src/http/app.js';
-import { grpcClient, rawRequest, type GrpcClient } from '../grpc.js';
-import { FIXTURE_MODELS, tempRepository, testConfig } from '../helpers.js';
+import type { Core } from '../../src/core/core.js';
+import { frontEnds, rawRequest, type FrontEnds, type GrpcClient } from '../grpc.js';
+import { FIXTURE_MODELS, tempRepository } from '../helpers.js';
 
 const CONFIG = `
 name: "heavy"
@@ -25,35 +22,25 @@ dynamic_batching { priority_levels: 2 default_priority_level: 2 }
 `;
 
 describe('priorities and timeouts per request', () => {
+  let both: FrontEnds;
   let core: Core;
   let app: FastifyInstance;
-  let server: GrpcServer;
   let grpc: GrpcClient;
   let cleanup: () => Promise<void>;
   before(async () => {
     const repo = await tempRepository({ 'heavy/1': { from: `${FIXTURE_MODELS}/heavy/1` } });
     cleanup = repo.cleanup;
     await writeFile(join(repo.root, 'heavy/config.pbtxt'), CONFIG);
-    const config = testConfig({
+    both = await frontEnds({
       modelRepository: repo.root,
-      grpcHost: '127.0.0.1',
-      grpcPort: 0,
       inferenceMode: 'thread',
       inferenceThreads: 1,
       cacheEnabled: false,
     });
-    core = await createCore(config, pino({ level: 'silent' }));
-    await core.start();
-    app = await buildApp(config, core);
-    await app.ready();
-    server = await createGrpcServer(config, core);
-    grpc = grpcClient(`127.0.0.1:${await server.listen()}`);
+    ({ core, app, client: grpc } = both);
   });
   after(async () => {
-    grpc.close();
-    await server.close(2000);
-    await app.close();
-    await core.close();
+    await both.close();
     await cleanup();
   });
 

@@ -5,12 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { createCore, type Core } from '../../src/core/core.js';
-import { createGrpcServer, type GrpcServer } from '../../src/grpc/server.js';
-import { buildApp } from '../../src/http/app.js';
-import { grpcClient, rawRequest, type GrpcClient, type InferAnswer } from '../grpc.js';
-import { testConfig } from '../helpers.js';
+import { frontEnds, rawRequest, type FrontEnds, type GrpcClient, type InferAnswer } from '../grpc.js';
 import { binaryRequest, rawBytes, readResponse, strings, type ResponseOutput } from '../oip.js';
 
 interface Tensor {
@@ -295,25 +290,14 @@ function assertSame(expected: Answer, actual: Answer, how: string): void {
 }
 
 describe('every front end answers the same question the same way', () => {
-  let core: Core;
+  let both: FrontEnds;
   let app: FastifyInstance;
-  let server: GrpcServer;
   let grpc: GrpcClient;
   before(async () => {
-    const config = testConfig({ grpcHost: '127.0.0.1', grpcPort: 0, maxInstances: 8, cacheEnabled: false });
-    core = await createCore(config, pino({ level: 'silent' }));
-    await core.start();
-    app = await buildApp(config, core);
-    await app.ready();
-    server = await createGrpcServer(config, core);
-    grpc = grpcClient(`127.0.0.1:${await server.listen()}`);
+    both = await frontEnds({ maxInstances: 8, cacheEnabled: false });
+    ({ app, client: grpc } = both);
   });
-  after(async () => {
-    grpc.close();
-    await server.close(2000);
-    await app.close();
-    await core.close();
-  });
+  after(() => both.close());
 
   for (const c of cases) {
     it(c.name, async () => {

@@ -9,12 +9,8 @@ import { deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { createCore, type Core } from '../../src/core/core.js';
-import { createGrpcServer, type GrpcServer } from '../../src/grpc/server.js';
-import { buildApp } from '../../src/http/app.js';
-import { grpcClient, outputOf, type GrpcClient, type InferAnswer } from '../grpc.js';
-import { ROOT, testConfig } from '../helpers.js';
+import { frontEnds, outputOf, type FrontEnds, type GrpcClient, type InferAnswer } from '../grpc.js';
+import { ROOT } from '../helpers.js';
 import { binaryRequest, readResponse } from '../oip.js';
 
 const IMAGES = join(ROOT, 'test/fixtures/images');
@@ -95,31 +91,18 @@ type Way = (
 ) => Promise<{ status: number | string; body: string; answer?: Answer }>;
 
 describe('image files through every protocol', () => {
-  let core: Core;
+  let both: FrontEnds;
   let app: FastifyInstance;
-  let server: GrpcServer;
   let grpc: GrpcClient;
   before(async () => {
-    const config = testConfig({
-      grpcHost: '127.0.0.1',
-      grpcPort: 0,
+    both = await frontEnds({
       cacheEnabled: false,
       imageMaxBytes: 8192,
       imageMaxPixels: 1_000_000,
     });
-    core = await createCore(config, pino({ level: 'silent' }));
-    await core.start();
-    app = await buildApp(config, core);
-    await app.ready();
-    server = await createGrpcServer(config, core);
-    grpc = grpcClient(`127.0.0.1:${await server.listen()}`);
+    ({ app, client: grpc } = both);
   });
-  after(async () => {
-    grpc.close();
-    await server.close(2000);
-    await app.close();
-    await core.close();
-  });
+  after(() => both.close());
 
   const v1 = (payload: string | Buffer, type: string, url = '/v1/models/digits-cnn:predict') =>
     app.inject({ method: 'POST', url, headers: { 'content-type': type }, payload });
