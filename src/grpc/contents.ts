@@ -110,28 +110,17 @@ function wireInputs(request: ModelInferRequest): WireTensor[] {
   }));
 }
 
-/** An output's classification parameter: the top k classes, as an int64 (or uint64) parameter. */
-function classification(parameter: InferParameter | undefined, where: string): number | undefined {
+/**
+ * A parameter that is a count (a request's priority and timeout, an output's classification), as int64_param or
+ * uint64_param; `name` says where it is in messages ("parameters.timeout").
+ */
+function count(parameter: InferParameter | undefined, name: string): number | undefined {
   if (parameter === undefined) return undefined;
   const kind = parameter.parameter_choice;
   const value = kind === 'int64_param' || kind === 'uint64_param' ? Number(parameter[kind]) : undefined;
   if (value === undefined || !Number.isSafeInteger(value) || value < 0) {
     const got = kind === undefined ? 'nothing' : `${kind} ${excerpt(parameter[kind])}`;
-    throw new errors.INVALID_REQUEST(
-      `${where} parameters.classification must be a non-negative int64_param, got ${got}`,
-    );
-  }
-  return value;
-}
-
-/** A request parameter that is a count (priority, timeout), as int64_param or uint64_param. */
-function count(parameter: InferParameter | undefined, key: string): number | undefined {
-  if (parameter === undefined) return undefined;
-  const kind = parameter.parameter_choice;
-  const value = kind === 'int64_param' || kind === 'uint64_param' ? Number(parameter[kind]) : undefined;
-  if (value === undefined || !Number.isSafeInteger(value) || value < 0) {
-    const got = kind === undefined ? 'nothing' : `${kind} ${excerpt(parameter[kind])}`;
-    throw new errors.INVALID_REQUEST(`parameters.${key} must be a non-negative int64_param, got ${got}`);
+    throw new errors.INVALID_REQUEST(`${name} must be a non-negative int64_param, got ${got}`);
   }
   return value;
 }
@@ -139,13 +128,13 @@ function count(parameter: InferParameter | undefined, key: string): number | und
 export function decodeRequest(request: ModelInferRequest): GrpcCall {
   const inputs = wireInputs(request);
   // Triton's schedule policy: priority (1 the highest) and timeout (microseconds).
-  const priority = count(request.parameters.priority, 'priority');
-  const timeoutUs = count(request.parameters.timeout, 'timeout');
+  const priority = count(request.parameters.priority, 'parameters.priority');
+  const timeoutUs = count(request.parameters.timeout, 'parameters.timeout');
   if (request.outputs.length === 0) return { inputs, outputs: undefined, variant: '*', priority, timeoutUs };
   const outputs = request.outputs.map((output, i): RequestedOutput => {
     const where = `outputs[${i}] ("${excerpt(output.name, 64)}")`;
     // binary_data and the like shape REST answers only: gRPC answers are always raw contents.
-    const k = classification(output.parameters.classification, where);
+    const k = count(output.parameters.classification, `${where} parameters.classification`);
     return k === undefined ? { name: output.name } : { name: output.name, classification: k };
   });
   const variant = outputs.map((o) => `${o.name}:${o.classification ?? ''}`).join('\0');
