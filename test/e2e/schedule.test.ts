@@ -101,6 +101,23 @@ describe('priorities and timeouts per request', () => {
     const past = await v2('past', { priority: 3 });
     assert.equal(past.statusCode, 400);
     assert.equal(past.json().code, 'INVALID_REQUEST');
+    // V1 says the same through its headers.
+    const v1 = (headers: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/models/heavy:predict',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: { instances: [[1, 2, 3, 4]] },
+      });
+    for (const headers of [{ 'x-inference-priority': '3' }, { 'x-inference-timeout': 'soon' }]) {
+      const res = await v1(headers);
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().code, 'INVALID_REQUEST');
+    }
+    assert.equal(
+      (await v1({ 'x-inference-priority': '1', 'x-inference-timeout': '10000000' })).statusCode,
+      200,
+    );
     const [before] = await core.statistics('heavy', '1');
     const running = v2('running');
     await sleep(20);

@@ -1,23 +1,16 @@
 // KServe V1 / TF Serving request bodies as the core's wire tensors: instances (row format), laid out by the model's
 // signature, and inputs (columnar format). The core checks their values, as it does every protocol's.
-import { errors, excerpt, withExtras } from '../../core/errors.js';
+import { excerpt } from '../../core/errors.js';
 import type { ReadyModel } from '../../core/models/repository.js';
 import type { TabularInput } from '../../core/models/signature.js';
 import { formatShape, indexIn, type Location, type WireTensor } from '../../core/tensor/decode.js';
 import type { TensorSpec } from '../../core/tensor/tensor.js';
-import { bytesRows, isPayload, payloadTensor } from './payloads.js';
-
-function invalid(message: string, details: Record<string, unknown>): Error {
-  return withExtras(new errors.INVALID_INPUT(message), { details });
-}
+import { bytesRows, invalid, isObject, isPayload, payloadTensor } from './payloads.js';
 
 function listNames(names: readonly string[]): string {
   const shown = names.slice(0, 5).map((n) => `"${excerpt(n, 32)}"`);
   return shown.join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Reorders a named instance into input order, naming any unknown or missing features. */
 function columnsOf(instance: Record<string, unknown>, input: TabularInput, index: number): unknown[] {

@@ -7,11 +7,12 @@ import type { WireTensor } from '../../core/tensor/decode.js';
 import type { TensorSpec } from '../../core/tensor/tensor.js';
 import { fromBase64 } from '../../lib/base64.js';
 
-function invalid(message: string, details: Record<string, unknown>): Error {
+/** An INVALID_INPUT error with details for programs: what V1's reading of a body refuses. */
+export function invalid(message: string, details: Record<string, unknown>): Error {
   return withExtras(new errors.INVALID_INPUT(message), { details });
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
+export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Whether a value is meant as a binary value: bytes, or an object with a "b64" key. */

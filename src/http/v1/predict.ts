@@ -37,7 +37,10 @@ const columnarEncoding: Encoding = {
 };
 
 /** Triton's schedule policy over V1, which has no request parameters: X-Inference-Priority, X-Inference-Timeout (µs). */
-function scheduleHeaders(request: FastifyRequest): { priority?: number; timeoutUs?: number } {
+function scheduleHeaders(request: FastifyRequest): {
+  priority?: number | undefined;
+  timeoutUs?: number | undefined;
+} {
   const count = (header: string) => {
     const text = request.headers[header];
     if (text === undefined) return undefined;
@@ -46,12 +49,7 @@ function scheduleHeaders(request: FastifyRequest): { priority?: number; timeoutU
     }
     return Number(text);
   };
-  const priority = count('x-inference-priority');
-  const timeoutUs = count('x-inference-timeout');
-  return {
-    ...(priority === undefined ? {} : { priority }),
-    ...(timeoutUs === undefined ? {} : { timeoutUs }),
-  };
+  return { priority: count('x-inference-priority'), timeoutUs: count('x-inference-timeout') };
 }
 
 export async function predict(
