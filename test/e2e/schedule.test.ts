@@ -109,7 +109,11 @@ describe('priorities and timeouts per request', () => {
         headers: { 'content-type': 'application/json', ...headers },
         payload: { instances: [[1, 2, 3, 4]] },
       });
-    for (const headers of [{ 'x-inference-priority': '3' }, { 'x-inference-timeout': 'soon' }]) {
+    const bad: Record<string, string>[] = [
+      { 'x-inference-priority': '3' },
+      { 'x-inference-timeout': 'soon' },
+    ];
+    for (const headers of bad) {
       const res = await v1(headers);
       assert.equal(res.statusCode, 400, res.body);
       assert.equal(res.json().code, 'INVALID_REQUEST');
