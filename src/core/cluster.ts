@@ -43,3 +43,9 @@ export function firstError(replies: readonly ClusterReply[]): ServalError | unde
   const where = replies.length > 1 ? ` (in ${failedIn} of ${replies.length} workers)` : '';
   return new ServalError(failed.code, failed.kind, `${failed.message}${where}`);
 }
+
+/** Sends a change to every serving process; resolves once all applied it, or rejects with the first error. */
+export async function applyEverywhere(broadcast: Broadcast, request: ClusterRequest): Promise<void> {
+  const error = firstError(await broadcast(request));
+  if (error) throw error;
+}

@@ -1,6 +1,6 @@
 // Loading and unloading models through the repository API: in every serving process (through the cluster's
 // broadcast), answered once all have applied it, or with the error of those that could not.
-import { firstError, type Broadcast } from './cluster.js';
+import { applyEverywhere, type Broadcast, type ClusterRequest } from './cluster.js';
 import type { LoadOverride } from './models/descriptor.js';
 
 export interface ModelControl {
@@ -11,10 +11,7 @@ export interface ModelControl {
 }
 
 export function modelControl(broadcast: Broadcast): ModelControl {
-  const apply = async (request: Parameters<Broadcast>[0]) => {
-    const error = firstError(await broadcast(request));
-    if (error) throw error;
-  };
+  const apply = (request: ClusterRequest) => applyEverywhere(broadcast, request);
   return {
     load: (name, override) => apply({ kind: 'load', name, ...(override ? { override } : {}) }),
     unload: (name, options) =>

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { BufferPool } from '../lib/buffer-pool.js';
 import { PredictionCache } from './cache/prediction-cache.js';
-import { firstError, reply, type Broadcast, type ClusterReply, type ClusterRequest } from './cluster.js';
+import { applyEverywhere, reply, type Broadcast, type ClusterReply, type ClusterRequest } from './cluster.js';
 import { modelControl, type ModelControl } from './control.js';
 import { Health } from './health.js';
 import { LogSettings, type LogSettingsValues } from './log-settings.js';
@@ -219,9 +219,7 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     },
     async logging(settings) {
       if (settings === undefined) return logSettings.values;
-      const replies = await broadcast({ kind: 'logging', settings });
-      const error = firstError(replies);
-      if (error) throw error;
+      await applyEverywhere(broadcast, { kind: 'logging', settings });
       return logSettings.values;
     },
     start: () => repository.load(),
