@@ -90,7 +90,6 @@ export interface InferenceNote {
 export type CacheOutcome = CacheStatus | 'uncacheable' | 'off';
 
 export interface InferenceAnswer {
-  model: ReadyModel;
   /** The encoding the request's content chose, which wrote `body`. */
   encoding: Encoding;
   body: Buffer;
@@ -236,10 +235,9 @@ export class Inference {
     const { model } = checked;
     const compute = async () => encode(await this.#run(checked, checked.signal));
     const cache = this.#cache;
-    if (!cache) return { model, encoding, body: await compute(), cache: 'off' };
-    if (model.descriptor.cache === false)
-      return { model, encoding, body: await compute(), cache: 'uncacheable' };
-    if (use.bypass) return { model, encoding, body: await compute(), cache: 'bypass' };
+    if (!cache) return { encoding, body: await compute(), cache: 'off' };
+    if (model.descriptor.cache === false) return { encoding, body: await compute(), cache: 'uncacheable' };
+    if (use.bypass) return { encoding, body: await compute(), cache: 'bypass' };
     // The key is taken before inference: a thread-mode run hands the input buffers over to its thread.
     const space = {
       format: encoding.format,
@@ -252,7 +250,7 @@ export class Inference {
     // Callers that arrive meanwhile share this run: it is not cancelled with the caller that started it.
     const shared = async () => encode(await this.#run(checked, undefined));
     const { value, status } = await cache.wrap(key, shared, exact);
-    return { model, encoding, body: value, cache: status };
+    return { encoding, body: value, cache: status };
   }
 
   /** Runs the model and returns the requested outputs (all by default), in the requested order. */
