@@ -25,7 +25,7 @@ if (status !== 0) process.exit(status ?? 1);
 // tsc compiles TypeScript only: the gRPC service's .proto files, Triton's model configuration schema and the finite
 // check's WebAssembly are read at run time beside the compiled code.
 cpSync('src/grpc/proto', 'dist/grpc/proto', { recursive: true });
-cpSync('src/core/models/triton/model-config.proto', 'dist/core/models/triton/model-config.proto');
+cpSync('src/core/models/triton/model_config.proto', 'dist/core/models/triton/model_config.proto');
 cpSync('src/core/tensor/finite.wasm', 'dist/core/tensor/finite.wasm');
 // The playground's page (src/playground, browser code outside tsc's build) is bundled by esbuild.
 const page = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-playground.ts'], {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 import { protoPath as healthProto } from 'grpc-health-check';
+import { MODEL_CONFIG_PROTO_DIR } from '../core/models/triton/schema.js';
 
 export const SERVICE_NAME = 'inference.GRPCInferenceService';
 
@@ -21,7 +22,8 @@ export const LOAD_OPTIONS: Options = {
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [PROTO_DIR],
+  // grpc_service.proto imports model_config.proto, the core's one copy of Triton's configuration messages.
+  includeDirs: [PROTO_DIR, MODEL_CONFIG_PROTO_DIR],
 };
 
 /** Answers already encoded (ModelInferResponse or ModelStreamInferResponse bytes) go out as they are. */

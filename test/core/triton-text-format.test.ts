@@ -1,4 +1,4 @@
-// Triton's config.pbtxt (protobuf text format) and its JSON form, read against model-config.proto: checked against
+// Triton's config.pbtxt (protobuf text format) and its JSON form, read against model_config.proto: checked against
 // protobuf's own parser on the configurations of Triton's documentation, and for strict, located errors.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

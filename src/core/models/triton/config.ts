@@ -6,7 +6,7 @@ import type { VersionPolicy } from '../descriptor.js';
 import { modelConfigType, type ConfigMessage, type ConfigValue } from './schema.js';
 import { schedulePolicy, type DynamicBatchingConfig } from '../../runtime/schedule.js';
 
-/** The fields of a configuration (its JSON form) that Serval reads; model-config.proto defines them all. */
+/** The fields of a configuration (its JSON form) that Serval reads; model_config.proto defines them all. */
 export interface TensorConfig {
   name?: string;
   data_type?: string;

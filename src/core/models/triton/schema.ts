@@ -1,6 +1,7 @@
-// Triton's ModelConfig message, loaded once from model-config.proto through protobufjs's reflection: the one
-// definition that the text-format parser and the JSON reader both walk.
+// Triton's ModelConfig message, loaded once from model_config.proto through protobufjs's reflection: the one
+// definition that the text-format parser, the JSON reader and the gRPC service's ModelConfig answer all use.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
 /** A configuration as read from either form: field names as in the .proto, enums by name, 64-bit ints as numbers. */
@@ -9,12 +10,15 @@ export interface ConfigMessage {
   [field: string]: ConfigValue;
 }
 
+/** The folder of model_config.proto, for the gRPC service's definitions that import it. */
+export const MODEL_CONFIG_PROTO_DIR = fileURLToPath(new URL('./', import.meta.url));
+
 let modelConfig: protobuf.Type | undefined;
 
 /** The `inference.ModelConfig` type, its nested types and enums resolved. */
 export function modelConfigType(): protobuf.Type {
   if (modelConfig) return modelConfig;
-  const source = readFileSync(new URL('./model-config.proto', import.meta.url), 'utf8');
+  const source = readFileSync(new URL('./model_config.proto', import.meta.url), 'utf8');
   const { root } = protobuf.parse(source, new protobuf.Root(), { keepCase: true });
   root.resolveAll();
   modelConfig = root.lookupType('inference.ModelConfig');
