@@ -57,6 +57,14 @@ export interface Target {
   pass: boolean;
 }
 
+/** An ensemble's mean time in the server against the sum of its composing models' own mean times. */
+export interface EnsembleOverhead {
+  requests: number;
+  ensembleUs: number;
+  stepsUs: number;
+  overheadUs: number;
+}
+
 export interface ServerFacts {
   name: string;
   processes: number;
@@ -87,6 +95,9 @@ export interface BenchResults {
   large: PairRow[];
   /** A photo as its JPEG file through V2 binary, V1 and gRPC against the FP32 tensor made of it. */
   images: PairRow[];
+  /** An ensemble of two models against the client calling the two one after the other. */
+  ensembles: PairRow[];
+  ensembleOverhead: EnsembleOverhead;
   /** Single-row Iris with metrics on against off, on two otherwise equal servers. */
   metrics: PairRow[];
   /** A thread-mode model reloaded (file changed, then load) again and again while it serves. */
@@ -345,6 +356,18 @@ export function renderReport(r: BenchResults): string {
       'binary), A-B-B-A halves. The names give the bytes each request carries.',
     '',
     pairTable('Images', r.images),
+    '',
+    "Ensembles: Triton's iris_mm (test/fixtures/triton/ensemble: a graph converting millimetres to centimetres, " +
+      'then the Iris classifier) asked in one V2 JSON request, against the client calling the two models itself ' +
+      '(millimetres, then iris with its answer), each chain timed from its first request to its last answer by the ' +
+      'same node:http client, A-B-B-A halves.',
+    '',
+    pairTable('Ensembles', r.ensembles),
+    '',
+    `The ensemble's own cost, at 1 connection over ${r.ensembleOverhead.requests} requests (the statistics ` +
+      `extension's mean success time): the ensemble ${r.ensembleOverhead.ensembleUs.toFixed(0)} µs, its two ` +
+      `models' own ${r.ensembleOverhead.stepsUs.toFixed(0)} µs together, ${r.ensembleOverhead.overheadUs.toFixed(0)} µs ` +
+      'of overhead.',
     '',
     'Prediction cache (SERVAL_CACHE_ENABLED=true, one server, hit and miss runs in A-B-B-A halves): hits repeat one ' +
       'body; misses send the same shape with one feature value changed per request, a new cache key each time. ' +

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { loadDefinitions, SERVICE_NAME } from '../src/grpc/definitions.js';
+import { runChainLoad, type ChainSpec, type ChainStep } from './chain-load.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
 import { IMAGE_SIDE, imageRepository, photo } from './images.js';
 import { runLoad, summarize, type LoadResult, type LoadRun, type LoadSpec } from './load.js';
@@ -16,6 +17,7 @@ import {
   renderReport,
   type BenchResults,
   type CacheRow,
+  type EnsembleOverhead,
   type MatrixRow,
   type PairRow,
   type ReloadRun,
@@ -179,12 +181,19 @@ interface Side {
   spec: Omit<LoadSpec, 'durationS'>;
   /** Present for a gRPC side: its calls instead of spec's HTTP requests. */
   grpc?: Omit<GrpcLoadSpec, 'durationS'>;
+  /** Present for a side of chained requests (each built from the previous answer) instead of spec's. */
+  chain?: Omit<ChainSpec, 'durationS'>;
   runs: LoadRun[];
   cpuSeconds: number;
 }
 
-const runSide = (side: Pick<Side, 'spec' | 'grpc'>, durationS: number): Promise<LoadRun> =>
-  side.grpc ? runGrpcLoad({ ...side.grpc, durationS }) : runLoad({ ...side.spec, durationS });
+type Load = Pick<Side, 'spec' | 'grpc' | 'chain'>;
+
+function runSide(side: Load, durationS: number): Promise<LoadRun> {
+  if (side.grpc) return runGrpcLoad({ ...side.grpc, durationS });
+  if (side.chain) return runChainLoad({ ...side.chain, durationS });
+  return runLoad({ ...side.spec, durationS });
+}
 
 /**
  * Warm-up until steady: one-second runs until the best rate has not risen by more than 3% for two runs in a row and
@@ -193,13 +202,14 @@ const runSide = (side: Pick<Side, 'spec' | 'grpc'>, durationS: number): Promise<
  * Serval answered iris ×1 at 4.1k req/s in its first second and 9-10k from the eighth on, so a fixed three seconds
  * measured it half-warm); the ceiling, with far less code, is steady in one or two.
  */
-async function warmUp(spec: Omit<LoadSpec, 'durationS'>, grpc?: Side['grpc']): Promise<void> {
+async function warmUp(load: Load): Promise<void> {
+  const { spec, grpc } = load;
   if (grpc) await waitForGrpc(grpc.address, grpc.method, grpc.body);
   let best = 0;
   let flat = 0;
   let last: LoadRun | undefined;
   for (let second = 1; second <= WARMUP_MAX_S; second++) {
-    last = await runSide({ spec, ...(grpc ? { grpc } : {}) }, 1);
+    last = await runSide(load, 1);
     const rate = last.ok / last.durationS;
     const clean = last.non2xx === 0 && last.errors === 0;
     flat = clean && rate <= best * 1.03 ? flat + 1 : 0;
@@ -227,6 +237,8 @@ interface Ask {
   headers?: Record<string, string>;
   /** Sent as a gRPC ModelInfer request (body is the encoded message) to the server's gRPC port. */
   grpc?: boolean;
+  /** Sent as chained JSON requests, each built from the previous answer (path and body are then unused). */
+  chain?: readonly ChainStep[];
 }
 
 /** Two sides in A-B-B-A halves, so that a noisy neighbour's burst or drift hits both alike. */
@@ -244,12 +256,13 @@ async function compareSides(asks: [Ask, Ask], connections: number): Promise<[Loa
       ...(grpc
         ? { grpc: { address: grpc, method: MODEL_INFER, body: ask.body as Buffer, concurrency: connections } }
         : {}),
+      ...(ask.chain ? { chain: { base: ask.started.base, steps: ask.chain, connections } } : {}),
       runs: [],
       cpuSeconds: 0,
     };
   }) as [Side, Side];
-  await warmUp(a.spec, a.grpc);
-  await warmUp(b.spec, b.grpc);
+  await warmUp(a);
+  await warmUp(b);
   for (const side of [a, b, b, a]) await timedSlice(side, DURATION_S / 2);
   return [summarize(connections, a.runs, a.cpuSeconds), summarize(connections, b.runs, b.cpuSeconds)];
 }
@@ -456,6 +469,90 @@ async function imageRows(): Promise<{ started: Started; rows: PairRow[] }> {
   return { started, rows };
 }
 
+const ENSEMBLE_MM_ROW = [51, 35, 14, 2];
+const tensorBody = (name: string, data: readonly number[]): string =>
+  JSON.stringify({ inputs: [{ name, datatype: 'FP32', shape: [1, data.length], data }] });
+
+/** An output's data from a V2 JSON answer. */
+function outputData(answer: unknown, name: string): number[] {
+  const outputs = (answer as { outputs?: { name: string; data: number[] }[] }).outputs ?? [];
+  const output = outputs.find((o) => o.name === name);
+  if (output === undefined) throw new Error(`no output ${name} in ${JSON.stringify(answer).slice(0, 200)}`);
+  return output.data;
+}
+
+/** iris_mm in one request, and the client calling its two models itself: millimetres, then iris with its answer. */
+const ENSEMBLE_CHAIN: ChainStep[] = [
+  { path: '/v2/models/iris_mm/infer', body: () => tensorBody('MILLIMETRES', ENSEMBLE_MM_ROW) },
+];
+const SEQUENCE_CHAIN: ChainStep[] = [
+  { path: '/v2/models/millimetres/infer', body: () => tensorBody('millimetres', ENSEMBLE_MM_ROW) },
+  {
+    path: '/v2/models/iris/infer',
+    body: (previous) => tensorBody('input', outputData(previous, 'centimetres')),
+  },
+];
+
+/** Mean server time per request (statistics extension, success), in µs, over every serving process. */
+async function meanSuccess(base: string, model: string): Promise<{ count: number; ns: number }> {
+  const res = await fetch(`${base}/v2/models/${model}/stats`);
+  const body = (await res.json()) as {
+    model_stats: { inference_stats: { success: { count: number; ns: number } } }[];
+  };
+  return body.model_stats.reduce(
+    (sum, s) => ({
+      count: sum.count + s.inference_stats.success.count,
+      ns: sum.ns + s.inference_stats.success.ns,
+    }),
+    { count: 0, ns: 0 },
+  );
+}
+
+/**
+ * The ensemble's own cost: at one connection (no queueing), the ensemble's mean time in the server against the sum
+ * of its composing models' mean times over the same requests (the statistics extension counts both).
+ */
+async function ensembleOverhead(started: Started): Promise<EnsembleOverhead> {
+  const models = ['iris_mm', 'millimetres', 'iris'] as const;
+  const before = await Promise.all(models.map((m) => meanSuccess(started.base, m)));
+  const run = await runChainLoad({
+    base: started.base,
+    steps: ENSEMBLE_CHAIN,
+    connections: 1,
+    durationS: DURATION_S,
+  });
+  const after = await Promise.all(models.map((m) => meanSuccess(started.base, m)));
+  const [ensemble, ...steps] = models.map((_, i) => {
+    const [a, b] = [after[i], before[i]] as [{ count: number; ns: number }, { count: number; ns: number }];
+    return (a.ns - b.ns) / Math.max(1, a.count - b.count) / 1000;
+  }) as [number, ...number[]];
+  const stepsUs = steps.reduce((a, b) => a + b, 0);
+  return { requests: run.ok, ensembleUs: ensemble, stepsUs, overheadUs: ensemble - stepsUs };
+}
+
+async function ensembleRows(): Promise<{ started: Started; rows: PairRow[]; overhead: EnsembleOverhead }> {
+  const started = await startServal(ctx, 'serval (ensembles)', {
+    modelRepository: join(ctx.root, 'test/fixtures/triton/ensemble'),
+  });
+  const rows: PairRow[] = [];
+  for (const connections of [1, 64]) {
+    rows.push(
+      await pair(
+        'iris_mm: millimetres, then iris',
+        [
+          { name: 'ensemble, 1 request', started, path: '', body: '', chain: ENSEMBLE_CHAIN },
+          { name: 'client calls both', started, path: '', body: '', chain: SEQUENCE_CHAIN },
+        ],
+        connections,
+      ),
+    );
+  }
+  const overhead = await ensembleOverhead(started);
+  started.facts.memoryAfterLoad = treeMemory(started.server.pid);
+  await stopServer(started.server);
+  return { started, rows, overhead };
+}
+
 /** The large tensor through V2 binary against the ceiling receiving the same bytes, and against V2 JSON. */
 async function largeRows(ceiling: Started): Promise<{ started: Started; rows: PairRow[] }> {
   const started = await startServal(ctx, 'serval (large tensor)', {
@@ -576,11 +673,11 @@ async function cacheCompare(started: Started, c: CacheCase): Promise<CacheRow> {
     cpuSeconds: 0,
   })) as [Side, Side];
   // Each HTTP process has its own cache: the warm-up's connections reach them all and fill each with the hit body.
-  await warmUp(hit.spec);
+  await warmUp(hit);
   const sampleHit = await cacheStatusOf(url, c.body);
   if (sampleHit !== CACHE_HIT)
     throw new Error(`${c.name}: the repeated body answered cache-status "${sampleHit}", not "${CACHE_HIT}"`);
-  await warmUp(miss.spec);
+  await warmUp(miss);
   for (const side of [hit, miss, miss, hit]) await timedSlice(side, c.durationS / 2);
   const [h, m] = [hit, miss].map((side) => summarize(c.connections, side.runs, side.cpuSeconds)) as [
     LoadResult,
@@ -848,6 +945,7 @@ async function main(): Promise<void> {
   const { started: largeServer, rows: large } = await largeRows(ceiling);
   await stopServer(ceiling.server);
   const { started: imageServer, rows: images } = await imageRows();
+  const { started: ensembleServer, rows: ensembles, overhead: ensembleCost } = await ensembleRows();
   const logInfo = {
     body: 'iris ×1, log info',
     connections: 64,
@@ -876,6 +974,7 @@ async function main(): Promise<void> {
       verbose.facts,
       largeServer.facts,
       imageServer.facts,
+      ensembleServer.facts,
       cacheServer.facts,
       heavyServer.facts,
       reloadServer.facts,
@@ -889,6 +988,8 @@ async function main(): Promise<void> {
     protocols,
     large,
     images,
+    ensembles,
+    ensembleOverhead: ensembleCost,
     metrics: metricsCost,
     reloads,
     heavy,
