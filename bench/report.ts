@@ -1,4 +1,6 @@
 // The bench's results shape and its rendering as Markdown tables (readable in a terminal, pasteable in docs/benchmarks.md).
+import type { CnnResults } from './cnn.js';
+import { cnnSection } from './cnn-report.js';
 import type { LoadResult } from './load.js';
 import type { Readiness, TreeMemory } from './processes.js';
 
@@ -98,6 +100,8 @@ export interface BenchResults {
   /** An ensemble of two models against the client calling the two one after the other. */
   ensembles: PairRow[];
   ensembleOverhead: EnsembleOverhead;
+  /** MobileNetV2: onnxruntime alone, the floor, and Serval at its defaults over V2 binary and gRPC. */
+  cnn: CnnResults;
   /** Single-row Iris with metrics on against off, on two otherwise equal servers. */
   metrics: PairRow[];
   /** A thread-mode model reloaded (file changed, then load) again and again while it serves. */
@@ -379,6 +383,13 @@ export function renderReport(r: BenchResults): string {
       '(SERVAL_METRICS_ENABLED=false), A-B-B-A halves.',
     '',
     pairTable('Metrics', r.metrics),
+    '',
+    "A real CNN: torchvision's MobileNetV2 with seeded random weights (training/mobilenet.py, made at bench time), " +
+      'one 224 × 224 FP32 image per request, each client sending its next request when the last is answered; ' +
+      'Serval with its defaults (SERVAL_WORKERS=0: one HTTP process per core). Mean batch: requests per model ' +
+      'execution (statistics extension).',
+    '',
+    cnnSection(r.cnn),
     '',
     reloadTable(r),
     '',

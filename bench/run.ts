@@ -5,8 +5,9 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { MethodDefinition } from '@grpc/grpc-js';
-import { loadDefinitions, SERVICE_NAME } from '../src/grpc/definitions.js';
+import { binaryBody, grpcBytesRequest, grpcRequest, MODEL_INFER } from './bodies.js';
+import { cnnScenario } from './cnn.js';
+import { cnnTargets } from './cnn-report.js';
 import { runChainLoad, type ChainSpec, type ChainStep } from './chain-load.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
 import { IMAGE_SIDE, imageRepository, photo } from './images.js';
@@ -72,26 +73,6 @@ const IRIS_1 = { name: 'iris ×1', body: instances(1) };
 const IRIS_32 = { name: 'iris ×32', body: instances(32) };
 const HEAVY_BODY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
 
-/** A V2 inference request with binary tensors: the JSON header, then the raw bytes, as tritonclient sends it. */
-function binaryBody(
-  name: string,
-  shape: number[],
-  data: Float32Array | Buffer,
-  parameters: Record<string, unknown> = {},
-) {
-  const datatype = data instanceof Float32Array ? 'FP32' : 'BYTES';
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: [{ name, shape, datatype, parameters: { binary_data_size: data.byteLength } }],
-      parameters,
-    }),
-  );
-  return {
-    body: Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
-    headers: { 'inference-header-content-length': String(header.length) },
-  };
-}
-
 const V2_IRIS_JSON = JSON.stringify({
   inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: IRIS_ROWS[0] }],
 });
@@ -111,28 +92,6 @@ const LARGE_JSON = JSON.stringify({
 });
 const LARGE_CONNECTIONS = 8;
 
-/** ModelInferRequest bytes as tritonclient.grpc sends them: raw contents, no requested outputs. */
-const MODEL_INFER = `/${SERVICE_NAME}/ModelInfer`;
-const inferMethod = (
-  loadDefinitions().packageDefinition[SERVICE_NAME] as Record<string, MethodDefinition<unknown, unknown>>
-).ModelInfer;
-function grpcRequest(model: string, input: string, shape: number[], data: Float32Array): Buffer {
-  if (!inferMethod) throw new Error('no ModelInfer in the service definition');
-  return inferMethod.requestSerialize({
-    model_name: model,
-    inputs: [{ name: input, datatype: 'FP32', shape }],
-    raw_input_contents: [Buffer.from(data.buffer, data.byteOffset, data.byteLength)],
-  });
-}
-/** A ModelInferRequest of one BYTES element (an encoded file) as raw contents. */
-function grpcBytesRequest(model: string, input: string, element: Buffer): Buffer {
-  if (!inferMethod) throw new Error('no ModelInfer in the service definition');
-  return inferMethod.requestSerialize({
-    model_name: model,
-    inputs: [{ name: input, datatype: 'BYTES', shape: [1] }],
-    raw_input_contents: [element],
-  });
-}
 const GRPC_IRIS = grpcRequest('iris', 'input', [1, 4], Float32Array.from(IRIS_ROWS[0] ?? []));
 const GRPC_LARGE = grpcRequest('large', 'image', LARGE_SHAPE, LARGE_DATA);
 
@@ -954,6 +913,7 @@ async function main(): Promise<void> {
     ratio: infoRun.rps / infoCeiling.rps,
   };
 
+  const { started: cnnServers, results: cnn } = await cnnScenario(ctx, DURATION_S);
   const { started: cacheServer, cache } = await cacheScenario();
   const { started: heavyServer, heavy } = await heavyScenario();
   const { started: reloadServer, reloads } = await reloadScenario();
@@ -978,6 +938,7 @@ async function main(): Promise<void> {
       cacheServer.facts,
       heavyServer.facts,
       reloadServer.facts,
+      ...cnnServers.map((s) => s.facts),
       ceiling.facts,
       ...floorServers.map((s) => s.facts),
     ],
@@ -990,6 +951,7 @@ async function main(): Promise<void> {
     images,
     ensembles,
     ensembleOverhead: ensembleCost,
+    cnn,
     metrics: metricsCost,
     reloads,
     heavy,
@@ -997,6 +959,7 @@ async function main(): Promise<void> {
       ...targets(top, heavy, cache, serval, protocols, large),
       ...speedTargets(matrix, floor, fastify, overFloor),
       ...operationTargets(metricsCost, reloads),
+      ...cnnTargets(cnn),
     ],
   };
   process.stdout.write('\n' + renderReport(results) + '\n');
@@ -1015,6 +978,7 @@ async function cleanUp(): Promise<void> {
   rmSync(join(ctx.runDir, 'models'), { recursive: true, force: true });
   rmSync(join(ctx.runDir, 'reload-models'), { recursive: true, force: true });
   rmSync(join(ctx.runDir, 'image-models'), { recursive: true, force: true });
+  rmSync(join(ctx.runDir, 'cnn-models'), { recursive: true, force: true });
 }
 
 const interruption = { requested: false };

@@ -96,17 +96,22 @@ export async function startServal(
   return { ...started, grpc: `127.0.0.1:${grpcPort}` };
 }
 
-/** bench/raw-server.ts as plain JS in the run folder: under tsx its processes would carry loader hooks and memory. */
-function rawServerFile(ctx: ServerContext): string {
-  const file = join(ctx.runDir, 'raw-server.mjs');
+/**
+ * A bench script (bench/<name>.ts) as plain JS in the run folder: under tsx its processes would carry loader hooks
+ * and memory.
+ */
+export function benchScript(ctx: ServerContext, name: string): string {
+  const file = join(ctx.runDir, `${name}.mjs`);
   if (existsSync(file)) return file;
-  const source = readFileSync(join(ctx.root, 'bench/raw-server.ts'), 'utf8');
+  const source = readFileSync(join(ctx.root, `bench/${name}.ts`), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
   writeFileSync(file, outputText);
   return file;
 }
+
+const rawServerFile = (ctx: ServerContext): string => benchScript(ctx, 'raw-server');
 
 /** The ceiling: bare node:http answering a fixed prediction, and its node:http2 twin gRPC calls beside it. */
 export async function startCeiling(ctx: ServerContext): Promise<Started> {
@@ -135,6 +140,26 @@ export function startFloor(ctx: ServerContext, framework?: 'fastify'): Promise<S
       RAW_WORKERS: String(ctx.workers),
       RAW_MODEL: join(ctx.root, 'models/iris/1'),
       ...(framework ? { RAW_FRAMEWORK: framework } : {}),
+    }),
+    '/',
+  );
+}
+
+/** The CNN's floor (bench/cnn-floor.ts): bare node:http running each request through onnxruntime-node. */
+export function startCnnFloor(
+  ctx: ServerContext,
+  model: string,
+  setting: { processes: number; threads: number },
+): Promise<Started> {
+  return start(
+    ctx,
+    `CNN floor (node:http + onnxruntime, ${setting.processes} × ${setting.threads} threads)`,
+    [benchScript(ctx, 'cnn-floor')],
+    (port) => ({
+      FLOOR_PORT: String(port),
+      FLOOR_MODEL: model,
+      FLOOR_WORKERS: String(setting.processes),
+      FLOOR_THREADS: String(setting.threads),
     }),
     '/',
   );

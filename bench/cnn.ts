@@ -1,0 +1,181 @@
+// A real CNN: torchvision's MobileNetV2 (random weights, made at bench time by training/mobilenet.py), one 224 × 224
+// image per request. In one run: onnxruntime-node's own limit on this machine (no server: batches 1 to 32, one and
+// two intra-op threads, one process and two), the floor (bare node:http running each request through onnxruntime
+// with the best batch-1 setting), and Serval with its defaults over V2 binary and gRPC at 1, 8, 32 and 64 clients.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { binaryBody, grpcRequest, MODEL_INFER } from './bodies.js';
+import { runGrpcLoad } from './grpc-load.js';
+import { runLoad, summarize, type LoadResult, type LoadRun } from './load.js';
+import { stopServer, treeMemory } from './processes.js';
+import { benchScript, startCnnFloor, startServal, type ServerContext, type Started } from './servers.js';
+
+export const CNN_CLIENTS = [1, 8, 32, 64];
+const BATCHES = [1, 2, 4, 8, 16, 32];
+
+export interface LimitCell {
+  processes: number;
+  threads: number;
+  batch: number;
+  imagesPerS: number;
+  /** The slowest process's median run time. */
+  p50Ms: number;
+}
+
+export interface CnnRow {
+  server: string;
+  clients: number;
+  result: LoadResult;
+  /** Requests per model execution over the cell (Serval's statistics extension); undefined for the floor. */
+  meanBatch?: number;
+}
+
+export interface CnnResults {
+  limit: LimitCell[];
+  rows: CnnRow[];
+}
+
+/** Makes the model with Debian's python3-torch and python3-torchvision, once per run; the repository's folder. */
+function makeModel(ctx: ServerContext): string {
+  const repo = join(ctx.runDir, 'cnn-models');
+  if (existsSync(join(repo, 'mobilenet/1/model.onnx'))) return repo;
+  const made = spawnSync('/usr/bin/python3', [join(ctx.root, 'training/mobilenet.py'), repo], {
+    encoding: 'utf8',
+  });
+  if (made.status !== 0)
+    throw new Error(
+      `training/mobilenet.py failed (it needs Debian's python3-torch, python3-torchvision, python3-onnx): ${made.stderr}`,
+    );
+  return repo;
+}
+
+function limitProcess(ctx: ServerContext, args: string[]): Promise<{ imagesPerS: number; p50Ms: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [benchScript(ctx, 'ort-limit'), ...args], {
+      cwd: ctx.root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(out) as { imagesPerS: number; p50Ms: number });
+      else reject(new Error(`ort-limit ${args.join(' ')} exited with ${code}`));
+    });
+  });
+}
+
+/** onnxruntime-node alone, every setting in turn (processes of one setting run at the same time). */
+async function measureLimit(ctx: ServerContext, model: string, seconds: number): Promise<LimitCell[]> {
+  const cells: LimitCell[] = [];
+  for (const processes of [1, 2])
+    for (const threads of [1, 2])
+      for (const batch of BATCHES) {
+        const args = [model, String(threads), String(batch), String(seconds)];
+        const runs = await Promise.all(Array.from({ length: processes }, () => limitProcess(ctx, args)));
+        const cell = {
+          processes,
+          threads,
+          batch,
+          imagesPerS: runs.reduce((sum, r) => sum + r.imagesPerS, 0),
+          p50Ms: Math.max(...runs.map((r) => r.p50Ms)),
+        };
+        process.stderr.write(
+          `  onnxruntime alone: ${processes} process(es) × ${threads} thread(s), batch ${batch}: ${cell.imagesPerS.toFixed(0)} images/s, p50 ${cell.p50Ms.toFixed(1)} ms\n`,
+        );
+        cells.push(cell);
+      }
+  return cells;
+}
+
+async function executions(base: string): Promise<{ inferences: number; executions: number }> {
+  const res = await fetch(`${base}/v2/models/mobilenet/stats`);
+  const body = (await res.json()) as { model_stats: { inference_count: number; execution_count: number }[] };
+  return body.model_stats.reduce(
+    (sum, s) => ({
+      inferences: sum.inferences + s.inference_count,
+      executions: sum.executions + s.execution_count,
+    }),
+    { inferences: 0, executions: 0 },
+  );
+}
+
+const IMAGE = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => ((i * 7919) % 256) / 255);
+const V2_BINARY = binaryBody('image', [1, 3, 224, 224], IMAGE, { binary_data_output: true });
+const GRPC_IMAGE = grpcRequest('mobilenet', 'image', [1, 3, 224, 224], IMAGE);
+
+type Send = (connections: number, durationS: number) => Promise<LoadRun>;
+
+/** A second of warm-up, then the cell; the mean batch from the statistics extension when the server is Serval. */
+async function cell(
+  server: string,
+  started: Started,
+  send: Send,
+  clients: number,
+  durationS: number,
+  serval: boolean,
+): Promise<CnnRow> {
+  await send(clients, 1);
+  const before = serval ? await executions(started.base) : undefined;
+  const result = summarize(clients, [await send(clients, durationS)]);
+  const after = serval ? await executions(started.base) : undefined;
+  const meanBatch =
+    before && after
+      ? (after.inferences - before.inferences) / Math.max(1, after.executions - before.executions)
+      : undefined;
+  process.stderr.write(
+    `  ${server} at ${clients} clients: ${result.rps.toFixed(0)} images/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms${meanBatch === undefined ? '' : `, mean batch ${meanBatch.toFixed(2)}`}\n`,
+  );
+  return { server, clients, result, ...(meanBatch === undefined ? {} : { meanBatch }) };
+}
+
+const overHttp =
+  (started: Started): Send =>
+  (connections, durationS) =>
+    runLoad({
+      url: `${started.base}/v2/models/mobilenet/infer`,
+      ...V2_BINARY,
+      connections,
+      durationS,
+    });
+
+export async function cnnScenario(
+  ctx: ServerContext,
+  durationS: number,
+): Promise<{ started: Started[]; results: CnnResults }> {
+  const repo = makeModel(ctx);
+  const model = join(repo, 'mobilenet/1/model.onnx');
+  const limit = await measureLimit(ctx, model, Math.max(2, durationS / 2));
+  const batch1 = limit
+    .filter((c) => c.batch === 1)
+    .sort((a, b) => b.imagesPerS - a.imagesPerS)[0] as LimitCell;
+  const rows: CnnRow[] = [];
+
+  const floor = await startCnnFloor(ctx, model, batch1);
+  for (const clients of CNN_CLIENTS)
+    rows.push(await cell('floor', floor, overHttp(floor), clients, durationS, false));
+  floor.facts.memoryAfterLoad = treeMemory(floor.server.pid);
+  await stopServer(floor.server);
+
+  // Serval's defaults: one HTTP process per core, no setting of the bench's.
+  const serval = await startServal(ctx, 'serval (mobilenet, defaults)', {
+    modelRepository: repo,
+    env: { SERVAL_WORKERS: '0' },
+  });
+  const grpc: Send = (concurrency, seconds) =>
+    runGrpcLoad({
+      address: serval.grpc ?? '',
+      method: MODEL_INFER,
+      body: GRPC_IMAGE,
+      concurrency,
+      durationS: seconds,
+    });
+  for (const clients of CNN_CLIENTS) {
+    rows.push(await cell('Serval, V2 binary', serval, overHttp(serval), clients, durationS, true));
+    rows.push(await cell('Serval, gRPC', serval, grpc, clients, durationS, true));
+  }
+  serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
+  await stopServer(serval.server);
+  return { started: [floor, serval], results: { limit, rows } };
+}
