@@ -32,7 +32,7 @@ export function fakeModel(options: FakeModelOptions): ReadyModel {
       outputs,
       execution: 'inline',
       warmupMs: 0,
-      batching: false,
+      batchRows: 1,
       pending: 0,
       predict: options.predict ?? (() => Promise.reject(new Error('no predict in this fake'))),
       unload: async () => undefined,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { batchMajor } from '../../src/core/models/signature.js';
-import { Batcher } from '../../src/core/runtime/batcher.js';
+import { Batcher, mergeRows } from '../../src/core/runtime/batcher.js';
 import { schedulePolicy } from '../../src/core/runtime/schedule.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
 import { spec } from '../fakes.js';
@@ -446,6 +446,23 @@ describe('Batcher priorities and queue policies (Triton’s schedule policy)', (
     gate.release();
     await Promise.all([busy, late, inTime]);
     assert.deepEqual(ran, [0, 2, 1], 'the delayed call ran after the one still in time, and was not refused');
+  });
+});
+
+describe('mergeRows', () => {
+  it('merges up to maxRows rows, fewer when a row’s bytes from the graph would pass 1 MiB', () => {
+    assert.equal(mergeRows([spec('x', 'FP32', ['batch', 4])], 256), 256);
+    assert.equal(mergeRows([spec('x', 'FP32', ['batch', 3, 100, 100])], 256), 8); // 120,000 bytes a row
+    assert.equal(mergeRows([spec('x', 'FP32', ['batch', 3, 224, 224])], 256), 1); // 602,112 bytes a row
+    assert.equal(
+      mergeRows([spec('a', 'FP32', ['batch', 1000]), spec('b', 'INT64', ['batch', 500])], 256),
+      131,
+    );
+  });
+
+  it('leaves the byte bound to run time when a row’s size is not in the graph', () => {
+    assert.equal(mergeRows([spec('x', 'FP32', ['batch', 'height', 'width'])], 256), 256);
+    assert.equal(mergeRows([spec('x', 'BYTES', ['batch', 1])], 256), 256);
   });
 });
 

@@ -271,7 +271,7 @@ describe('reshapes', () => {
       outputs: [spec('label', 'INT64', ['batch']), spec('other', 'FP32', ['batch', 2])],
       execution: 'inline',
       warmupMs: 0,
-      batching: false,
+      batchRows: 1,
       pending: 0,
       predict: async (feeds) => {
         seen.push(feeds);

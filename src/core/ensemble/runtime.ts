@@ -43,7 +43,7 @@ export class EnsembleRuntime implements ModelRuntime {
   readonly outputs: TensorSpec[];
   readonly execution = 'inline' as const;
   readonly warmupMs = 0;
-  readonly batching = false;
+  readonly batchRows = 1;
   readonly graph: StepGraph;
   #models: StepModels;
   #observer: Observer | undefined;

@@ -129,8 +129,8 @@ export function modelConfig(model: ReadyModel, limits: ConfigLimits): ModelConfi
     max_batch_size: batched ? limits.maxRows : 0,
     input: configTensors(runtime.inputs, batched, model.signature.images),
     output: configTensors(runtime.outputs, batched),
-    ...(runtime.batching
-      ? { dynamic_batching: { max_queue_delay_microseconds: 0, preferred_batch_size: [limits.batchMaxRows] } }
+    ...(runtime.batchRows > 1
+      ? { dynamic_batching: { max_queue_delay_microseconds: 0, preferred_batch_size: [runtime.batchRows] } }
       : {}),
     instance_group: [
       { name: model.name, kind: 'KIND_CPU', count: runtime.execution === 'thread' ? limits.threads : 1 },

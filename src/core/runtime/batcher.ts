@@ -3,14 +3,32 @@ import { performance } from 'node:perf_hooks';
 import { errors, ServalError, withExtras } from '../errors.js';
 import type { RunObserver } from '../observe.js';
 import type { CallOptions } from './runtime.js';
-import type { TensorArray, TensorData, TensorMap } from '../tensor/tensor.js';
+import { DATATYPES } from '../tensor/dtypes.js';
+import type { TensorArray, TensorData, TensorMap, TensorSpec } from '../tensor/tensor.js';
 import { DEFAULT_QUEUE, DEFAULT_SCHEDULE, levelOf, queueTimeoutMs, type SchedulePolicy } from './schedule.js';
 
 /**
  * Most input bytes merged into one call. Merging copies every caller's inputs into one tensor: worth it while the
  * fixed cost of a run (~30 µs) is what it saves, not for images of hundreds of KB, whose copies cost more.
  */
-const MAX_MERGE_BYTES = 1 << 20;
+export const MAX_MERGE_BYTES = 1 << 20;
+
+/**
+ * The most rows merged into one run for a model of these inputs: maxRows, or fewer when a row's bytes are known from
+ * the graph (every dimension past the batch fixed, fixed-size elements) and that many rows would pass
+ * MAX_MERGE_BYTES. 1 means calls never merge: an image model's rows of hundreds of KB run alone.
+ */
+export function mergeRows(inputs: readonly TensorSpec[], maxRows: number): number {
+  let rowBytes = 0;
+  for (const input of inputs) {
+    const dims = input.shape.slice(1);
+    // BYTES (strings) have no fixed size: their bytes are counted as calls arrive.
+    const size = input.datatype === undefined ? 0 : DATATYPES[input.datatype].size;
+    if (size === 0 || !dims.every((d): d is number => typeof d === 'number' && d >= 0)) return maxRows;
+    rowBytes += dims.reduce((n, d) => n * d, size);
+  }
+  return rowBytes === 0 ? maxRows : Math.max(1, Math.min(maxRows, Math.floor(MAX_MERGE_BYTES / rowBytes)));
+}
 
 interface Pending {
   feeds: TensorMap;

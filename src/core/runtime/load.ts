@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { batchSize, type TensorMap, type TensorSpec } from '../tensor/tensor.js';
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
 import { batchMajor } from '../models/signature.js';
-import { Batcher, cancelled } from './batcher.js';
+import { Batcher, cancelled, mergeRows } from './batcher.js';
 import type { SchedulePolicy } from './schedule.js';
 import type { InferencePool } from './pool.js';
 import type { RunObserver } from '../observe.js';
@@ -82,8 +82,9 @@ export async function loadOnnxModel(
   const warmupMs = warmup.fastest;
   const execution: Execution =
     options.mode === 'auto' ? (warmupMs > options.inlineThresholdMs ? 'thread' : 'inline') : options.mode;
-  const batching = options.batchMaxRows > 1 && batchMajor(inputs, outputs);
-  const shape = { inputs, outputs, warmupMs, batching };
+  const batchRows = batchMajor(inputs, outputs) ? mergeRows(inputs, options.batchMaxRows) : 1;
+  const batching = batchRows > 1;
+  const shape = { inputs, outputs, warmupMs, batchRows };
   if (execution === 'inline') {
     const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
     if (!batching) {
@@ -100,7 +101,7 @@ export async function loadOnnxModel(
     // Inline runs take well under a millisecond: only the caller's own limits (deadline, priority, timeout) apply.
     const batcher = new Batcher(run, {
       concurrency: 1,
-      maxRows: options.batchMaxRows,
+      maxRows: batchRows,
       maxWaiting: Infinity,
       timeoutMs: Infinity,
       expectedRunMs: warmup.slowest,
@@ -123,7 +124,7 @@ export async function loadOnnxModel(
   // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
   const batcher = new Batcher(run, {
     concurrency: options.threads,
-    maxRows: batching ? options.batchMaxRows : 1,
+    maxRows: batchRows,
     maxWaiting: options.queueSize,
     timeoutMs: options.inferenceTimeoutMs,
     expectedRunMs: warmup.slowest,
@@ -137,7 +138,7 @@ interface Shape {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   warmupMs: number;
-  batching: boolean;
+  batchRows: number;
 }
 
 class InlineRuntime implements ModelRuntime {
@@ -145,7 +146,7 @@ class InlineRuntime implements ModelRuntime {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   readonly warmupMs: number;
-  readonly batching: boolean;
+  readonly batchRows: number;
   #session: Session;
   #pending: () => number;
 
@@ -160,7 +161,7 @@ class InlineRuntime implements ModelRuntime {
       inputs: this.inputs,
       outputs: this.outputs,
       warmupMs: this.warmupMs,
-      batching: this.batching,
+      batchRows: this.batchRows,
     } = shape);
     this.#pending = pending;
   }
@@ -179,7 +180,7 @@ class ThreadRuntime implements ModelRuntime {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   readonly warmupMs: number;
-  readonly batching: boolean;
+  readonly batchRows: number;
   #batcher: Batcher;
   #release: () => Promise<void>;
 
@@ -189,7 +190,7 @@ class ThreadRuntime implements ModelRuntime {
       inputs: this.inputs,
       outputs: this.outputs,
       warmupMs: this.warmupMs,
-      batching: this.batching,
+      batchRows: this.batchRows,
     } = shape);
     this.#batcher = batcher;
     this.#release = release;

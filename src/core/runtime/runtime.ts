@@ -22,8 +22,11 @@ export interface ModelRuntime {
   readonly execution: Execution;
   /** Fastest warm-up call measured at load, in milliseconds. */
   readonly warmupMs: number;
-  /** Whether concurrent calls are merged into one inference (dynamic batching). */
-  readonly batching: boolean;
+  /**
+   * Most rows that concurrent calls merged into one run hold (dynamic batching); 1 when every call runs alone. A
+   * single call of more rows still runs, alone.
+   */
+  readonly batchRows: number;
   /** Calls waiting or running now. */
   readonly pending: number;
   /** Runs the model; resolves with every output it can send. */

@@ -96,6 +96,7 @@ describe('V2 model metadata and configuration', () => {
       'iris/2': { from: join(MODELS, 'iris/1') },
       'fraud/1': { from: join(MODELS, 'fraud/1') },
       'fixed-batch/1': { from: join(FIXTURE_MODELS, 'fixed-batch/1') },
+      'large/1': { from: join(FIXTURE_MODELS, 'large/1') },
     });
     cleanup = repo.cleanup;
     app = await loadedApp({ modelRepository: repo.root });
@@ -154,10 +155,20 @@ describe('V2 model metadata and configuration', () => {
       dims: [1],
       reshape: { shape: [] },
     });
-    assert.ok(config.dynamic_batching, 'iris is batched dynamically');
+    assert.deepEqual(config.dynamic_batching, {
+      preferred_batch_size: [256], // batchMaxRows, the most rows concurrent calls merge into
+      max_queue_delay_microseconds: 0,
+    });
     assert.equal(config.instance_group[0].kind, 'KIND_CPU');
     const fraud = (await app.inject('/v2/models/fraud/versions/1/config')).json();
     assert.equal(fraud.input[2].data_type, 'TYPE_STRING');
+  });
+
+  it('says that calls of a model whose rows take hundreds of KB never merge: no dynamic_batching', async () => {
+    const config = (await app.inject('/v2/models/large/config')).json();
+    assert.deepEqual(config.input[0].dims, [3, 224, 224]);
+    assert.ok(config.max_batch_size > 1, 'one call may still carry many rows');
+    assert.equal(config.dynamic_batching, undefined);
   });
 
   it('reports a model with a fixed batch as max_batch_size 0 with its full dims', async () => {

@@ -73,8 +73,13 @@ export function tritonModelConfig(
     input: binding.inputs.map((b) => tensor(b, true)),
     output: binding.outputs.map((b) => tensor(b, false)),
     // What the batcher does: it merges what waits, up to max_batch_size rows, and never holds a call back.
-    ...(model.runtime.batching
-      ? { dynamic_batching: { preferred_batch_size: [rows], max_queue_delay_microseconds: 0 } }
+    ...(model.runtime.batchRows > 1
+      ? {
+          dynamic_batching: {
+            preferred_batch_size: [Math.min(rows, model.runtime.batchRows)],
+            max_queue_delay_microseconds: 0,
+          },
+        }
       : {}),
     instance_group: [{ name: group ?? model.name, kind: 'KIND_CPU', count: applied.instances }],
     default_model_filename: applied.graphFile,

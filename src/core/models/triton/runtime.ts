@@ -52,8 +52,8 @@ export class TritonRuntime implements ModelRuntime {
     return this.#inner.warmupMs;
   }
 
-  get batching(): boolean {
-    return this.#inner.batching;
+  get batchRows(): number {
+    return this.#inner.batchRows;
   }
 
   get pending(): number {
