@@ -29,13 +29,15 @@ COPY src ./src
 RUN npm run build
 
 FROM base AS deps
-# onnxruntime-node ships binaries for every OS and CPU (~290 MB); keep linux/<this arch> only (~45 MB).
+# onnxruntime-node ships binaries for every OS and CPU (~290 MB); keep linux/<this arch> only (~45 MB). Type
+# declarations and source maps (~24 MB over all the packages) serve editors and debuggers, never the running server.
 RUN npm ci --omit=dev && npm ls --omit=dev >/dev/null \
  && arch="$(node -p process.arch)" \
  && bin=node_modules/onnxruntime-node/bin/napi-v6 \
  && test -f "$bin/linux/$arch/onnxruntime_binding.node" \
  && find "$bin" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + \
  && find "$bin/linux" -mindepth 1 -maxdepth 1 ! -name "$arch" -exec rm -rf {} + \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete \
  && node -e "require('onnxruntime-node')" \
  && rm -rf /root/.npm /tmp/*
 
