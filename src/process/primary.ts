@@ -1,10 +1,37 @@
 // The pre-fork primary: keeps N workers alive and stops them all on a stop signal, like gunicorn's arbiter.
 import cluster, { type Worker } from 'node:cluster';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { PrimaryHub, restartsReply } from './ipc.js';
 import { loggerOptions } from './logger.js';
 import type { StopSignals } from './signals.js';
+
+/** Stops every worker with one SIGTERM each, then exits: 0 when all exited cleanly within the grace. */
+function stopWorkers(config: Config, log: Logger, signal: string): void {
+  const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  log.info({ signal, workers: alive.length }, 'stopping workers');
+  let failed = false;
+  const exits = alive.map(
+    (w) =>
+      new Promise<void>((resolve) => {
+        w.once('exit', (code) => {
+          failed ||= code !== 0;
+          resolve();
+        });
+        w.process.kill('SIGTERM');
+      }),
+  );
+  const deadline = setTimeout(() => {
+    log.error('workers did not stop within the grace period; killing them');
+    for (const w of alive) w.process.kill('SIGKILL');
+    process.exit(1);
+  }, config.shutdownGraceMs + 1000);
+  void Promise.all(exits).then(() => {
+    clearTimeout(deadline);
+    log.info({ failed }, 'all workers stopped');
+    process.exit(failed ? 1 : 0);
+  });
+}
 
 export function runPrimary(config: Config, workers: number, stop: StopSignals): void {
   const log = pino(loggerOptions(config));
@@ -40,29 +67,7 @@ export function runPrimary(config: Config, workers: number, stop: StopSignals): 
   // One SIGTERM per worker, once: a worker drains once whether this, its process group's signal, or both reach it.
   void stop.requested.then((signal) => {
     stopping = true;
-    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    log.info({ signal, workers: alive.length }, 'stopping workers');
-    let failed = false;
-    const exits = alive.map(
-      (w) =>
-        new Promise<void>((resolve) => {
-          w.once('exit', (code) => {
-            failed ||= code !== 0;
-            resolve();
-          });
-          w.process.kill('SIGTERM');
-        }),
-    );
-    const deadline = setTimeout(() => {
-      log.error('workers did not stop within the grace period; killing them');
-      for (const w of alive) w.process.kill('SIGKILL');
-      process.exit(1);
-    }, config.shutdownGraceMs + 1000);
-    void Promise.all(exits).then(() => {
-      clearTimeout(deadline);
-      log.info({ failed }, 'all workers stopped');
-      process.exit(failed ? 1 : 0);
-    });
+    stopWorkers(config, log, signal);
   });
 
   const grpcPort = config.grpcEnabled ? config.grpcPort : undefined;
