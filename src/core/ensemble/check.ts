@@ -5,7 +5,7 @@ import type { ReadyModel } from '../models/repository.js';
 import type { DataType } from '../tensor/dtypes.js';
 import { formatShape } from '../tensor/decode.js';
 import type { TensorSpec } from '../tensor/tensor.js';
-import type { StepGraph } from './graph.js';
+import type { EnsembleStep, StepGraph } from './graph.js';
 
 const quoted = (specs: readonly TensorSpec[]) => specs.map((s) => `"${s.name}"`).join(', ');
 
@@ -15,6 +15,70 @@ function shapesAgree(a: TensorSpec['shape'], b: TensorSpec['shape']): boolean {
     a.length === b.length &&
     a.every((d, i) => typeof d !== 'number' || d < 0 || typeof b[i] !== 'number' || b[i] < 0 || d === b[i])
   );
+}
+
+type Made = Map<string, { datatype: DataType | undefined; at: string }>;
+
+const stepAt = (step: EnsembleStep) => `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
+
+/** Records the type each step gives its tensors; an ensemble output a step makes must agree with it. */
+function checkOutputs(
+  step: EnsembleStep,
+  model: ReadyModel,
+  graph: StepGraph,
+  ensemble: ReadonlyMap<string, TensorSpec>,
+  made: Made,
+): void {
+  const at = stepAt(step);
+  for (const [own, name] of Object.entries(step.outputs)) {
+    const spec = model.runtime.outputs.find((s) => s.name === own);
+    if (!spec)
+      throw new ConfigRefused(
+        `${at}.output_map: "${own}" is not an output of model "${model.name}" (its outputs are ${quoted(model.runtime.outputs)})`,
+      );
+    made.set(name, { datatype: spec.datatype, at: `step ${step.index}'s "${own}"` });
+    const out = ensemble.get(name);
+    if (!out || !graph.outputs.includes(name)) continue;
+    if (out.datatype !== spec.datatype)
+      throw new ConfigRefused(
+        `output "${name}": ${out.datatype ?? out.type} but ${at} gives ${spec.datatype ?? spec.type} ("${own}")`,
+      );
+    if (!shapesAgree(out.shape, spec.shape))
+      throw new ConfigRefused(
+        `output "${name}": its shape is ${formatShape(out.shape)} but ${at} gives ${formatShape(spec.shape)} ("${own}")`,
+      );
+  }
+}
+
+/** Every input of the step's model fed, with the type it takes (and the shape, from an ensemble input). */
+function checkInputs(
+  step: EnsembleStep,
+  model: ReadyModel,
+  graph: StepGraph,
+  ensemble: ReadonlyMap<string, TensorSpec>,
+  made: Made,
+): void {
+  const at = stepAt(step);
+  const unfed = model.runtime.inputs.filter((s) => !(s.name in step.inputs));
+  if (unfed.length > 0)
+    throw new ConfigRefused(`${at}.input_map: model "${model.name}"'s input ${quoted(unfed)} is not fed`);
+  for (const [own, name] of Object.entries(step.inputs)) {
+    const spec = model.runtime.inputs.find((s) => s.name === own);
+    if (!spec)
+      throw new ConfigRefused(
+        `${at}.input_map: "${own}" is not an input of model "${model.name}" (its inputs are ${quoted(model.runtime.inputs)})`,
+      );
+    const from = made.get(name);
+    if (from && from.datatype !== spec.datatype)
+      throw new ConfigRefused(
+        `${at}.input_map: "${name}" is ${from.datatype ?? 'unknown'} (${from.at}) but "${own}" takes ${spec.datatype ?? spec.type}`,
+      );
+    const input = graph.inputs.includes(name) ? ensemble.get(name) : undefined;
+    if (input && !shapesAgree(input.shape, spec.shape))
+      throw new ConfigRefused(
+        `${at}.input_map: input "${name}" has the shape ${formatShape(input.shape)} but "${own}" takes ${formatShape(spec.shape)}`,
+      );
+  }
 }
 
 /**
@@ -27,60 +91,18 @@ export function checkStep(
   ensemble: ReadonlyMap<string, TensorSpec>,
   maxBatchSize: number,
 ): void {
-  const made = new Map<string, { datatype: DataType | undefined; at: string }>();
+  const made: Made = new Map();
   for (const name of graph.inputs)
     made.set(name, { datatype: ensemble.get(name)?.datatype, at: `input "${name}"` });
+  graph.steps.forEach((step, i) => checkOutputs(step, models[i] as ReadyModel, graph, ensemble, made));
   graph.steps.forEach((step, i) => {
     const model = models[i] as ReadyModel;
-    const at = `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
-    for (const [own, name] of Object.entries(step.outputs)) {
-      const spec = model.runtime.outputs.find((s) => s.name === own);
-      if (!spec)
-        throw new ConfigRefused(
-          `${at}.output_map: "${own}" is not an output of model "${model.name}" (its outputs are ${quoted(model.runtime.outputs)})`,
-        );
-      made.set(name, { datatype: spec.datatype, at: `step ${step.index}'s "${own}"` });
-      const out = ensemble.get(name);
-      if (out && graph.outputs.includes(name)) {
-        if (out.datatype !== spec.datatype)
-          throw new ConfigRefused(
-            `output "${name}": ${out.datatype ?? out.type} but ${at} gives ${spec.datatype ?? spec.type} ("${own}")`,
-          );
-        if (!shapesAgree(out.shape, spec.shape))
-          throw new ConfigRefused(
-            `output "${name}": its shape is ${formatShape(out.shape)} but ${at} gives ${formatShape(spec.shape)} ("${own}")`,
-          );
-      }
-    }
-  });
-  graph.steps.forEach((step, i) => {
-    const model = models[i] as ReadyModel;
-    const at = `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
     // As in Triton: a step never gets more rows than its model's configuration takes.
     const most = model.triton?.binding.maxBatchSize ?? 0;
     if (most > 0 && maxBatchSize > most)
       throw new ConfigRefused(
-        `max_batch_size: ${maxBatchSize}, more than ${at}'s model "${model.name}" takes (${most})`,
+        `max_batch_size: ${maxBatchSize}, more than ${stepAt(step)}'s model "${model.name}" takes (${most})`,
       );
-    const unfed = model.runtime.inputs.filter((s) => !(s.name in step.inputs));
-    if (unfed.length > 0)
-      throw new ConfigRefused(`${at}.input_map: model "${model.name}"'s input ${quoted(unfed)} is not fed`);
-    for (const [own, name] of Object.entries(step.inputs)) {
-      const spec = model.runtime.inputs.find((s) => s.name === own);
-      if (!spec)
-        throw new ConfigRefused(
-          `${at}.input_map: "${own}" is not an input of model "${model.name}" (its inputs are ${quoted(model.runtime.inputs)})`,
-        );
-      const from = made.get(name);
-      if (from && from.datatype !== spec.datatype)
-        throw new ConfigRefused(
-          `${at}.input_map: "${name}" is ${from.datatype ?? 'unknown'} (${from.at}) but "${own}" takes ${spec.datatype ?? spec.type}`,
-        );
-      const input = graph.inputs.includes(name) ? ensemble.get(name) : undefined;
-      if (input && !shapesAgree(input.shape, spec.shape))
-        throw new ConfigRefused(
-          `${at}.input_map: input "${name}" has the shape ${formatShape(input.shape)} but "${own}" takes ${formatShape(spec.shape)}`,
-        );
-    }
+    checkInputs(step, model, graph, ensemble, made);
   });
 }

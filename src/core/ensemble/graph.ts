@@ -38,27 +38,28 @@ interface StepConfig {
   output_map?: Record<string, string>;
 }
 
-/** The steps of an ensemble's configuration, checked; throws ConfigRefused naming the step and tensor at fault. */
-export function planSteps(config: TritonConfig): StepGraph {
-  const inputs = (config.input ?? []).map((t) => t.name ?? '');
-  const outputs = (config.output ?? []).map((t) => t.name ?? '');
-  if (inputs.length === 0) refuse('input', 'an ensemble must list its inputs');
-  if (outputs.length === 0) refuse('output', 'an ensemble must list its outputs');
-  const raw = ((config.ensemble_scheduling as { step?: StepConfig[] } | undefined)?.step ?? []).map(
-    (s, index): EnsembleStep => {
-      const version = Number(s.model_version ?? -1);
-      return {
-        index,
-        model: s.model_name ?? '',
-        version: version < 0 ? undefined : String(version),
-        inputs: { ...s.input_map },
-        outputs: { ...s.output_map },
-      };
-    },
-  );
-  const producer = new Map<string, EnsembleStep | 'input'>(inputs.map((n) => [n, 'input']));
-  for (const step of raw) {
-    const at = `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
+type Producers = Map<string, EnsembleStep | 'input'>;
+
+const stepAt = (step: EnsembleStep) => `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
+
+function stepsOf(config: TritonConfig): EnsembleStep[] {
+  return ((config.ensemble_scheduling as { step?: StepConfig[] } | undefined)?.step ?? []).map((s, index) => {
+    const version = Number(s.model_version ?? -1);
+    return {
+      index,
+      model: s.model_name ?? '',
+      version: version < 0 ? undefined : String(version),
+      inputs: { ...s.input_map },
+      outputs: { ...s.output_map },
+    };
+  });
+}
+
+/** Which step (or the ensemble's input) makes each tensor: one maker each, never an input remade. */
+function producersOf(inputs: readonly string[], steps: readonly EnsembleStep[]): Producers {
+  const producer: Producers = new Map(inputs.map((n) => [n, 'input']));
+  for (const step of steps) {
+    const at = stepAt(step);
     if (Object.keys(step.inputs).length === 0) refuse(`${at}.input_map`, 'maps no tensor');
     if (Object.keys(step.outputs).length === 0) refuse(`${at}.output_map`, 'maps no tensor');
     for (const tensor of Object.values(step.outputs)) {
@@ -68,13 +69,23 @@ export function planSteps(config: TritonConfig): StepGraph {
       producer.set(tensor, step);
     }
   }
+  return producer;
+}
+
+/** How many readers (steps, or the ensemble's answer) each tensor has; every read tensor is made, every input read. */
+function readersOf(
+  inputs: readonly string[],
+  outputs: readonly string[],
+  steps: readonly EnsembleStep[],
+  producer: Producers,
+): Map<string, number> {
   const readers = new Map<string, number>();
   const read = (tensor: string) => readers.set(tensor, (readers.get(tensor) ?? 0) + 1);
-  for (const step of raw) {
+  for (const step of steps) {
     for (const tensor of Object.values(step.inputs)) {
       if (!producer.has(tensor))
         refuse(
-          `ensemble_scheduling.step[${step.index}] ("${step.model}").input_map`,
+          `${stepAt(step)}.input_map`,
           `"${tensor}" is neither an input of the ensemble nor made by a step`,
         );
       read(tensor);
@@ -87,9 +98,13 @@ export function planSteps(config: TritonConfig): StepGraph {
   }
   const unused = inputs.filter((n) => !readers.has(n));
   if (unused.length > 0) refuse(`input ${quoted(unused)}`, 'no step reads it (map it in a step’s input_map)');
-  // Kahn's order: the steps left once no more can run wait on each other.
+  return readers;
+}
+
+/** Kahn's order: the steps left once no more can run wait on each other. */
+function refuseCycles(inputs: readonly string[], steps: readonly EnsembleStep[]): void {
   const made = new Set(inputs);
-  const left = new Set(raw);
+  const left = new Set(steps);
   let progress = true;
   while (progress) {
     progress = false;
@@ -102,10 +117,22 @@ export function planSteps(config: TritonConfig): StepGraph {
     }
   }
   if (left.size > 0) {
-    const steps = [...left].map((s) => `${s.index} ("${s.model}")`).join(', ');
-    refuse('ensemble_scheduling.step', `steps ${steps} wait on each other's tensors (a cycle)`);
+    const waiting = [...left].map((s) => `${s.index} ("${s.model}")`).join(', ');
+    refuse('ensemble_scheduling.step', `steps ${waiting} wait on each other's tensors (a cycle)`);
   }
-  return { steps: raw, inputs, outputs, readers };
+}
+
+/** The steps of an ensemble's configuration, checked; throws ConfigRefused naming the step and tensor at fault. */
+export function planSteps(config: TritonConfig): StepGraph {
+  const inputs = (config.input ?? []).map((t) => t.name ?? '');
+  const outputs = (config.output ?? []).map((t) => t.name ?? '');
+  if (inputs.length === 0) refuse('input', 'an ensemble must list its inputs');
+  if (outputs.length === 0) refuse('output', 'an ensemble must list its outputs');
+  const steps = stepsOf(config);
+  const producer = producersOf(inputs, steps);
+  const readers = readersOf(inputs, outputs, steps, producer);
+  refuseCycles(inputs, steps);
+  return { steps, inputs, outputs, readers };
 }
 
 /**
