@@ -131,65 +131,86 @@ class Parser {
     let negative: Token | undefined;
     if (this.#at('-')) negative = this.#take();
     const token = this.#take();
-    const sign = negative ? '-' : '';
-    const wrong = (what: string): never =>
-      this.#fail(negative ?? token, `"${name}" takes ${what}, not ${describe(token)}`);
-    if (resolved instanceof protobuf.Enum) {
-      if (token.kind === 'ident' && !negative) {
-        if (!(token.text in resolved.values)) {
-          this.#fail(
-            token,
-            `${token.text} is not a ${resolved.name} (${Object.keys(resolved.values).join(', ')})`,
-          );
-        }
-        return token.text;
-      }
-      if (token.kind === 'number' && /^[0-9]+$/.test(token.text)) {
-        const found = resolved.valuesById[Number(sign + token.text)];
-        if (found === undefined) this.#fail(token, `${sign}${token.text} is not a value of ${resolved.name}`);
-        return found;
-      }
-      return wrong(`a ${resolved.name} name`);
-    }
+    const scalar: Scalar = {
+      token,
+      negative,
+      wrong: (what) => this.#fail(negative ?? token, `"${name}" takes ${what}, not ${describe(token)}`),
+    };
+    if (resolved instanceof protobuf.Enum) return this.#enumValue(resolved, scalar);
     switch (scalarKind(type)) {
-      case 'integer': {
-        if (token.kind !== 'number' || /[.eEfF]/.test(token.text.replace(/^0[xX][0-9a-fA-F]*/, '')))
-          return wrong('an integer');
-        const text = token.text;
-        const octal = /^0[0-7]+$/.test(text);
-        if (/^0[0-9]+$/.test(text) && !octal) this.#fail(token, `${text} is not a valid octal number`);
-        const magnitude = octal ? BigInt(`0o${text.slice(1)}`) : BigInt(text);
-        const checked = checkInteger(negative ? -magnitude : magnitude, type);
-        if (typeof checked === 'string') this.#fail(negative ?? token, `"${name}": ${checked}`);
-        return checked;
-      }
-      case 'float': {
-        if (token.kind === 'ident' && /^(inf|infinity|nan)$/i.test(token.text)) {
-          return token.text.toLowerCase() === 'nan' ? NaN : negative ? -Infinity : Infinity;
-        }
-        if (token.kind !== 'number' || /^0[xX]/.test(token.text)) return wrong('a number');
-        return Number(sign + token.text.replace(/[fF]$/, ''));
-      }
-      case 'bool': {
-        if (negative) return wrong('true or false');
-        if (token.kind === 'ident' && /^(true|True|t)$/.test(token.text)) return true;
-        if (token.kind === 'ident' && /^(false|False|f)$/.test(token.text)) return false;
-        if (token.kind === 'number' && (token.text === '1' || token.text === '0')) return token.text === '1';
-        return wrong('true or false');
-      }
+      case 'integer':
+        return this.#integer(type, name, scalar);
+      case 'float':
+        return floatOf(scalar);
+      case 'bool':
+        return boolOf(scalar);
       case 'string':
-      case 'bytes': {
-        if (negative || token.kind !== 'string' || token.bytes === undefined) return wrong('a quoted string');
+      case 'bytes':
+        if (negative || token.kind !== 'string' || token.bytes === undefined)
+          return scalar.wrong('a quoted string');
         try {
           return UTF8.decode(token.bytes);
         } catch {
           return this.#fail(token, `"${name}" is not valid UTF-8`);
         }
-      }
       default:
         return this.#fail(token, `"${name}" has type ${type}, which the text format reader does not know`);
     }
   }
+
+  /** An enum's value by name, or by number. */
+  #enumValue(resolved: protobuf.Enum, { token, negative, wrong }: Scalar): string {
+    if (token.kind === 'ident' && !negative) {
+      if (!(token.text in resolved.values))
+        this.#fail(
+          token,
+          `${token.text} is not a ${resolved.name} (${Object.keys(resolved.values).join(', ')})`,
+        );
+      return token.text;
+    }
+    if (token.kind === 'number' && /^[0-9]+$/.test(token.text)) {
+      const sign = negative ? '-' : '';
+      const found = resolved.valuesById[Number(sign + token.text)];
+      if (found === undefined) this.#fail(token, `${sign}${token.text} is not a value of ${resolved.name}`);
+      return found;
+    }
+    return wrong(`a ${resolved.name} name`);
+  }
+
+  /** Decimal, hexadecimal or octal, within the field type's range. */
+  #integer(type: string, name: string, { token, negative, wrong }: Scalar): ConfigValue {
+    if (token.kind !== 'number' || /[.eEfF]/.test(token.text.replace(/^0[xX][0-9a-fA-F]*/, '')))
+      return wrong('an integer');
+    const text = token.text;
+    const octal = /^0[0-7]+$/.test(text);
+    if (/^0[0-9]+$/.test(text) && !octal) this.#fail(token, `${text} is not a valid octal number`);
+    const magnitude = octal ? BigInt(`0o${text.slice(1)}`) : BigInt(text);
+    const checked = checkInteger(negative ? -magnitude : magnitude, type);
+    if (typeof checked === 'string') this.#fail(negative ?? token, `"${name}": ${checked}`);
+    return checked;
+  }
+}
+
+/** A scalar's token, the minus sign before it if any, and the error for a token of the wrong kind. */
+interface Scalar {
+  token: Token;
+  negative: Token | undefined;
+  wrong: (what: string) => never;
+}
+
+function floatOf({ token, negative, wrong }: Scalar): number {
+  if (token.kind === 'ident' && /^(inf|infinity|nan)$/i.test(token.text))
+    return token.text.toLowerCase() === 'nan' ? NaN : negative ? -Infinity : Infinity;
+  if (token.kind !== 'number' || /^0[xX]/.test(token.text)) return wrong('a number');
+  return Number((negative ? '-' : '') + token.text.replace(/[fF]$/, ''));
+}
+
+function boolOf({ token, negative, wrong }: Scalar): boolean {
+  if (negative) return wrong('true or false');
+  if (token.kind === 'ident' && /^(true|True|t)$/.test(token.text)) return true;
+  if (token.kind === 'ident' && /^(false|False|f)$/.test(token.text)) return false;
+  if (token.kind === 'number' && (token.text === '1' || token.text === '0')) return token.text === '1';
+  return wrong('true or false');
 }
 
 function describe(token: Token): string {
