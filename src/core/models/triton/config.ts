@@ -6,72 +6,9 @@ import type { VersionPolicy } from '../descriptor.js';
 import { modelConfigType, type ConfigMessage, type ConfigValue } from './schema.js';
 import { schedulePolicy, type DynamicBatchingConfig } from '../../runtime/schedule.js';
 
-/** The fields of a configuration (its JSON form) that Serval reads; model_config.proto defines them all. */
-export interface TensorConfig {
-  name?: string;
-  data_type?: string;
-  format?: string;
-  dims?: number[];
-  reshape?: { shape?: number[] };
-  optional?: boolean;
-  label_filename?: string;
-  is_shape_tensor?: boolean;
-  allow_ragged_batch?: boolean;
-  is_non_linear_format_io?: boolean;
-}
+import type { TritonConfig, TensorConfig, TritonPlan } from './config-types.js';
 
-export interface InstanceGroupConfig {
-  name?: string;
-  kind?: string;
-  count?: number;
-  gpus?: number[];
-  [field: string]: ConfigValue | undefined;
-}
-
-export interface TritonConfig {
-  name?: string;
-  platform?: string;
-  backend?: string;
-  version_policy?: {
-    latest?: { num_versions?: number };
-    all?: ConfigMessage;
-    specific?: { versions?: number[] };
-  };
-  max_batch_size?: number;
-  input?: TensorConfig[];
-  output?: TensorConfig[];
-  dynamic_batching?: ConfigMessage & {
-    preferred_batch_size?: number[];
-    max_queue_delay_microseconds?: number;
-  };
-  ensemble_scheduling?: ConfigMessage;
-  instance_group?: InstanceGroupConfig[];
-  default_model_filename?: string;
-  parameters?: Record<string, { string_value?: string }>;
-  response_cache?: { enable?: boolean };
-  [field: string]: unknown;
-}
-
-/** What Serval applies of a configuration, before the graph is read. */
-export interface TritonPlan {
-  config: TritonConfig;
-  /** Where it was read: `config.pbtxt`, `model.json`, or the load request's `parameters.config`. */
-  source: string;
-  versionPolicy: VersionPolicy;
-  /** The graph's file in each version folder (default_model_filename), when the configuration names one. */
-  graphFile: string | undefined;
-  /** Inputs or outputs left out: filled from the graph, as Triton's ONNX Runtime backend does. */
-  autoComplete: boolean;
-  dynamicBatching: boolean;
-  /** platform "ensemble": the model runs other models' steps (ensemble_scheduling) rather than a graph. */
-  ensemble: boolean;
-  /** Model instances on CPU (instance_group counts; Triton's default is 2 for ONNX Runtime). */
-  instances: number;
-  /** ONNX Runtime's intra-op threads (parameters.intra_op_thread_count), when set. */
-  intraOpThreads: number | undefined;
-  /** Fields not applied, each with why: one warning at load, and the index's reason. */
-  notApplied: string[];
-}
+export type { InstanceGroupConfig, TensorConfig, TritonConfig, TritonPlan } from './config-types.js';
 
 /** A configuration that cannot be served as it is: the reason names the field. */
 export class ConfigRefused extends Error {}
@@ -244,17 +181,9 @@ function batching(config: TritonConfig, autoComplete: boolean, notApplied: strin
   }
 }
 
-/**
- * Checks a configuration and returns what Serval applies of it; throws ConfigRefused naming the field when it cannot
- * be served. `model` is the folder's name, which a configured name must equal (as in Triton); undefined where the
- * server's settings name the model.
- */
-export function planConfig(config: TritonConfig, model: string | undefined, source: string): TritonPlan {
-  const notApplied: string[] = [];
-  if (model !== undefined && config.name !== undefined && config.name !== model)
-    refuse('name', `"${config.name}" is not the model's folder name "${model}"`);
+/** What the configuration runs on: refuses any platform, backend or transaction policy Serval does not serve. */
+function checkPlatform(config: TritonConfig, ensemble: boolean, notApplied: string[]): void {
   const { platform, backend } = config;
-  const ensemble = platform === 'ensemble' || config.ensemble_scheduling !== undefined;
   if (ensemble) {
     checkEnsemble(config);
     const inflight = (config.ensemble_scheduling as { max_inflight_requests?: number }).max_inflight_requests;
@@ -273,9 +202,10 @@ export function planConfig(config: TritonConfig, model: string | undefined, sour
       'model_transaction_policy.decoupled',
       'decoupled models (many answers to a request) are not served',
     );
-  const maxBatchSize = config.max_batch_size ?? 0;
-  if (maxBatchSize < 0) refuse('max_batch_size', 'must be 0 or more');
-  const policy = versionPolicy(config);
+}
+
+/** The top-level fields Serval refuses or warns about (TOP_LEVEL), and the tensors' declarations. */
+function checkFields(config: TritonConfig, maxBatchSize: number, notApplied: string[]): void {
   for (const [field, value] of Object.entries(config)) {
     const how = TOP_LEVEL[field];
     if (how && 'refuse' in how) refuse(field, how.refuse);
@@ -287,16 +217,38 @@ export function planConfig(config: TritonConfig, model: string | undefined, sour
   (config.output ?? []).forEach((t, i) =>
     checkTensor({ ...t, optional: false }, `output[${i}]`, maxBatchSize),
   );
-  // An ensemble has no graph to complete its tensors from: it must list them (its steps' check says so).
-  const autoComplete = !ensemble && (!config.input?.length || !config.output?.length);
-  batching(config, autoComplete, notApplied);
-  const count = instances(config, notApplied);
+}
+
+/** intra_op_thread_count, the one parameter Serval applies; the others are kept and shown. */
+function intraOpThreadsOf(config: TritonConfig, notApplied: string[]): number | undefined {
   const parameters = config.parameters ?? {};
   for (const key of Object.keys(parameters).filter((k) => !APPLIED_PARAMETERS.has(k)))
     notApplied.push(`parameters["${key}"] (kept and shown, not acted on)`);
   const intra = parameters.intra_op_thread_count?.string_value;
   if (intra !== undefined && !/^[1-9][0-9]{0,2}$/.test(intra))
     refuse('parameters["intra_op_thread_count"]', `"${intra}" is not a thread count`);
+  return intra === undefined ? undefined : Number(intra);
+}
+
+/**
+ * Checks a configuration and returns what Serval applies of it; throws ConfigRefused naming the field when it cannot
+ * be served. `model` is the folder's name, which a configured name must equal (as in Triton); undefined where the
+ * server's settings name the model.
+ */
+export function planConfig(config: TritonConfig, model: string | undefined, source: string): TritonPlan {
+  const notApplied: string[] = [];
+  if (model !== undefined && config.name !== undefined && config.name !== model)
+    refuse('name', `"${config.name}" is not the model's folder name "${model}"`);
+  const ensemble = config.platform === 'ensemble' || config.ensemble_scheduling !== undefined;
+  checkPlatform(config, ensemble, notApplied);
+  const maxBatchSize = config.max_batch_size ?? 0;
+  if (maxBatchSize < 0) refuse('max_batch_size', 'must be 0 or more');
+  const policy = versionPolicy(config);
+  checkFields(config, maxBatchSize, notApplied);
+  // An ensemble has no graph to complete its tensors from: it must list them (its steps' check says so).
+  const autoComplete = !ensemble && (!config.input?.length || !config.output?.length);
+  batching(config, autoComplete, notApplied);
+  const count = instances(config, notApplied);
   return {
     config,
     source,
@@ -306,7 +258,7 @@ export function planConfig(config: TritonConfig, model: string | undefined, sour
     dynamicBatching: !ensemble && (config.dynamic_batching !== undefined || autoComplete),
     ensemble,
     instances: count,
-    intraOpThreads: intra === undefined ? undefined : Number(intra),
+    intraOpThreads: intraOpThreadsOf(config, notApplied),
     notApplied,
   };
 }
