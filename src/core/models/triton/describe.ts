@@ -24,6 +24,50 @@ function tensor(b: TensorBinding, input: boolean) {
   };
 }
 
+/** The configuration's own parameters, as Triton answers them (string values), then Serval's. */
+function parametersOf(plan: AppliedConfig['plan'], own: Record<string, string>): ModelConfig['parameters'] {
+  return {
+    ...Object.fromEntries(
+      Object.entries(plan.config.parameters ?? {}).map(([k, v]) => [
+        k,
+        { string_value: v.string_value ?? '' },
+      ]),
+    ),
+    ...Object.fromEntries(Object.entries(own).map(([k, v]) => [k, { string_value: v }])),
+  };
+}
+
+/** What an ensemble applies: its steps in place of a graph, instances and batching. */
+function ensembleConfig(
+  model: ReadyModel,
+  runtime: EnsembleRuntime,
+  applied: AppliedConfig,
+  maxBatchSize: number,
+) {
+  const { plan, binding } = applied;
+  return {
+    name: model.name,
+    platform: 'ensemble',
+    backend: '',
+    version_policy: policyOf(plan.versionPolicy),
+    max_batch_size: maxBatchSize,
+    input: binding.inputs.map((b) => tensor(b, true)),
+    output: binding.outputs.map((b) => tensor(b, false)),
+    ensemble_scheduling: {
+      step: runtime.graph.steps.map((s) => ({
+        model_name: s.model,
+        model_version: s.version === undefined ? -1 : Number(s.version),
+        input_map: s.inputs,
+        output_map: s.outputs,
+      })),
+    },
+    instance_group: [],
+    default_model_filename: '',
+    parameters: parametersOf(plan, { task: model.signature.task }),
+    response_cache: { enable: model.descriptor.cache !== false },
+  };
+}
+
 export function tritonModelConfig(
   model: ReadyModel,
   applied: AppliedConfig,
@@ -31,39 +75,14 @@ export function tritonModelConfig(
 ): ModelConfig {
   const { plan, binding } = applied;
   const maxBatchSize = Math.min(binding.maxBatchSize, limits.maxRows);
-  const rows = Math.min(maxBatchSize, limits.batchMaxRows > 1 ? binding.maxBatchSize : 1);
+  if (model.runtime instanceof EnsembleRuntime)
+    return ensembleConfig(model, model.runtime, applied, maxBatchSize);
+  const rows = Math.min(
+    maxBatchSize,
+    limits.batchMaxRows > 1 ? binding.maxBatchSize : 1,
+    model.runtime.batchRows,
+  );
   const group = plan.config.instance_group?.[0]?.name;
-  if (model.runtime instanceof EnsembleRuntime) {
-    return {
-      name: model.name,
-      platform: 'ensemble',
-      backend: '',
-      version_policy: policyOf(plan.versionPolicy),
-      max_batch_size: maxBatchSize,
-      input: binding.inputs.map((b) => tensor(b, true)),
-      output: binding.outputs.map((b) => tensor(b, false)),
-      ensemble_scheduling: {
-        step: model.runtime.graph.steps.map((s) => ({
-          model_name: s.model,
-          model_version: s.version === undefined ? -1 : Number(s.version),
-          input_map: s.inputs,
-          output_map: s.outputs,
-        })),
-      },
-      instance_group: [],
-      default_model_filename: '',
-      parameters: {
-        ...Object.fromEntries(
-          Object.entries(plan.config.parameters ?? {}).map(([k, v]) => [
-            k,
-            { string_value: v.string_value ?? '' },
-          ]),
-        ),
-        task: { string_value: model.signature.task },
-      },
-      response_cache: { enable: model.descriptor.cache !== false },
-    };
-  }
   return {
     name: model.name,
     platform: 'onnxruntime_onnx',
@@ -72,27 +91,16 @@ export function tritonModelConfig(
     max_batch_size: maxBatchSize,
     input: binding.inputs.map((b) => tensor(b, true)),
     output: binding.outputs.map((b) => tensor(b, false)),
-    // What the batcher does: it merges what waits, up to max_batch_size rows, and never holds a call back.
+    // What the batcher does: it merges what waits, up to that many rows, and never holds a call back.
     ...(model.runtime.batchRows > 1
-      ? {
-          dynamic_batching: {
-            preferred_batch_size: [Math.min(rows, model.runtime.batchRows)],
-            max_queue_delay_microseconds: 0,
-          },
-        }
+      ? { dynamic_batching: { preferred_batch_size: [rows], max_queue_delay_microseconds: 0 } }
       : {}),
     instance_group: [{ name: group ?? model.name, kind: 'KIND_CPU', count: applied.instances }],
     default_model_filename: applied.graphFile,
-    parameters: {
-      ...Object.fromEntries(
-        Object.entries(plan.config.parameters ?? {}).map(([k, v]) => [
-          k,
-          { string_value: v.string_value ?? '' },
-        ]),
-      ),
-      execution: { string_value: model.runtime.execution },
-      task: { string_value: model.signature.task },
-    },
+    parameters: parametersOf(plan, {
+      execution: model.runtime.execution,
+      task: model.signature.task,
+    }),
     response_cache: { enable: model.descriptor.cache !== false },
   };
 }
