@@ -83,16 +83,35 @@ export interface ImagePlan {
   std: number[];
 }
 
-/** The plan of one declared input; throws with the reason (naming the model.json field) when the graph disagrees. */
-export function imagePlan(spec: TensorSpec | undefined, name: string, image: ImageInput): ImagePlan {
-  const field = `model.json inputs.${name}.image`;
-  if (spec === undefined) throw new Error(`${field}: the graph has no input "${name}"`);
+const fixed = (dim: number | string | undefined) => (typeof dim === 'number' ? dim : undefined);
+
+/** The image's channels: the declaration's, the graph's, or 3; they must agree, and images have 1 or 3. */
+function channelsOf(
+  field: string,
+  layout: string,
+  image: ImageInput,
+  dim: number | string | undefined,
+): 1 | 3 {
+  const graphChannels = fixed(dim);
+  if (graphChannels !== undefined && graphChannels !== 1 && graphChannels !== 3) {
+    throw new Error(`${field}: the graph's channel dim (${layout}) is ${graphChannels}; images have 1 or 3`);
+  }
+  const channels = image.channels ?? graphChannels ?? 3;
+  if (graphChannels !== undefined && channels !== graphChannels) {
+    throw new Error(
+      `${field}.channels is ${channels}, but the graph's channel dim (${layout}) is ${graphChannels}`,
+    );
+  }
+  return channels;
+}
+
+/** The graph's input as an image input: a datatype an image becomes and rank 4; its C, H and W dims. */
+function imageDims(field: string, name: string, spec: TensorSpec, layout: string) {
   if (spec.datatype === undefined || !IMAGE_DATATYPES.includes(spec.datatype)) {
     throw new Error(
       `${field}: input "${name}" is ${spec.type}; an image becomes ${IMAGE_DATATYPES.join(', ')}`,
     );
   }
-  const layout = image.layout ?? 'NCHW';
   if (spec.shape.length !== 4) {
     throw new Error(
       `${field}: input "${name}" has rank ${spec.shape.length}; an image input is [batch, C, H, W] (NCHW) or [batch, H, W, C] (NHWC)`,
@@ -100,7 +119,15 @@ export function imagePlan(spec: TensorSpec | undefined, name: string, image: Ima
   }
   const [, c, h, w] =
     layout === 'NCHW' ? spec.shape : [spec.shape[0], spec.shape[3], spec.shape[1], spec.shape[2]];
-  const fixed = (dim: number | string | undefined) => (typeof dim === 'number' ? dim : undefined);
+  return { datatype: spec.datatype, c, h, w };
+}
+
+/** The plan of one declared input; throws with the reason (naming the model.json field) when the graph disagrees. */
+export function imagePlan(spec: TensorSpec | undefined, name: string, image: ImageInput): ImagePlan {
+  const field = `model.json inputs.${name}.image`;
+  if (spec === undefined) throw new Error(`${field}: the graph has no input "${name}"`);
+  const layout = image.layout ?? 'NCHW';
+  const { datatype, c, h, w } = imageDims(field, name, spec, layout);
   const resolve = (key: 'width' | 'height', dim: number | string | undefined): number => {
     const declared = image[key];
     const graph = fixed(dim);
@@ -111,16 +138,7 @@ export function imagePlan(spec: TensorSpec | undefined, name: string, image: Ima
     if (value === undefined) throw new Error(`${field}.${key} is needed: the graph's ${key} dim is dynamic`);
     return value;
   };
-  const graphChannels = fixed(c);
-  if (graphChannels !== undefined && graphChannels !== 1 && graphChannels !== 3) {
-    throw new Error(`${field}: the graph's channel dim (${layout}) is ${graphChannels}; images have 1 or 3`);
-  }
-  const channels = image.channels ?? graphChannels ?? 3;
-  if (graphChannels !== undefined && channels !== graphChannels) {
-    throw new Error(
-      `${field}.channels is ${channels}, but the graph's channel dim (${layout}) is ${graphChannels}`,
-    );
-  }
+  const channels = channelsOf(field, layout, image, c);
   const perChannel = (key: 'mean' | 'std', fallback: number): number[] => {
     const values = image[key] ?? [fallback];
     if (values.length !== 1 && values.length !== channels) {
@@ -132,7 +150,7 @@ export function imagePlan(spec: TensorSpec | undefined, name: string, image: Ima
   if (std.includes(0)) throw new Error(`${field}.std holds a 0: every value is divided by it`);
   return {
     input: name,
-    datatype: spec.datatype,
+    datatype,
     width: resolve('width', w),
     height: resolve('height', h),
     channels,
