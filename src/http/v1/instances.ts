@@ -140,6 +140,39 @@ function instanceLocator(model: ReadyModel) {
   };
 }
 
+/** A single-input model's rows: a row may name the input ({"<input>": row}); a binary value under another name is refused. */
+function singleInputRows(spec: TensorSpec, instances: readonly unknown[]): unknown[] {
+  return instances.map((instance, i) => {
+    if (!isObject(instance) || isPayload(instance)) return instance;
+    const keys = Object.keys(instance);
+    if (keys.length === 1 && spec.name in instance) return instance[spec.name];
+    // A file part (or a named binary value) for another name: the name is wrong, not the value.
+    const stray = keys.find((k) => isPayload(instance[k]));
+    if (stray !== undefined) {
+      throw invalid(
+        `instances[${i}] names "${excerpt(stray, 64)}", which is not an input; the model's input is "${spec.name}"`,
+        { instance: i, unknown: excerpt(stray, 64) },
+      );
+    }
+    return instance;
+  });
+}
+
+/** Every row of a several-input model is an object of exactly the model's inputs. */
+function checkNamedRows(specs: readonly TensorSpec[], instances: readonly unknown[]): void {
+  const names = listNames(specs.map((s) => s.name));
+  instances.forEach((instance, i) => {
+    if (!isObject(instance))
+      throw invalid(`instances[${i}] must be an object of the model's inputs (${names})`, { instance: i });
+    const unknown = Object.keys(instance).filter((k) => !specs.some((s) => s.name === k));
+    const missing = specs.filter((s) => !Object.hasOwn(instance, s.name)).map((s) => s.name);
+    if (unknown.length > 0 || missing.length > 0) {
+      const what = unknown.length > 0 ? `unknown input(s) ${listNames(unknown)}` : `no ${listNames(missing)}`;
+      throw invalid(`instances[${i}] has ${what}; the model's inputs are ${names}`, { instance: i });
+    }
+  });
+}
+
 /**
  * Row format (TF Serving's "instances"): a tabular model takes arrays or objects of named features; a model with
  * one other input takes that input's rows; a model with several inputs takes objects of named input rows.
@@ -160,42 +193,9 @@ export function instanceInputs(model: ReadyModel, instances: readonly unknown[])
     tensors = [tabularTensor(signature.tabular, instances)];
   } else if (specs.length === 1) {
     const spec = specs[0] as TensorSpec;
-    const rows = instances.map((instance, i) => {
-      if (!isObject(instance) || isPayload(instance)) return instance;
-      const keys = Object.keys(instance);
-      if (keys.length === 1 && spec.name in instance) return instance[spec.name];
-      // A file part (or a named binary value) for another name: the name is wrong, not the value.
-      const stray = keys.find((k) => isPayload(instance[k]));
-      if (stray !== undefined) {
-        throw invalid(
-          `instances[${i}] names "${excerpt(stray, 64)}", which is not an input; the model's input is "${spec.name}"`,
-          { instance: i, unknown: excerpt(stray, 64) },
-        );
-      }
-      return instance;
-    });
-    tensors = [inputTensor(model, spec, rows, (i) => `instances[${i}]`)];
+    tensors = [inputTensor(model, spec, singleInputRows(spec, instances), (i) => `instances[${i}]`)];
   } else {
-    instances.forEach((instance, i) => {
-      if (!isObject(instance)) {
-        throw invalid(
-          `instances[${i}] must be an object of the model's inputs (${listNames(specs.map((s) => s.name))})`,
-          { instance: i },
-        );
-      }
-      const unknown = Object.keys(instance).filter((k) => !specs.some((s) => s.name === k));
-      const missing = specs.filter((s) => !Object.hasOwn(instance, s.name)).map((s) => s.name);
-      if (unknown.length > 0 || missing.length > 0) {
-        const what =
-          unknown.length > 0 ? `unknown input(s) ${listNames(unknown)}` : `no ${listNames(missing)}`;
-        throw invalid(
-          `instances[${i}] has ${what}; the model's inputs are ${listNames(specs.map((s) => s.name))}`,
-          {
-            instance: i,
-          },
-        );
-      }
-    });
+    checkNamedRows(specs, instances);
     tensors = specs.map((spec) =>
       inputTensor(
         model,
