@@ -18,36 +18,39 @@ const RootSchema = Type.Object({
 const HealthSchema = Type.Object({ status: Type.String() });
 const ReadySchema = Type.Object({ status: Type.String(), models_ready: Type.Integer() });
 
+const rootSchema = {
+  tags: ['service'],
+  summary: 'Service name, version and links',
+  description: 'A browser (an Accept header that prefers text/html) is sent to the playground instead.',
+  response: {
+    200: RootSchema,
+    303: Type.Null({ description: 'See /playground: the Accept header prefers text/html' }),
+  },
+};
+
 const serviceRoutes: FastifyPluginAsyncTypebox<ServiceOptions> = async function (fastify, options) {
+  const root = {
+    name: 'serval',
+    version: options.version,
+    description: 'ONNX model server with a KServe V1 compatible REST API',
+    links: {
+      playground: '/playground',
+      docs: '/docs',
+      openapi: '/openapi.json',
+      models: '/v1/models',
+      health: '/healthz',
+      ready: '/readyz',
+    },
+  };
   fastify.get(
     '/',
     {
-      schema: {
-        tags: ['service'],
-        summary: 'Service name, version and links',
-        description: 'A browser (an Accept header that prefers text/html) is sent to the playground instead.',
-        response: {
-          200: RootSchema,
-          303: Type.Null({ description: 'See /playground: the Accept header prefers text/html' }),
-        },
-      },
+      schema: rootSchema,
     },
     async function (request, reply) {
       void reply.header('vary', 'accept');
       if (prefersHtml(request.headers.accept)) return reply.redirect('/playground', 303);
-      return {
-        name: 'serval',
-        version: options.version,
-        description: 'ONNX model server with a KServe V1 compatible REST API',
-        links: {
-          playground: '/playground',
-          docs: '/docs',
-          openapi: '/openapi.json',
-          models: '/v1/models',
-          health: '/healthz',
-          ready: '/readyz',
-        },
-      };
+      return root;
     },
   );
 
