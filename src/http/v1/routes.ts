@@ -2,6 +2,7 @@
 import etag from '@fastify/etag';
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
 import { useExactRepeats } from '../inference.js';
 import { requireScopes } from '../plugins/app/auth.js';
@@ -39,16 +40,31 @@ const errorResponses = {
   503: ErrorSchema,
 };
 
+/** RFC 9110 section 15.4.5: a 304 repeats the Cache-Control of the 200 it stands for. */
+async function revalidate(_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (reply.statusCode === 200 || reply.statusCode === 304) void reply.header('cache-control', 'no-cache');
+}
+
+const PREDICT_DESCRIPTION =
+  'Row format ("instances"): each instance is an array of feature values in input order or an object of ' +
+  'named features (or named input rows); all run in one inference call, predictions come back in ' +
+  'instance order. Columnar format ("inputs"): named tensors in, {"outputs": ...} out.';
+
+const predictResponses = {
+  200: Type.Union([PredictResponseSchema, ColumnarResponseSchema]),
+  ...errorResponses,
+  413: ErrorSchema,
+  415: ErrorSchema,
+  504: ErrorSchema,
+};
+
 /** Metadata routes: read scope, ETag with 304 Not Modified, revalidated on every use. */
 const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
   const { models } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   const config = { scope: Scopes.read };
   await fastify.register(etag, { weak: true });
-  fastify.addHook('onSend', async function (_request, reply) {
-    // RFC 9110 section 15.4.5: a 304 repeats the Cache-Control of the 200 it stands for.
-    if (reply.statusCode === 200 || reply.statusCode === 304) void reply.header('cache-control', 'no-cache');
-  });
+  fastify.addHook('onSend', revalidate);
 
   fastify.get(
     '/v1/models',
@@ -119,14 +135,6 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
     maxBodyBytes: options.multipartMaxBytes,
     maxParts: options.maxInstances,
   });
-  const predictResponses = {
-    200: Type.Union([PredictResponseSchema, ColumnarResponseSchema]),
-    ...errorResponses,
-    413: ErrorSchema,
-    415: ErrorSchema,
-    504: ErrorSchema,
-  };
-
   fastify.post(
     `/v1/models/${MODEL}::predict`,
     {
@@ -136,10 +144,7 @@ const predictRoutes: FastifyPluginAsyncTypebox<V1Options> = async function (fast
         security,
         tags: ['inference'],
         summary: 'Predict with the default (highest ready) version',
-        description:
-          'Row format ("instances"): each instance is an array of feature values in input order or an object of ' +
-          'named features (or named input rows); all run in one inference call, predictions come back in ' +
-          'instance order. Columnar format ("inputs"): named tensors in, {"outputs": ...} out.',
+        description: PREDICT_DESCRIPTION,
         params: ModelParamsSchema,
         body: PredictRequestSchema,
         response: predictResponses,
