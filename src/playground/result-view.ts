@@ -188,6 +188,23 @@ function fileNote(file: ImageFile): HTMLElement {
   );
 }
 
+/** Copies the text to the clipboard; where there is none (plain HTTP off localhost), selects the code instead. */
+function copyButton(code: HTMLElement, status: HTMLElement, text: () => string): HTMLElement {
+  const copy = h('button', { type: 'button', class: 'small' }, 'Copy');
+  copy.addEventListener('click', () => {
+    Promise.resolve()
+      .then(() => navigator.clipboard.writeText(text()))
+      .then(
+        () => (status.textContent = 'Copied.'),
+        () => {
+          getSelection()?.selectAllChildren(code);
+          status.textContent = 'Selected: press Ctrl+C (or ⌘C) to copy.';
+        },
+      );
+  });
+  return copy;
+}
+
 function snippets(prepared: Prepared, sent: Protocol, context: SnippetContext): HTMLElement {
   let protocol = sent;
   let language: Language = 'curl';
@@ -204,20 +221,7 @@ function snippets(prepared: Prepared, sent: Protocol, context: SnippetContext): 
         : '';
     copied.textContent = '';
   };
-  const copy = h('button', { type: 'button', class: 'small' }, 'Copy');
-  copy.addEventListener('click', () => {
-    const text = snippet(language, protocol, prepared[protocol], context);
-    // navigator.clipboard is missing outside secure contexts (plain HTTP but on localhost): select instead.
-    Promise.resolve()
-      .then(() => navigator.clipboard.writeText(text))
-      .then(
-        () => (copied.textContent = 'Copied.'),
-        () => {
-          getSelection()?.selectAllChildren(code);
-          copied.textContent = 'Selected: press Ctrl+C (or ⌘C) to copy.';
-        },
-      );
-  });
+  const copy = copyButton(code, copied, () => snippet(language, protocol, prepared[protocol], context));
   update();
   return h(
     'section',
