@@ -1,6 +1,13 @@
 // Fastify's per-request logger, made a pino child only when something is logged through it.
-import { levels, type Bindings, type ChildLoggerOptions } from 'pino';
+import type { Bindings, ChildLoggerOptions, LevelWithSilentOrString } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
+
+declare module 'fastify' {
+  /** pino's: Serval's loggers are pino loggers, or the stand-in below, which answers as its child would. */
+  interface FastifyBaseLogger {
+    isLevelEnabled(level: LevelWithSilentOrString): boolean;
+  }
+}
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
@@ -26,11 +33,15 @@ class RequestLogger implements FastifyBaseLogger {
   }
 
   #write(level: Level, args: unknown[]): void {
-    // "silent" has no value: nothing is enabled.
-    if (this.#child === undefined && (levels.values[this.level] ?? Infinity) > (levels.values[level] ?? 0))
-      return;
+    if (!this.isLevelEnabled(level)) return;
     const real = this.#real();
     Reflect.apply(real[level], real, args);
+  }
+
+  /** The parent answers for a child that would have its level, so asking never makes the child. */
+  isLevelEnabled(level: LevelWithSilentOrString): boolean {
+    const answering = this.#child ?? (this.#options.level === undefined ? this.#parent : this.#real());
+    return answering.isLevelEnabled(level);
   }
 
   get level(): string {

@@ -71,6 +71,20 @@ describe('requestLogger', () => {
     );
   });
 
+  it('answers isLevelEnabled as pino would for its child, without making it', () => {
+    const { logger, made } = parent('info');
+    const log = requestLogger(logger, { reqId: 'r-6' }, {});
+    assert.deepEqual(
+      ['debug', 'info', 'error'].map((level) => log.isLevelEnabled(level)),
+      [false, true, true],
+    );
+    assert.equal(made.children, 0);
+    const verbose = requestLogger(logger, { reqId: 'r-7' }, { level: 'debug' });
+    assert.equal(verbose.isLevelEnabled('debug'), true);
+    const silent = requestLogger(parent('silent').logger, { reqId: 'r-8' }, {});
+    assert.equal(silent.isLevelEnabled('fatal'), false);
+  });
+
   it('writes nothing at all when the level is silent', () => {
     const { logger, lines, made } = parent('silent');
     const log = requestLogger(logger, { reqId: 'r-5' }, {});

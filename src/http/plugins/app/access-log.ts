@@ -1,6 +1,5 @@
 // One structured access line per request (the security plugin returns its X-Request-Id); never bodies or auth headers.
 import fp from 'fastify-plugin';
-import { levels } from 'pino';
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { InferenceNote } from '../../../core/inference.js';
 
@@ -37,8 +36,7 @@ export class AccessLogController extends LogController {
     const url = request.routeOptions.url;
     const probe = url !== undefined && PROBES.has(url);
     // Skip building the line when its level is off (the benchmark's hot path at warn).
-    const wanted = levels.values[probe ? 'debug' : 'info'] ?? 0;
-    if (!error && (levels.values[request.log.level] ?? Infinity) > wanted) return; // "silent" has no value
+    if (!error && !request.log.isLevelEnabled(probe ? 'debug' : 'info')) return;
     let route = url === undefined ? undefined : this.#routes.get(url);
     if (url !== undefined && route === undefined) this.#routes.set(url, (route = readableRoute(url)));
     const line = {
