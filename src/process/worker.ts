@@ -77,7 +77,8 @@ export async function runWorker(config: Config, clustered: boolean, stop: StopSi
         metricsServer && closeServer(metricsServer),
         grpc?.close(Math.max(0, left)),
       ]);
-      await core.close();
+      // Queued payload events are sent within what is left of the grace.
+      await core.close(started + config.shutdownGraceMs - GRPC_MARGIN_MS);
       clearTimeout(grace);
       log.info('drained');
       process.exit(code);
