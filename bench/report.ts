@@ -89,6 +89,8 @@ export interface BenchResults {
   images: PairRow[];
   /** Single-row Iris with metrics on against off, on two otherwise equal servers. */
   metrics: PairRow[];
+  /** Single-row Iris with payload logging to a loopback sink against off, on two otherwise equal servers. */
+  payloadLog: PairRow[];
   /** A thread-mode model reloaded (file changed, then load) again and again while it serves. */
   reloads: ReloadRun;
   heavy: {
@@ -356,6 +358,12 @@ export function renderReport(r: BenchResults): string {
       '(SERVAL_METRICS_ENABLED=false), A-B-B-A halves.',
     '',
     pairTable('Metrics', r.metrics),
+    '',
+    'Payload logging cost: the same single-row Iris question to two servers, one logging every request and answer ' +
+      '(SERVAL_PAYLOAD_LOG_URL, two CloudEvents per request) to a sink on loopback that reads and discards them, in a ' +
+      'process of its own on the same cores; A-B-B-A halves.',
+    '',
+    pairTable('Payload logging', r.payloadLog),
     '',
     reloadTable(r),
     '',
