@@ -369,9 +369,10 @@ export const ConfigSchema = Type.Object(
     }),
     payloadLogWorkers: Type.Integer({
       minimum: 1,
-      maximum: 64,
-      default: 4,
-      description: 'Events sent at once per process.',
+      maximum: 1024,
+      default: 64,
+      description:
+        'Events sent at once per process, each on a kept-alive connection to the sink: as many as requests in flight keeps up with them.',
     }),
     payloadLogRetries: Type.Integer({
       minimum: 0,

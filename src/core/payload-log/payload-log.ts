@@ -32,6 +32,12 @@ export interface PayloadCapture {
   traceId?: string | undefined;
 }
 
+/**
+ * Most connections to an HTTP sink: events beyond them wait in the connection pool, where a connection that frees takes
+ * the next at once (measured: fewer connections cost less CPU per event at the same rate).
+ */
+const SINK_CONNECTIONS = 8;
+
 /** Per event, besides its body: the attributes, the allow-listed headers, bookkeeping. */
 const EVENT_OVERHEAD_BYTES = 512;
 
@@ -173,7 +179,7 @@ export function createPayloadLog(
   // The configuration's checks make sure a stream has its Redis.
   const sink = url.startsWith(STREAM_SCHEME)
     ? redisStreamSink(redis as SharedRedis, url.slice(STREAM_SCHEME.length), config.payloadLogStreamMaxLength)
-    : httpSink(url, config.payloadLogTimeoutMs);
+    : httpSink(url, config.payloadLogTimeoutMs, Math.min(config.payloadLogWorkers, SINK_CONNECTIONS));
   return new PayloadLog({
     sink,
     mode: config.payloadLogMode,

@@ -1,5 +1,6 @@
 // Where payload events go: an HTTP endpoint that takes CloudEvents in binary mode (KServe's logger's contract), or
 // a Redis stream capped in length (a durable local buffer that a consumer group reads).
+import { poster } from '../../lib/http-post.js';
 import type { SharedRedis } from '../redis.js';
 import type { EventMessage } from './events.js';
 
@@ -14,19 +15,14 @@ export class SinkError extends Error {
 }
 
 /**
- * POSTs each event to `url`; any answer but 2xx, or none within `timeoutMs`, is a failure (the queue retries). The
- * answer's body is read to its end so that the connection serves the next event.
+ * POSTs each event to `url` over up to `sockets` kept-alive connections; any answer but 2xx, or none within
+ * `timeoutMs`, is a failure (the queue retries).
  */
-export function httpSink(url: string, timeoutMs: number): Sink {
+export function httpSink(url: string, timeoutMs: number, sockets: number): Sink {
+  const post = poster(url, timeoutMs, sockets);
   return async (message, signal) => {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: message.headers,
-      body: message.body,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-    });
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.status < 200 || res.status > 299) throw new SinkError(`the sink answered ${res.status}`);
+    const status = await post.post(message.headers, message.body, signal);
+    if (status < 200 || status > 299) throw new SinkError(`the sink answered ${status}`);
   };
 }
 
