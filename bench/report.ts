@@ -104,6 +104,8 @@ export interface BenchResults {
   cnn: CnnResults;
   /** Single-row Iris with metrics on against off, on two otherwise equal servers. */
   metrics: PairRow[];
+  /** Single-row Iris with payload logging to a loopback sink against off, on two otherwise equal servers. */
+  payloadLog: PairRow[];
   /** A thread-mode model reloaded (file changed, then load) again and again while it serves. */
   reloads: ReloadRun;
   heavy: {
@@ -390,6 +392,12 @@ export function renderReport(r: BenchResults): string {
       'execution (statistics extension).',
     '',
     cnnSection(r.cnn),
+    '',
+    'Payload logging cost: the same single-row Iris question to two servers, one logging every request and answer ' +
+      '(SERVAL_PAYLOAD_LOG_URL, two CloudEvents per request) to a sink on loopback that reads and discards them, in a ' +
+      'process of its own on the same cores; A-B-B-A halves.',
+    '',
+    pairTable('Payload logging', r.payloadLog),
     '',
     reloadTable(r),
     '',

@@ -27,6 +27,7 @@ import {
 import {
   heavyRepository,
   startCeiling,
+  startDiscardSink,
   startFloor,
   startServal,
   type ServerContext,
@@ -277,6 +278,59 @@ async function metricsRows(): Promise<PairRow[]> {
     await stopServer(on.server);
     await stopServer(off.server);
   }
+}
+
+/** The payload log events of each outcome that a server counted, from one scrape of its /metrics. */
+async function payloadLogged(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const counts: Record<string, number> = { sent: 0, dropped: 0, failed: 0 };
+  for (const [, outcome, value] of text.matchAll(
+    /^serval_payload_log_events_total\{outcome="(\w+)"\} (\S+)$/gm,
+  ))
+    counts[outcome as string] = Number(value);
+  return counts;
+}
+
+/**
+ * Single-row Iris at 64 connections with payload logging (every request and answer to a loopback sink that discards
+ * them) and without, on two fresh servers as metricsRows does; and what the logging server counted of its events.
+ */
+async function payloadLogRows(): Promise<{ rows: PairRow[]; events: Record<string, number> }> {
+  const sink = await startDiscardSink(ctx);
+  const on = await startServal(ctx, 'serval (payload log)', {
+    env: { SERVAL_PAYLOAD_LOG_URL: `${sink.base}/` },
+  });
+  const off = await startServal(ctx, 'serval (payload log off)');
+  const path = '/v1/models/iris:predict';
+  try {
+    const rows = [
+      await pair(
+        'iris ×1',
+        [
+          { name: 'payload log on', started: on, path, body: IRIS_1.body },
+          { name: 'payload log off', started: off, path, body: IRIS_1.body },
+        ],
+        64,
+      ),
+    ];
+    return { rows, events: await payloadLogged(on.base) };
+  } finally {
+    await stopServer(on.server);
+    await stopServer(off.server);
+    await stopServer(sink.server);
+  }
+}
+
+/** Payload logging costs at most 15% of single-row Iris, and every event reached the sink. */
+function payloadLogTarget(rows: readonly PairRow[], events: Record<string, number>): Target {
+  const ratio = rows[0]?.ratio ?? 0;
+  const lost = (events.dropped ?? 0) + (events.failed ?? 0);
+  return {
+    name: 'iris ×1 at 64 conns: payload log on vs off',
+    goal: '≥ 85%, no event lost',
+    measured: `${(ratio * 100).toFixed(0)}% (${events.sent ?? 0} events sent, ${lost} dropped or failed)`,
+    pass: ratio >= 0.85 && lost === 0 && (events.sent ?? 0) > 0,
+  };
 }
 
 const RELOAD_CYCLES = 100;
@@ -891,6 +945,7 @@ async function main(): Promise<void> {
   const { started: floorServers, rows: floor, fastify, serval: overFloor } = await floorRows(serval, ceiling);
   const protocols = await protocolRows(serval, ceiling);
   const metricsCost = await metricsRows();
+  const payloadLog = await payloadLogRows();
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
   ceiling.facts.memoryAfterLoad = treeMemory(ceiling.server.pid);
   await stopServer(serval.server);
@@ -953,6 +1008,7 @@ async function main(): Promise<void> {
     ensembleOverhead: ensembleCost,
     cnn,
     metrics: metricsCost,
+    payloadLog: payloadLog.rows,
     reloads,
     heavy,
     targets: [
@@ -960,6 +1016,7 @@ async function main(): Promise<void> {
       ...speedTargets(matrix, floor, fastify, overFloor),
       ...operationTargets(metricsCost, reloads),
       ...cnnTargets(cnn),
+      payloadLogTarget(payloadLog.rows, payloadLog.events),
     ],
   };
   process.stdout.write('\n' + renderReport(results) + '\n');

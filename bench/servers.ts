@@ -184,3 +184,18 @@ export function heavyRepository(ctx: ServerContext): string {
   }
   return repo;
 }
+
+/** What payload logging sends to in the bench: a node:http server that reads each event and answers 200. */
+const DISCARD_SINK = `import { createServer } from 'node:http';
+createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.end());
+}).listen(Number(process.env.SINK_PORT), '127.0.0.1');
+`;
+
+/** A CloudEvents sink that discards what it gets, in a process of its own (not the load generator's). */
+export function startDiscardSink(ctx: ServerContext): Promise<Started> {
+  const file = join(ctx.runDir, 'discard-sink.mjs');
+  if (!existsSync(file)) writeFileSync(file, DISCARD_SINK);
+  return start(ctx, 'payload log sink (discards)', [file], (port) => ({ SINK_PORT: String(port) }), '/');
+}

@@ -18,6 +18,7 @@ const GROUPS: Partial<Record<keyof Config, string>> = {
   rateLimitEnabled: 'Rate limits and Redis',
   cacheEnabled: 'Prediction cache',
   metricsEnabled: 'Metrics',
+  payloadLogUrl: 'Payload logging',
 };
 
 const INTRO = `# Configuration

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Value } from 'typebox/value';
 import { FILE_JSON_BOUNDS, parseBoundedJson } from '../lib/bounded-json.js';
 import { closest } from '../lib/closest.js';
-import { ConfigSchema, type Config } from './schema.js';
+import { ConfigSchema, SECRET_HEADERS, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'serval.config.json';
 
@@ -79,6 +79,7 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
     );
   }
   checkAuth(config);
+  checkPayloadLog(config);
   if (config.grpcEnabled && config.grpcPort !== 0 && config.grpcPort === config.port) {
     throw new ConfigError('Invalid configuration: grpcPort must differ from port');
   }
@@ -194,6 +195,38 @@ function checkAuth(config: Config): void {
   if (config.oauthClientsFile && !config.oauthPrivateKeyFile && !(config.jwtSecret || config.jwtSecretFile)) {
     throw new ConfigError(
       'Invalid configuration: oauthClientsFile needs oauthPrivateKeyFile or a jwtSecret to sign with',
+    );
+  }
+}
+
+/** Payload logging's sink must be one it can send to, and it never copies credentials into events. */
+function checkPayloadLog(config: Config): void {
+  const secret = config.payloadLogHeaders.find((h) =>
+    (SECRET_HEADERS as readonly string[]).includes(h.toLowerCase()),
+  );
+  if (secret !== undefined) {
+    throw new ConfigError(
+      `Invalid configuration: payloadLogHeaders lists "${secret}", which carries credentials and is never logged (${SECRET_HEADERS.join(', ')})`,
+    );
+  }
+  const url = config.payloadLogUrl;
+  if (url === '') return;
+  const stream = /^redis-stream:\/\/(.+)$/.exec(url);
+  if (stream !== null) {
+    if (!config.redisUrl) {
+      throw new ConfigError('Invalid configuration: payloadLogUrl redis-stream://<key> needs redisUrl');
+    }
+    return;
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new ConfigError(
+      `Invalid configuration: payloadLogUrl must be an http(s):// URL or redis-stream://<key> (got ${JSON.stringify(url)})`,
     );
   }
 }

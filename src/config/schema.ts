@@ -23,6 +23,9 @@ export const JwtAlgorithms = [
 ] as const;
 export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const InferenceModes = ['auto', 'inline', 'thread'] as const;
+export const PayloadLogModes = ['all', 'request', 'response'] as const;
+/** Request headers payload logging never copies into events, even when listed: credentials. */
+export const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'] as const;
 
 /**
  * Every key with its type, default and description, in groups separated by blank lines: scripts/config-doc.ts writes
@@ -330,6 +333,59 @@ export const ConfigSchema = Type.Object(
     metricsAuth: Type.Boolean({
       default: false,
       description: 'With authEnabled, /metrics on the HTTP port needs a token with the serval:admin scope.',
+    }),
+
+    payloadLogUrl: Optional(
+      'Payload logging: where each inference request and response goes as a CloudEvent (KServe logger format): an http(s):// URL, or redis-stream://<key> for a Redis stream on redisUrl; empty = off.',
+    ),
+    payloadLogMode: Type.Enum(PayloadLogModes, {
+      default: 'all',
+      description: 'What payload logging logs: all (requests and responses), request, or response.',
+    }),
+    payloadLogHeaders: Type.Array(Type.String({ minLength: 1, pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), {
+      default: [],
+      description: `Request headers copied into each event's metadata extension (comma-separated in env); never ${SECRET_HEADERS.join(', ')}.`,
+    }),
+    payloadLogSource: Optional("The events' ce-source; empty = http://localhost:<port>/."),
+    payloadLogNamespace: Optional(
+      "The events' namespace extension: the Kubernetes namespace (from the downward API's metadata.namespace).",
+    ),
+    payloadLogEndpoint: Type.String({
+      default: 'default',
+      description: "The events' endpoint extension (KServe: default or canary).",
+    }),
+    payloadLogQueueEvents: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 10_000,
+      description:
+        'Most events waiting to be sent per process; past it (or payloadLogQueueBytes) events are dropped.',
+    }),
+    payloadLogQueueBytes: Type.Integer({
+      minimum: 65_536,
+      maximum: 4_294_967_296,
+      default: 67_108_864,
+      description: 'Most bytes of events waiting to be sent per process.',
+    }),
+    payloadLogWorkers: Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      default: 64,
+      description:
+        'Events sent at once per process, each on a kept-alive connection to the sink: as many as requests in flight keeps up with them.',
+    }),
+    payloadLogRetries: Type.Integer({
+      minimum: 0,
+      maximum: 10,
+      default: 3,
+      description: 'Retries (with exponential backoff from 100 ms to 2 s) of an event the sink did not take.',
+    }),
+    payloadLogTimeoutMs: Milliseconds(5_000, 'Longest wait for the HTTP sink to answer one event.'),
+    payloadLogStreamMaxLength: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000_000,
+      default: 100_000,
+      description: 'redis-stream:// sink: the stream is trimmed to about this many entries (XADD MAXLEN ~).',
     }),
   },
   { additionalProperties: false },

@@ -11,6 +11,7 @@ import { Inference } from './inference.js';
 import { mergedText, Metrics, type MetricsJson } from './metrics.js';
 import { ModelRepository } from './models/repository.js';
 import { observeAll, type Observer } from './observe.js';
+import { createPayloadLog, type PayloadLog } from './payload-log/payload-log.js';
 import { InputProcessor } from './processing/inputs.js';
 import { InferencePool } from './runtime/pool.js';
 import { createRedis, type SharedRedis } from './redis.js';
@@ -29,6 +30,8 @@ export interface Core {
   readonly control: ModelControl;
   /** This process's metrics (null when metricsEnabled is off): front ends add their own (HTTP requests). */
   readonly metrics: Metrics | null;
+  /** Payload logging (null when payloadLogUrl is empty): front ends open an exchange per inference request. */
+  readonly payloadLog: PayloadLog | null;
   /**
    * Reused memory for large tensors as they arrive (request bodies, aligned copies of raw contents): fresh memory
    * for each makes V8 run full collections. Whoever takes a piece gives it back once the answer is sent.
@@ -47,8 +50,11 @@ export interface Core {
   logging(settings?: Partial<LogSettingsValues>): Promise<LogSettingsValues>;
   /** Loads every model (once); never rejects: failures are recorded per model. */
   start(): Promise<void>;
-  /** Unloads the models and ends the thread pool and Redis; front ends close first. */
-  close(): Promise<void>;
+  /**
+   * Sends the payload events still queued (until `deadline`, epoch ms), unloads the models and ends the thread pool and
+   * Redis; front ends close first.
+   */
+  close(deadline?: number): Promise<void>;
 }
 
 export interface CoreOptions {
@@ -175,6 +181,7 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     ? await createRedis(config.redisUrl, log.child({ component: 'redis' }))
     : null;
   const cache = cacheOf(config, redis, log);
+  const payloadLog = createPayloadLog(config, redis, log, metrics?.payloadLogCounter());
 
   const handle = clusterHandler(repository, statistics, metrics, logSettings);
   const broadcast: Broadcast = options.broadcast
@@ -192,6 +199,7 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     health: new Health(repository),
     control: modelControl(broadcast),
     metrics,
+    payloadLog,
     tensorMemory: new BufferPool({
       minBytes: 64 * 1024,
       maxBytes: 16 * 1024 * 1024,
@@ -223,9 +231,9 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
       return logSettings.values;
     },
     start: () => repository.load(),
-    close: () =>
+    close: (deadline = Date.now() + config.shutdownGraceMs) =>
       (closed ??= (async () => {
-        await repository.close();
+        await Promise.all([payloadLog?.close(deadline), repository.close()]);
         await pool?.close();
         redis?.client.disconnect();
       })()),

@@ -13,6 +13,7 @@ import {
   type RequestEvent,
 } from './observe.js';
 import { checkOutputs, chooseOutputs, runFailure, type RequestedOutput } from './outputs.js';
+import type { PayloadExchange } from './payload-log/payload-log.js';
 import { cancelled } from './runtime/batcher.js';
 import type { InputProcessor } from './processing/inputs.js';
 import { decodeInputs, type DecodeOptions, type WireTensor } from './tensor/decode.js';
@@ -44,6 +45,8 @@ export interface InferenceRequest {
   signal?: AbortSignal | undefined;
   /** Filled as the pipeline goes, for the front end's access line, whether the request succeeds or fails. */
   note?: InferenceNote | undefined;
+  /** With payload logging on: the request is logged here once its model is found; the front end logs the answer. */
+  payload?: PayloadExchange | undefined;
 }
 
 /** What a request asks of its model: its inputs as the wire carried them, its outputs, how answers are written. */
@@ -147,6 +150,7 @@ export class Inference {
   async infer(request: InferenceRequest): Promise<InferenceAnswer> {
     const model = this.#models.ready(request.model, request.version);
     const { note, received } = request;
+    request.payload?.request(model);
     if (note !== undefined) {
       note.model = model.name;
       note.version = model.version;

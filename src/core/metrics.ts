@@ -114,6 +114,7 @@ export class Metrics implements Observer {
   #loads;
   #loadFailures;
   #http;
+  #payloadLog;
   /** Per model and version, then per protocol (and failure, cache result): the children of each request's series. */
   #versions = new Map<string, Map<string, VersionChildren>>();
   /** HTTP request counters by route template, then method, then status class (index 1 for 1xx ... 5 for 5xx). */
@@ -194,7 +195,25 @@ export class Metrics implements Observer {
       ['route', 'method', 'status'],
       registers,
     );
+    this.#payloadLog = new Counter({
+      name: 'serval_payload_log_events_total',
+      help: 'Payload log events by outcome: sent, dropped (the queue was full), failed (the sink refused every try).',
+      labelNames: ['outcome'],
+      registers,
+    });
     registerScraped(registers, this.process, options);
+  }
+
+  /** Counts payload log events by outcome (every outcome shown from the start, at 0). */
+  payloadLogCounter(): (outcome: 'sent' | 'dropped' | 'failed') => void {
+    const counter = this.#payloadLog;
+    for (const outcome of ['sent', 'dropped', 'failed']) counter.inc({ outcome }, 0);
+    const children = {
+      sent: counter.labels('sent'),
+      dropped: counter.labels('dropped'),
+      failed: counter.labels('failed'),
+    };
+    return (outcome) => children[outcome].inc();
   }
 
   #versionChildren(model: string, version: string): VersionChildren {

@@ -12,8 +12,12 @@ import { metadataText } from './guard.js';
 import type { ModelInferRequest } from './messages.js';
 import { callRequestId, deadlineOf, type RpcDeps, unary } from './rpc.js';
 import { failureOf, serviceError } from './status.js';
-import { MalformedMessage } from './strict.js';
+import { bytesOf, MalformedMessage } from './strict.js';
 import { streamError, streamResponse, withId } from './wire.js';
+
+/** Payload logging's content types: the messages' protobuf bytes, named as protobuf's media type names them. */
+const REQUEST_TYPE = 'application/x-protobuf; messageType="inference.ModelInferRequest"';
+const RESPONSE_TYPE = 'application/x-protobuf; messageType="inference.ModelInferResponse"';
 
 /** One inference: the request read as the core's request, one call of the core's pipeline, the encoded answer. */
 async function inferOne(
@@ -32,6 +36,11 @@ async function inferOne(
     lent.push(memory);
     return memory;
   };
+  const payload = core.payloadLog?.open({
+    body: bytesOf(request) ?? Buffer.alloc(0),
+    contentType: REQUEST_TYPE,
+    headers: call.metadata.getMap(),
+  });
   try {
     const answer = await core.inference.infer({
       model: request.model_name,
@@ -51,8 +60,11 @@ async function inferOne(
       deadline: deadlineOf(call),
       signal,
       note,
+      payload,
     });
-    return withId(answer.body, request.id);
+    const body = withId(answer.body, request.id);
+    payload?.respond(body, RESPONSE_TYPE);
+    return body;
   } finally {
     for (const memory of lent) core.tensorMemory.give(memory);
   }

@@ -110,6 +110,8 @@ export async function createGrpcServer(config: Config, core: Core, shared?: Acce
     ...serverOptions(config),
     interceptors: [refuseMalformed(log, new Set([streamPath]))],
   });
+  // Payload logging logs requests as they came: their messages' bytes.
+  server.keepBytes = core.payloadLog !== null;
   server.addService(definitions.service, inferenceService(deps, core, streams));
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);

@@ -37,15 +37,31 @@ export class MalformedMessage {
 
 type Deserialize = (bytes: Buffer) => unknown;
 
-/** A deserializer that checks the bytes strictly first and answers a MalformedMessage instead of throwing. */
-export function strictDeserializer(method: MethodDefinition<unknown, unknown>): Deserialize {
+/** Each request message's bytes, kept when asked (payload logging logs requests as they came). */
+const messageBytes = new WeakMap<object, Buffer>();
+
+/** The bytes a request message was decoded from, when its server keeps them. */
+export function bytesOf(message: object): Buffer | undefined {
+  return messageBytes.get(message);
+}
+
+/**
+ * A deserializer that checks the bytes strictly first and answers a MalformedMessage instead of throwing; with
+ * `keepBytes`, the bytes stay reachable from the message (bytesOf).
+ */
+export function strictDeserializer(
+  method: MethodDefinition<unknown, unknown>,
+  keepBytes = false,
+): Deserialize {
   const original = method.requestDeserialize;
   const type = requestDescriptor(method);
   const name = type?.typeName ?? 'request message';
   return (bytes) => {
     try {
       if (type !== undefined) checkMessage(type, bytes);
-      return original(bytes);
+      const message = original(bytes);
+      if (keepBytes && typeof message === 'object' && message !== null) messageBytes.set(message, bytes);
+      return message;
     } catch (err) {
       const where =
         err instanceof WireError
@@ -57,20 +73,23 @@ export function strictDeserializer(method: MethodDefinition<unknown, unknown>): 
 }
 
 /** The same service with strict deserializers. */
-export function strictService(service: ServiceDefinition): ServiceDefinition {
+export function strictService(service: ServiceDefinition, keepBytes = false): ServiceDefinition {
   const strict: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(
     service as Record<string, MethodDefinition<unknown, unknown>>,
   )) {
-    strict[name] = { ...method, requestDeserialize: strictDeserializer(method) };
+    strict[name] = { ...method, requestDeserialize: strictDeserializer(method, keepBytes) };
   }
   return strict;
 }
 
 /** A grpc-js Server whose every service decodes strictly (health and reflection add theirs through addService). */
 export class StrictServer extends Server {
+  /** Whether request messages keep their bytes (bytesOf). */
+  keepBytes = false;
+
   override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
-    super.addService(strictService(service), implementation);
+    super.addService(strictService(service, this.keepBytes), implementation);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type ExactEntry,
 } from '../core/cache/prediction-cache.js';
 import type { CacheOutcome, CacheUse, InferenceNote } from '../core/inference.js';
+import type { PayloadExchange } from '../core/payload-log/payload-log.js';
 
 /** What Fastify itself would say of a JSON string; the core's answers are bytes, so it is set explicitly. */
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -62,6 +63,8 @@ export function noteOf(request: FastifyRequest): InferenceNote {
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** With payload logging on, an inference request's body as the client sent it (JSON as text). */
+    payloadBody: Buffer | string | null;
     /** The exact-repeat key of the raw body, on inference routes when the cache is on. */
     exactKey: string | null;
     /** The cached answer for exactly this body, found before parsing it. */
@@ -69,20 +72,35 @@ declare module 'fastify' {
   }
 }
 
+/** With payload logging on, the exchange that logs this inference request and its answer; else undefined. */
+export function payloadOf(
+  request: FastifyRequest,
+  contentType: string,
+  headerLength?: number,
+): PayloadExchange | undefined {
+  const log = request.server.core.payloadLog;
+  if (log === null) return undefined;
+  const { headers } = request;
+  return log.open({ body: request.payloadBody ?? '', contentType, headers, headerLength });
+}
+
 /**
- * An inference route scope's JSON parser when the cache is on: an exact repeat of a cached body is found by its
+ * An inference route scope's JSON parser when the cache or payload logging is on. With payload logging on, the text
+ * is kept for the log (and every body parsed: the cache still answers after the checks). Else an exact repeat of a cached body is found by its
  * text and not parsed at all (the same bytes passed parsing and every check before being cached); any other body is
  * parsed as everywhere else, its key kept for filing the answer. `format` is the scope's response format, whose
  * answers must be whole JSON documents that depend on nothing but the body.
  */
 export function useExactRepeats(fastify: FastifyInstance, format: string): void {
-  const cache = fastify.core.cache;
-  if (!cache) return;
+  const { cache, payloadLog } = fastify.core;
+  fastify.decorateRequest('payloadBody', null);
+  if (!cache && !payloadLog) return;
   fastify.decorateRequest('exactKey', null);
   fastify.decorateRequest('exactRepeat', null);
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, function (request, body, done) {
-    if (!bypassed(request)) {
+    if (payloadLog) request.payloadBody = body;
+    else if (cache && !bypassed(request)) {
       const params = request.params as { model?: string; version?: string };
       const model =
         params.model === undefined ? undefined : fastify.models.peek(params.model, params.version);

@@ -88,7 +88,8 @@ class ServingProcess {
       this.#metricsServer && closeServer(this.#metricsServer),
       this.#grpc?.close(Math.max(0, left)),
     ]);
-    await core.close();
+    // Queued payload events are sent within what is left of the grace.
+    await core.close(started + config.shutdownGraceMs - GRPC_MARGIN_MS);
     clearTimeout(grace);
     log.info('drained');
     process.exit(code);

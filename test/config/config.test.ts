@@ -152,6 +152,60 @@ describe('the gRPC settings', () => {
   });
 });
 
+describe('the payload log settings', () => {
+  it('default to off, logging requests and responses, with no header copied', () => {
+    const config = createConfig();
+    assert.equal(config.payloadLogUrl, '');
+    assert.equal(config.payloadLogMode, 'all');
+    assert.deepEqual(config.payloadLogHeaders, []);
+  });
+
+  it('take the URL, the mode and the header list from the environment', () => {
+    const config = createConfig(
+      {},
+      {
+        SERVAL_PAYLOAD_LOG_URL: 'http://logger.monitoring:8080/',
+        SERVAL_PAYLOAD_LOG_MODE: 'response',
+        SERVAL_PAYLOAD_LOG_HEADERS: 'X-Request-Id, x-tenant',
+      },
+    );
+    assert.equal(config.payloadLogUrl, 'http://logger.monitoring:8080/');
+    assert.equal(config.payloadLogMode, 'response');
+    assert.deepEqual(config.payloadLogHeaders, ['X-Request-Id', 'x-tenant']);
+    assert.throws(
+      () => createConfig({}, { SERVAL_PAYLOAD_LOG_MODE: 'both' }),
+      /"all", "request", "response"/,
+    );
+  });
+
+  it('refuse to copy credentials into events, in any case', () => {
+    for (const header of ['Authorization', 'cookie', 'Set-Cookie', 'PROXY-AUTHORIZATION']) {
+      assert.throws(
+        () => createConfig({ payloadLogHeaders: ['x-request-id', header] }),
+        new RegExp(`payloadLogHeaders lists "${header}", which carries credentials and is never logged`),
+      );
+    }
+  });
+
+  it('refuse a sink that is neither HTTP nor a Redis stream, and a stream without Redis', () => {
+    for (const url of ['ftp://host/', 'logger:8080', 'redis://localhost:6379']) {
+      assert.throws(
+        () => createConfig({ payloadLogUrl: url }),
+        /payloadLogUrl must be an http\(s\):\/\/ URL/,
+      );
+    }
+    assert.throws(
+      () => createConfig({ payloadLogUrl: 'redis-stream://serval:payloads' }),
+      /redis-stream:\/\/<key> needs redisUrl/,
+    );
+    const config = createConfig({
+      payloadLogUrl: 'redis-stream://serval:payloads',
+      redisUrl: 'redis://127.0.0.1:6379',
+    });
+    assert.equal(config.payloadLogUrl, 'redis-stream://serval:payloads');
+  });
+});
+
 describe('quotaCpus', () => {
   it('reads the cgroup v2 CPU quota, rounding up, and ignores "max"', () => {
     assert.equal(quotaCpus('max 100000\n'), undefined);

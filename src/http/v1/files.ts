@@ -60,9 +60,12 @@ function instancesOf(parts: Record<string, unknown>): Record<string, unknown>[] 
 /** Registers, in the :predict routes' scope, the parsers of image and multipart bodies. */
 export async function fileBodies(fastify: FastifyInstance, options: FileBodyOptions): Promise<void> {
   for (const type of IMAGE_TYPES) {
-    fastify.addContentTypeParser(type, function (_request, payload, done) {
+    fastify.addContentTypeParser(type, function (request, payload, done) {
       readWhole(payload, options.maxFileBytes).then(
-        (file) => done(null, { instances: [file] }),
+        (file) => {
+          if (fastify.core.payloadLog) request.payloadBody = file;
+          done(null, { instances: [file] });
+        },
         (err: unknown) => done(err as Error),
       );
     });

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, excerpt } from '../../core/errors.js';
 import type { Encoding } from '../../core/inference.js';
 import type { ReadyModel } from '../../core/models/repository.js';
-import { cacheStatus, cacheUse, clientGone, JSON_TYPE, noteOf } from '../inference.js';
+import { cacheStatus, cacheUse, clientGone, JSON_TYPE, noteOf, payloadOf } from '../inference.js';
 import { columnarResponse, predictionsOf, serializeResponse } from './codec.js';
 import { columnInputs, instanceInputs } from './instances.js';
 
@@ -59,6 +59,7 @@ export async function predict(
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
+  const payload = payloadOf(request, request.headers['content-type'] ?? 'application/json');
   const answer = await fastify.core.inference.infer({
     model: target.model,
     version: target.version,
@@ -79,6 +80,9 @@ export async function predict(
     cache: cacheUse(request),
     signal: clientGone(reply),
     note: noteOf(request),
+    payload,
   });
-  return cacheStatus(reply, answer.cache).type(JSON_TYPE).send(answer.body);
+  const sent = cacheStatus(reply, answer.cache).type(JSON_TYPE).send(answer.body);
+  payload?.respond(answer.body, JSON_TYPE);
+  return sent;
 }

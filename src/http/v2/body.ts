@@ -23,6 +23,8 @@ export interface InferBody {
   request: unknown;
   /** The bytes after the JSON header, 8-byte aligned; undefined without Inference-Header-Content-Length. */
   binary: Buffer | undefined;
+  /** The whole body as it came: the JSON text, or the header and the tensors (in the same memory as `binary`). */
+  raw: Buffer | string;
 }
 
 function headerLengthOf(request: FastifyRequest): number | undefined {
@@ -96,7 +98,7 @@ function split(
     // The text is a copy: the memory can serve the next body at once.
     const text = body.toString('utf8');
     pool.give(body);
-    return { request: parseJson(text), binary: undefined };
+    return { request: parseJson(text), binary: undefined, raw: text };
   }
   if (headerLength > body.length) {
     throw new errors.INVALID_REQUEST(
@@ -107,6 +109,7 @@ function split(
   return {
     request: parseJson(body.subarray(0, headerLength).toString('utf8')),
     binary: body.subarray(headerLength),
+    raw: body,
   };
 }
 

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
-import { cacheUse, clientGone, JSON_TYPE, noteOf, sendAnswer } from '../inference.js';
+import { cacheUse, clientGone, JSON_TYPE, noteOf, payloadOf, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
 import { HEADER_LENGTH, readInferBody } from './body.js';
 import { checkJsonOutputs, decodeCall, encodeAnswer, envelope } from './codec.js';
@@ -30,6 +30,12 @@ const BINARY = 'v2-binary';
 async function infer(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const params = request.params as { model: string; version?: string };
   const body = request.body as InferRequest;
+  const binary = request.binaryData !== null;
+  const payload = payloadOf(
+    request,
+    request.headers['content-type'] ?? (binary ? 'application/octet-stream' : 'application/json'),
+    binary ? Number(request.headers[HEADER_LENGTH]) : undefined,
+  );
   const answer = await request.server.core.inference.infer({
     model: params.model,
     version: params.version,
@@ -54,11 +60,16 @@ async function infer(request: FastifyRequest, reply: FastifyReply): Promise<Fast
     cache: cacheUse(request),
     signal: clientGone(reply),
     note: noteOf(request),
+    payload,
   });
   const { body: sent, header } = envelope(answer.body, answer.encoding.format === BINARY, body.id);
   if (header > 0) void reply.header(HEADER_LENGTH, header);
   const type = header > 0 ? 'application/octet-stream' : JSON_TYPE;
-  return sendAnswer(request, reply, { body: sent, cache: answer.cache, type });
+  const replied = sendAnswer(request, reply, { body: sent, cache: answer.cache, type });
+  if (payload === undefined) return replied;
+  await replied;
+  payload.respond(sent, type, header > 0 ? header : undefined);
+  return replied;
 }
 
 /** Inference: the predict scope, its own rate limit, JSON and binary bodies. */
@@ -66,6 +77,7 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
   const { core } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   fastify.decorateRequest('binaryData', null);
+  fastify.decorateRequest('payloadBody', null);
   fastify.removeAllContentTypeParsers();
   const limits = { json: options.jsonBodyLimit, binary: options.binaryBodyLimit };
   // Large bodies reuse the core's memory (fresh memory per large tensor costs full garbage collections).
@@ -82,6 +94,7 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
       readInferBody(request, payload, limits, fastify.parseJson, pool, (err, body) => {
         if (err !== null || body === undefined) return done(err);
         request.binaryData = body.binary ?? null;
+        if (core.payloadLog) request.payloadBody = body.raw;
         done(null, body.request);
       });
     });
