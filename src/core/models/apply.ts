@@ -1,6 +1,8 @@
 // Brings one model in line with its files: the versions its policy wants loaded (a changed one reloaded beside the
 // old, which serves until the new one is ready), failed ones stood in for by lower versions, the others unloaded.
 import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { loadOrder, withSteps } from '../ensemble/order.js';
 import { selectVersions, type LoadOverride, type VersionPolicy } from './descriptor.js';
 import type { ModelFiles, VersionFiles } from './layout.js';
 import { failedSlot, keep, loadSlot, retire, type SlotContext, type SlotLoad } from './slots.js';
@@ -170,4 +172,21 @@ export async function unloadSlots(ctx: SlotContext, model: Model, reason: string
   model.unloaded = true;
   model.startup = false;
   await Promise.all(gone.map((s) => retire(ctx, s)));
+}
+
+/**
+ * The models loaded at start, in the order they load: all of them, or the `startup` ones (explicit mode), with the
+ * models their ensembles' steps run; ensembles after those, as in Triton.
+ */
+export async function startupOrder(
+  found: ReadonlyMap<string, ModelFiles>,
+  startup: readonly string[] | undefined,
+  log: Logger,
+): Promise<ModelFiles[]> {
+  const all = [...found.values()];
+  const chosen = startup === undefined ? all : all.filter((m) => startup.includes(m.name));
+  for (const name of startup ?? []) {
+    if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
+  }
+  return loadOrder(await withSteps(chosen, found));
 }

@@ -1,5 +1,7 @@
 // The lookups every protocol makes in the repository's models: a version by name, the one that serves, the counts
 // that probes and metrics read. Read-only: loading and unloading live in the repository.
+import { dependentsOf } from '../ensemble/order.js';
+import { EnsembleRuntime } from '../ensemble/runtime.js';
 import { errors, excerpt, withExtras } from '../errors.js';
 import { isReady, type Model, type ModelVersion, type ReadyModel, type Slot } from './state.js';
 
@@ -96,7 +98,7 @@ export function servedOf(models: Models): { name: string; version: string }[] {
  * Marks a call as using a slot until the returned function is called. A version already released is MODEL_NOT_READY
  * (the caller retries and finds its successor).
  */
-export function useSlot(slot: Slot, name: string): () => void {
+export function useSlot(slot: Slot, name: string, idle?: () => void): () => void {
   if (slot.entry.state === 'UNAVAILABLE') {
     throw withExtras(new errors.MODEL_NOT_READY(name, 'it was just unloaded or replaced'), {
       retryAfter: 1,
@@ -107,6 +109,41 @@ export function useSlot(slot: Slot, name: string): () => void {
   return () => {
     if (done) return;
     done = true;
-    if (--slot.inFlight === 0) slot.drained?.();
+    if (--slot.inFlight === 0) {
+      slot.drained?.();
+      idle?.();
+    }
   };
+}
+
+/** The ensembles served now whose steps run a model, directly or through other ensembles. */
+export function dependentsIn(models: Models, name: string): string[] {
+  const runs = new Map<string, string[]>();
+  for (const model of models.values()) {
+    const steps = model.slots.flatMap(({ entry }) =>
+      entry.runtime instanceof EnsembleRuntime ? entry.runtime.graph.steps.map((s) => s.model) : [],
+    );
+    if (steps.length > 0) runs.set(model.name, steps);
+  }
+  return dependentsOf(name, runs);
+}
+
+/** On demand: the memory the loaded models took, as measured at their loads. */
+export function loadedBytesOf(models: Models): number {
+  let bytes = 0;
+  for (const model of models.values()) {
+    const holds = model.slots.some((s) => s.entry.runtime !== undefined && s.entry.state !== 'UNAVAILABLE');
+    if (holds) bytes += model.bytes ?? 0;
+  }
+  return bytes;
+}
+
+/** MODEL_LOAD_FAILED naming each version that failed (or stands in, or keeps serving), or undefined. */
+export function loadFailure(models: Models, name: string): Error | undefined {
+  const failed = models.get(name)?.slots.filter((s) => s.entry.state === 'FAILED' || s.entry.reason) ?? [];
+  if (failed.length === 0) return undefined;
+  const reasons = failed.map((s) => `version ${s.entry.version}: ${s.entry.reason ?? ''}`).join('; ');
+  return withExtras(new errors.MODEL_LOAD_FAILED(name, reasons), {
+    details: { versions: failed.map((s) => s.entry.version) },
+  });
 }

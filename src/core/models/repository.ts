@@ -1,10 +1,13 @@
 // The model repository: which models and versions serve, loading and unloading them (at start, through the
 // repository API, or by watching the folder), and the lookups every protocol makes.
 import { resolve } from 'node:path';
-import { dependentsOf, ensembleSteps, loadOrder, withSteps } from '../ensemble/order.js';
-import { EnsembleRuntime } from '../ensemble/runtime.js';
-import { errors, excerpt, withExtras } from '../errors.js';
+import { KeyedQueue } from '../../lib/keyed-queue.js';
+import { ensembleSteps } from '../ensemble/order.js';
+import { errors, excerpt } from '../errors.js';
 import {
+  dependentsIn,
+  loadedBytesOf,
+  loadFailure,
   peekAt,
   pendingOf,
   readyCount,
@@ -15,10 +18,11 @@ import {
   useSlot,
   versionsOf,
 } from './lookups.js';
-import { applyFiles, unloadSlots, type ApplyHow } from './apply.js';
+import { applyFiles, startupOrder, unloadSlots, type ApplyHow } from './apply.js';
 import type { LoadOverride } from './descriptor.js';
 import { indexRows } from './index-rows.js';
-import { discover, type ModelFiles } from './layout.js';
+import { discoverLogged, type ModelFiles } from './layout.js';
+import { OnDemand, type DemandHost } from './on-demand.js';
 import { Poller } from './poller.js';
 import type { SlotContext } from './slots.js';
 import {
@@ -49,11 +53,14 @@ export class ModelRepository {
   #starting: Promise<void> | undefined;
   #poller: Poller;
   /** One operation at a time per model: a poll and an API call never load the same model at once. */
-  #queues = new Map<string, Promise<unknown>>();
+  #queue = new KeyedQueue();
   #closed = false;
   /** Every slot by its entry, replaced ones included: a call counts against the version it really uses. */
   #slots = new WeakMap<ModelVersion, Slot>();
   #context: SlotContext;
+  #idle = (): void => this.#demand?.idle();
+  /** On-demand mode's loads and bounds. */
+  #demand: OnDemand | undefined;
 
   constructor(options: RepositoryOptions) {
     this.#options = { ...options, root: resolve(options.root) };
@@ -62,13 +69,40 @@ export class ModelRepository {
       discover: () => this.#discover(),
       model: (name) => this.#models.get(name),
       names: () => [...this.#models.keys()],
-      apply: (files) => this.#serialized(files.name, () => this.#apply(files, {})),
-      remove: (name) => this.#serialized(name, () => this.#unload(name, true)),
+      apply: (files) => this.#queue.run(files.name, () => this.#apply(files, {})),
+      remove: (name) => this.#queue.run(name, () => this.#unload(name, true)),
     });
+    if (options.control === 'on-demand') {
+      const { log, observer } = this.#options;
+      const bounds = this.#options.demand ?? { maxModels: 0, maxBytes: 0, waitMs: 30_000 };
+      const host: DemandHost = {
+        models: this.#models,
+        discover: () => this.#discover(),
+        apply: (files) => this.#queue.run(files.name, () => this.#apply(files, {})),
+        unload: (name, reason) =>
+          this.#queue.run(name, async () => {
+            const model = this.#models.get(name);
+            if (model) await unloadSlots(this.#context, model, reason);
+          }),
+        log,
+        observer,
+      };
+      this.#demand = new OnDemand(host, bounds);
+    }
   }
 
   get control(): ControlMode {
     return this.#options.control;
+  }
+
+  /** Models known: served, failed, unloaded, or (on demand) listed from the folder. */
+  get listedCount(): number {
+    return this.#models.size;
+  }
+
+  /** On demand: the memory the loaded models took, as measured at their loads. */
+  get loadedBytes(): number {
+    return loadedBytesOf(this.#models);
   }
 
   /** True once the models of the start have finished loading, successfully or not. */
@@ -103,17 +137,14 @@ export class ModelRepository {
   async #start(): Promise<void> {
     const { log, control, startupModels, pollIntervalMs } = this.#options;
     const found = await this.#discover();
-    let chosen =
-      control === 'explicit'
-        ? [...found.values()].filter((m) => startupModels.includes(m.name))
-        : [...found.values()];
-    for (const name of control === 'explicit' ? startupModels : []) {
-      if (!found.has(name)) log.error({ model: name }, 'a startup model is not in the repository');
+    if (this.#demand !== undefined) {
+      this.#demand.list(found);
+      this.#loaded = true;
+      log.info({ models: this.#models.size, control }, 'model repository read: models load on demand');
+      return;
     }
-    // Ensembles load after the models their steps run (ensembles included), which load with them, as in Triton.
-    chosen = await loadOrder(await withSteps(chosen, found));
-    for (const files of chosen) {
-      await this.#serialized(files.name, () => this.#apply(files, { startup: true }));
+    for (const files of await startupOrder(found, control === 'explicit' ? startupModels : undefined, log)) {
+      await this.#queue.run(files.name, () => this.#apply(files, { startup: true }));
     }
     this.#loaded = true;
     log.info({ models: this.#models.size, ready: this.readyCount, control }, 'model repository loaded');
@@ -124,24 +155,24 @@ export class ModelRepository {
 
   async #discover(): Promise<Map<string, ModelFiles>> {
     const { root, modelName, log } = this.#options;
-    try {
-      const { models, skipped } = await discover(root, modelName);
-      for (const s of skipped)
-        log.warn({ path: s.path.replace(root, '<models>') }, `skipping folder: ${s.reason}`);
-      return new Map(models.map((m) => [m.name, m]));
-    } catch (err) {
-      log.error({ err, root }, 'model repository cannot be read');
-      return new Map();
-    }
+    return discoverLogged(root, modelName, log);
   }
 
-  #serialized<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(name) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.#queues.set(name, settled);
-    void settled.then(() => this.#queues.get(name) === settled && this.#queues.delete(name));
-    return next;
+  /**
+   * The version that answers a request, marked as used until `release` is called (see use()). On demand, a model
+   * not loaded is loaded first; throws as ready() does.
+   */
+  async acquire(name: string, version?: string): Promise<{ model: ReadyModel; release: () => void }> {
+    if (this.#demand !== undefined) await this.#demand.ensure(name);
+    const model = this.ready(name, version);
+    return { model, release: this.use(model) };
+  }
+
+  /** A version that can serve, for its metadata or configuration: on demand, loaded first. */
+  async serving(name: string, version?: string): Promise<ReadyModel> {
+    const { model, release } = await this.acquire(name, version);
+    release();
+    return model;
   }
 
   /** Brings one model in line with its files (see applyFiles). */
@@ -180,15 +211,10 @@ export class ModelRepository {
           await this.loadModel(step, undefined, [...loading, name]);
       }
     }
-    await this.#serialized(name, () => this.#apply(files, override ?? {}));
-    const failed =
-      this.#models.get(name)?.slots.filter((s) => s.entry.state === 'FAILED' || s.entry.reason) ?? [];
-    if (failed.length > 0) {
-      const reasons = failed.map((s) => `version ${s.entry.version}: ${s.entry.reason ?? ''}`).join('; ');
-      throw withExtras(new errors.MODEL_LOAD_FAILED(name, reasons), {
-        details: { versions: failed.map((s) => s.entry.version) },
-      });
-    }
+    await this.#queue.run(name, () => this.#apply(files, override ?? {}));
+    await this.#demand?.loaded(name);
+    const failed = loadFailure(this.#models, name);
+    if (failed) throw failed;
   }
 
   /**
@@ -197,21 +223,9 @@ export class ModelRepository {
    */
   async unloadModel(name: string, options: { dependents?: boolean } = {}): Promise<void> {
     if (!this.#models.has(name)) throw new errors.MODEL_NOT_FOUND(excerpt(name));
-    const dependents = options.dependents ? this.#dependents(name) : [];
-    await this.#serialized(name, () => this.#unload(name, false));
-    for (const ensemble of dependents) await this.#serialized(ensemble, () => this.#unload(ensemble, false));
-  }
-
-  /** The ensembles served now whose steps run a model, directly or through other ensembles. */
-  #dependents(name: string): string[] {
-    const runs = new Map<string, string[]>();
-    for (const model of this.#models.values()) {
-      const steps = model.slots.flatMap(({ entry }) =>
-        entry.runtime instanceof EnsembleRuntime ? entry.runtime.graph.steps.map((s) => s.model) : [],
-      );
-      if (steps.length > 0) runs.set(model.name, steps);
-    }
-    return dependentsOf(name, runs);
+    const dependents = options.dependents ? dependentsIn(this.#models, name) : [];
+    await this.#queue.run(name, () => this.#unload(name, false));
+    for (const ensemble of dependents) await this.#queue.run(ensemble, () => this.#unload(ensemble, false));
   }
 
   async #unload(name: string, forget: boolean): Promise<void> {
@@ -272,14 +286,14 @@ export class ModelRepository {
   use(model: ReadyModel): () => void {
     const slot = this.#slots.get(model);
     if (!slot) return () => undefined; // not from this repository (a test's stand-in)
-    return useSlot(slot, model.name);
+    return useSlot(slot, model.name, this.#idle);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#poller.stop();
     await this.#starting;
-    await Promise.all([...this.#queues.values()]);
+    await this.#queue.drained();
     for (const model of this.#models.values())
       for (const slot of model.slots) await slot.entry.runtime?.unload();
   }

@@ -42,7 +42,8 @@ async function loadEntry(ctx: SlotContext, entry: ModelVersion, files: VersionFi
     Object.defineProperty(entry, 'generation', { get: generationNow, enumerable: true });
   } else {
     const runs = observer?.runs(name, files.version);
-    Object.assign(entry, await loadVersion(files, load, how.descriptor, runs, how.triton), {
+    const loader = ctx.options.loader ?? loadVersion;
+    Object.assign(entry, await loader(files, load, how.descriptor, runs, how.triton), {
       state: 'READY',
     });
   }

@@ -7,6 +7,7 @@ import type { LoadOptions } from '../runtime/load.js';
 import type { ModelRuntime } from '../runtime/runtime.js';
 import type { Descriptor } from './descriptor.js';
 import type { VersionFiles } from './layout.js';
+import type { loadVersion } from './loader.js';
 import type { Signature } from './signature.js';
 import type { AppliedConfig } from './triton/apply.js';
 
@@ -37,7 +38,7 @@ export type ReadyModel = ModelVersion & {
   signature: Signature;
 };
 
-export type ControlMode = 'none' | 'poll' | 'explicit';
+export type ControlMode = 'none' | 'poll' | 'explicit' | 'on-demand';
 
 export interface RepositoryOptions {
   root: string;
@@ -51,6 +52,21 @@ export interface RepositoryOptions {
   log: Logger;
   /** Told of every load and, through the runtimes, every run. */
   observer?: Observer;
+  /** In on-demand mode, the bounds of the models loaded per process and how long a request waits for a load. */
+  demand?: DemandBounds;
+  /** Loads one version (the default reads its files into onnxruntime; tests wrap it to count or hold loads). */
+  loader?: typeof loadVersion;
+}
+
+export interface DemandBounds {
+  /** The most models loaded at once; 0: no bound. */
+  maxModels: number;
+  /** The most bytes the loaded models may take, each measured at its load; 0: no bound. */
+  maxBytes: number;
+  /** How long a request waits for its model's load (or for room to load it) before MODEL_NOT_READY. */
+  waitMs: number;
+  /** The process's memory now, read before and after a load (default: the resident set size). */
+  memory?: () => number;
 }
 
 export interface IndexEntry {
@@ -84,6 +100,10 @@ export interface Model {
   startup: boolean;
   /** Unloaded through the API: polling leaves it unloaded until it is loaded again or its files change. */
   unloaded: boolean;
+  /** On demand: when it was last asked for (a counter: higher is more recent)... */
+  used?: number;
+  /** ...and the memory its load took, in bytes. */
+  bytes?: number;
 }
 
 export function isReady(model: ModelVersion | undefined): model is ReadyModel {
