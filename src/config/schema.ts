@@ -115,15 +115,32 @@ export const ConfigSchema = Type.Object(
       description:
         'The name of the model when the repository holds one (a bare .onnx file, a folder with model.onnx or version folders at its root, as KServe mounts /mnt/models); default: the file or folder name.',
     }),
-    modelControl: Type.Enum(['none', 'poll', 'explicit'], {
+    modelControl: Type.Enum(['none', 'poll', 'explicit', 'on-demand'], {
       default: 'none',
       description:
-        'none: load every model at start; poll: also watch the repository and load, reload and unload as files change; explicit: only startupModels at start, the rest through the repository API.',
+        'none: load every model at start; poll: also watch the repository and load, reload and unload as files change; explicit: only startupModels at start, the rest through the repository API; on-demand: every model listed at start and loaded by its first request, the least recently used unloaded past maxLoadedModels or maxLoadedBytes.',
     }),
     startupModels: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description: 'In explicit mode, the models loaded at start (comma-separated in env).',
     }),
+    maxLoadedModels: Type.Integer({
+      minimum: 0,
+      maximum: 100_000,
+      default: 0,
+      description:
+        'In on-demand mode, the most models loaded per process (0: no bound); past it the least recently used model with no request in flight is unloaded.',
+    }),
+    maxLoadedBytes: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        "In on-demand mode, the most memory the loaded models may take per process (0: no bound), each measured at its load as the growth of the resident memory, at least its files' size.",
+    }),
+    loadWaitMs: Milliseconds(
+      30_000,
+      'In on-demand mode, how long a request waits for its model to load (or for room to load it) before a 503 with Retry-After.',
+    ),
     pollIntervalMs: Milliseconds(
       2_000,
       'In poll mode, how often the repository is read; a version loads once its files are unchanged for one interval.',

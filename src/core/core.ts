@@ -82,6 +82,11 @@ function repositoryOf(
     control: config.modelControl,
     startupModels: config.startupModels,
     pollIntervalMs: config.pollIntervalMs,
+    demand: {
+      maxModels: config.maxLoadedModels,
+      maxBytes: config.maxLoadedBytes,
+      waitMs: config.loadWaitMs,
+    },
     log: log.child({ component: 'models' }),
     observer,
     load: {
@@ -162,6 +167,7 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
         // Read at scrapes only, once the repository exists.
         pending: () => repository.pending(),
         readyModels: () => repository.readyCount,
+        loadedBytes: () => repository.loadedBytes,
         threadSessions: () => pool?.sessions ?? 0,
       })
     : null;

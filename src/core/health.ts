@@ -21,8 +21,8 @@ export class Health {
   }
 
   /**
-   * Ready once the models of the start have loaded, at least one is ready (MLServer #2056: zero models is not ready)
-   * and none of them failed (a failed one must be fixed and reloaded, or unloaded, through the repository API).
+   * Ready once the models of the start have loaded, at least one is ready (MLServer #2056: zero models is not ready;
+   * on demand, at least one is in the repository) and none of them failed (a failed one must be fixed and reloaded, or unloaded, through the repository API).
    * Liveness never depends on models (Triton #7014).
    */
   readiness(): Readiness {
@@ -30,7 +30,12 @@ export class Health {
     const modelsReady = models.readyCount;
     if (this.draining) return { ready: false, reason: 'shutting down', modelsReady };
     if (!models.loaded) return { ready: false, reason: 'models are loading', retryAfter: 1, modelsReady };
-    if (modelsReady === 0) return { ready: false, reason: 'no model could be loaded', modelsReady };
+    // On demand, a model loads with its first request: the folder read and listing one is enough.
+    const onDemand = models.control === 'on-demand';
+    if (onDemand && models.listedCount === 0)
+      return { ready: false, reason: 'no model in the repository', modelsReady };
+    if (modelsReady === 0 && !onDemand)
+      return { ready: false, reason: 'no model could be loaded', modelsReady };
     const failed = models.startupFailures;
     if (failed.length > 0) {
       return {

@@ -148,7 +148,8 @@ export class Inference {
 
   /** Runs the request, or answers it from the cache, and returns the encoded answer. */
   async infer(request: InferenceRequest): Promise<InferenceAnswer> {
-    const model = this.#models.ready(request.model, request.version);
+    // The version stays loaded (never unloaded, replaced or evicted under it) until the answer is sent.
+    const { model, release } = await this.#models.acquire(request.model, request.version);
     const { note, received } = request;
     request.payload?.request(model);
     if (note !== undefined) {
@@ -213,6 +214,7 @@ export class Inference {
       event.failure = failureOf(err);
       throw err;
     } finally {
+      release();
       event.seconds = (performance.now() - received) / 1000;
       this.#observer?.request(event);
     }
@@ -261,15 +263,11 @@ export class Inference {
   async #run(checked: Checked, signal: AbortSignal | undefined): Promise<TensorMap> {
     const { model } = checked;
     let all: TensorMap;
-    // The version stays loaded while this call uses it, even if a reload replaces it meanwhile.
-    const release = this.#models.use(model);
     try {
       const { deadline, priority, timeoutUs } = checked;
       all = await model.runtime.predict(checked.inputs, { deadline, signal, priority, timeoutUs });
     } catch (err) {
       throw runFailure(err);
-    } finally {
-      release();
     }
     return chooseOutputs(model, all, checked.outputs);
   }

@@ -1,40 +1,38 @@
 // Prometheus metrics (prom-client): per model and version, requests by outcome and protocol, rows and executions,
 // histograms of durations and batch sizes, cache results, loads; and per worker, the process. One registry per core
 // (never the global one), summed over workers by the scraped process.
-import { performance } from 'node:perf_hooks';
 import {
   AggregatorRegistry,
-  collectDefaultMetrics,
   Counter,
-  Gauge,
   Histogram,
   Registry,
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
+import { registerScraped, type MetricsOptions } from './metrics-scraped.js';
 import {
   TalliedCounter,
   TalliedHistogram,
   type CounterChild,
   type HistogramChild,
 } from './metric-tallies.js';
-import type { CacheResult, FailureReason, Observer, Protocol, RequestEvent, RunObserver } from './observe.js';
+import type {
+  CacheResult,
+  EvictionBound,
+  FailureReason,
+  Observer,
+  Protocol,
+  RequestEvent,
+  RunObserver,
+} from './observe.js';
 
 /** Request, queue and compute durations: from 0.25 ms (a tiny model inline) to 10 s (the inference timeout). */
 const SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const ROWS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
-export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+export type { MetricsOptions } from './metrics-scraped.js';
 
-export interface MetricsOptions {
-  /** This process's label on its process metrics (a cluster worker's id, or "0"). */
-  worker: string;
-  /** Calls waiting or running per model version, read at each scrape. */
-  pending: () => { model: string; version: string; count: number }[];
-  readyModels: () => number;
-  /** onnxruntime sessions held by the inference threads. */
-  threadSessions: () => number;
-}
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 interface VersionChildren {
   protocols: Map<
@@ -46,56 +44,6 @@ interface VersionChildren {
     }
   >;
   cache: Map<CacheResult, CounterChild>;
-}
-
-/** The metrics read at each scrape (gauges, and Node's process metrics labelled by worker). */
-function registerScraped(registers: Registry[], processRegistry: Registry, options: MetricsOptions): void {
-  const model = ['model', 'version'];
-  // Counted by a cluster's primary, which adds its count to every scrape; 0 in a single process.
-  new Counter({
-    name: 'serval_worker_restarts_total',
-    help: 'Workers that died and were started again by the primary.',
-    registers,
-  });
-  new Gauge({
-    name: 'serval_inference_pending',
-    help: 'Calls waiting or running per model version.',
-    labelNames: model,
-    registers,
-    collect() {
-      this.reset();
-      for (const p of options.pending()) this.set({ model: p.model, version: p.version }, p.count);
-    },
-  });
-  new Gauge({
-    name: 'serval_models_ready',
-    help: 'Model versions ready to serve.',
-    registers,
-    collect() {
-      this.set(options.readyModels());
-    },
-  });
-  new Gauge({
-    name: 'serval_thread_sessions',
-    help: 'onnxruntime sessions held by the inference threads (one per thread-mode version per thread).',
-    registers,
-    collect() {
-      this.set(options.threadSessions());
-    },
-  });
-  processRegistry.setDefaultLabels({ worker: options.worker });
-  collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 20 });
-  let last = performance.eventLoopUtilization();
-  new Gauge({
-    name: 'serval_event_loop_utilization',
-    help: 'Share of time the event loop was busy since the last scrape.',
-    registers: [processRegistry],
-    collect() {
-      const now = performance.eventLoopUtilization();
-      this.set(performance.eventLoopUtilization(now, last).utilization);
-      last = now;
-    },
-  });
 }
 
 export class Metrics implements Observer {
@@ -113,6 +61,7 @@ export class Metrics implements Observer {
   #cache;
   #loads;
   #loadFailures;
+  #evictions;
   #http;
   #payloadLog;
   /** Per model and version, then per protocol (and failure, cache result): the children of each request's series. */
@@ -181,6 +130,12 @@ export class Metrics implements Observer {
       help: 'Model version load duration (reading, onnxruntime session, warm-up).',
       labelNames: model,
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.#evictions = new Counter({
+      name: 'serval_model_evictions_total',
+      help: 'Models unloaded on demand to make room, by the bound passed (models, bytes).',
+      labelNames: ['model', 'bound'],
       registers,
     });
     this.#loadFailures = new Counter({
@@ -276,6 +231,10 @@ export class Metrics implements Observer {
   loaded(model: string, version: string, seconds: number, ok: boolean): void {
     this.#loads.labels(model, version).observe(seconds);
     if (!ok) this.#loadFailures.labels(model, version).inc();
+  }
+
+  evicted(model: string, bound: EvictionBound): void {
+    this.#evictions.labels(model, bound).inc();
   }
 
   /** One HTTP request, by its route template and status class (2xx, 4xx...). */

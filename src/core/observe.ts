@@ -52,7 +52,11 @@ export interface Observer {
   request(event: RequestEvent): void;
   runs(model: string, version: string): RunObserver;
   loaded(model: string, version: string, seconds: number, ok: boolean): void;
+  /** On demand: a model unloaded to make room, past the bound named (models or bytes). */
+  evicted?(model: string, bound: EvictionBound): void;
 }
+
+export type EvictionBound = 'models' | 'bytes';
 
 /** Tells every observer. */
 export function observeAll(observers: readonly Observer[]): Observer {
@@ -73,6 +77,9 @@ export function observeAll(observers: readonly Observer[]): Observer {
     },
     loaded: (model, version, seconds, ok) => {
       for (const o of observers) o.loaded(model, version, seconds, ok);
+    },
+    evicted: (model, bound) => {
+      for (const o of observers) o.evicted?.(model, bound);
     },
   };
 }

@@ -49,8 +49,9 @@ export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): U
         throw err;
       }
     }),
-    ModelMetadata: unary<ModelRequest, unknown>(deps, 'ModelMetadata', read, (request, { fields }) => {
-      const model = models.ready(request.name, versionOf(request));
+    ModelMetadata: unary<ModelRequest, unknown>(deps, 'ModelMetadata', read, async (request, { fields }) => {
+      // Metadata is what clients ask before their first inference: on demand, it loads the model.
+      const model = await models.serving(request.name, versionOf(request));
       Object.assign(fields, { model: model.name, version: model.version });
       const metadata = modelMetadata(model, models.versions(request.name));
       // Tensor parameters travel as InferParameter values.
@@ -63,8 +64,8 @@ export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): U
         }));
       return { ...metadata, inputs: tensors(metadata.inputs), outputs: tensors(metadata.outputs) };
     }),
-    ModelConfig: unary<ModelRequest, unknown>(deps, 'ModelConfig', read, (request, { fields }) => {
-      const model = models.ready(request.name, versionOf(request));
+    ModelConfig: unary<ModelRequest, unknown>(deps, 'ModelConfig', read, async (request, { fields }) => {
+      const model = await models.serving(request.name, versionOf(request));
       Object.assign(fields, { model: model.name, version: model.version });
       return { config: modelConfig(model, limits) };
     }),

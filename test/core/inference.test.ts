@@ -28,14 +28,19 @@ function setup(options: { cache?: boolean } = {}) {
       };
     },
   });
-  const repository = {
+  const lookups = {
     ready(name: string, version?: string): ReadyModel {
       if (name !== model.name) throw new errors.MODEL_NOT_FOUND(name);
       if (version !== undefined && version !== model.version)
         throw new errors.VERSION_NOT_FOUND(name, version);
       return model;
     },
-    use: () => () => undefined,
+  };
+  const repository = {
+    acquire: async (name: string, version?: string) => ({
+      model: lookups.ready(name, version),
+      release: () => undefined,
+    }),
   } as unknown as ModelRepository;
   const events: RequestEvent[] = [];
   const observer: Observer = {

@@ -1,6 +1,7 @@
 // What a model repository holds on disk: models, their version folders and files, in the layouts Serval serves.
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import type { Logger } from 'pino';
 
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const VERSION = /^[1-9][0-9]{0,8}$/;
@@ -137,4 +138,21 @@ export async function discover(root: string, modelName: string): Promise<Discove
     models.push({ name: folder.name, dir, versions });
   }
   return { models, skipped };
+}
+
+/** The models of a repository by name, skipped folders logged; a repository that cannot be read is empty, logged. */
+export async function discoverLogged(
+  root: string,
+  modelName: string,
+  log: Logger,
+): Promise<Map<string, ModelFiles>> {
+  try {
+    const { models, skipped } = await discover(root, modelName);
+    for (const s of skipped)
+      log.warn({ path: s.path.replace(root, '<models>') }, `skipping folder: ${s.reason}`);
+    return new Map(models.map((m) => [m.name, m]));
+  } catch (err) {
+    log.error({ err, root }, 'model repository cannot be read');
+    return new Map();
+  }
 }

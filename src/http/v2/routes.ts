@@ -89,7 +89,8 @@ const modelRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
       },
       async (request) => {
         const { model, version } = params(request);
-        return modelMetadata(models.ready(model, version), models.versions(model));
+        // Metadata is what clients ask before their first inference: on demand, it loads the model.
+        return modelMetadata(await models.serving(model, version), models.versions(model));
       },
     );
     fastify.get(
@@ -124,7 +125,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
       },
       async (request) => {
         const { model, version } = params(request);
-        return modelConfig(models.ready(model, version), options);
+        return modelConfig(await models.serving(model, version), options);
       },
     );
   }
