@@ -15,6 +15,7 @@ import {
 import { checkOutputs, chooseOutputs, runFailure, type RequestedOutput } from './outputs.js';
 import { cancelled } from './runtime/batcher.js';
 import type { InputProcessor } from './processing/inputs.js';
+import type { ModelTrace, RequestTrace } from './tracing/trace.js';
 import { decodeInputs, type DecodeOptions, type WireTensor } from './tensor/decode.js';
 import { batchSize, type TensorMap } from './tensor/tensor.js';
 
@@ -44,6 +45,8 @@ export interface InferenceRequest {
   signal?: AbortSignal | undefined;
   /** Filled as the pipeline goes, for the front end's access line, whether the request succeeds or fails. */
   note?: InferenceNote | undefined;
+  /** The request's trace (its server span), when it is traced: the pipeline adds the model's spans under it. */
+  trace?: RequestTrace | undefined;
 }
 
 /** What a request asks of its model: its inputs as the wire carried them, its outputs, how answers are written. */
@@ -121,6 +124,7 @@ interface Checked {
   signal: AbortSignal | undefined;
   priority: number | undefined;
   timeoutUs: number | undefined;
+  trace: ModelTrace | undefined;
 }
 
 export class Inference {
@@ -163,6 +167,7 @@ export class Inference {
       inputSeconds: undefined,
       outputSeconds: undefined,
     };
+    const trace = request.trace?.model(model.name, model.version);
     try {
       const content = request.read(model);
       const outputs = content.outputs && checkOutputs(model, content.outputs);
@@ -181,6 +186,7 @@ export class Inference {
       event.rows = rows;
       if (note !== undefined) note.instances = rows;
       event.inputSeconds = (performance.now() - received) / 1000;
+      trace?.inputs();
       const { encoding } = content;
       const timed = (tensors: TensorMap) => {
         const from = performance.now();
@@ -199,14 +205,17 @@ export class Inference {
         signal,
         priority,
         timeoutUs,
+        trace,
       };
       const answer = await this.#cached(checked, encoding, timed, request.cache);
       // A shared run (the cache's single flight) is not stopped for one caller: its answer is dropped here.
       if (signal?.aborted === true) throw cancelled();
       event.cache = CACHE_RESULTS[answer.cache];
+      trace?.end(answer.cache);
       return answer;
     } catch (err) {
       event.failure = failureOf(err);
+      trace?.end(undefined, err);
       throw err;
     } finally {
       event.seconds = (performance.now() - received) / 1000;
@@ -261,7 +270,8 @@ export class Inference {
     const release = this.#models.use(model);
     try {
       const { deadline, priority, timeoutUs } = checked;
-      all = await model.runtime.predict(checked.inputs, { deadline, signal, priority, timeoutUs });
+      const { trace } = checked;
+      all = await model.runtime.predict(checked.inputs, { deadline, signal, priority, timeoutUs, trace });
     } catch (err) {
       throw runFailure(err);
     } finally {

@@ -79,6 +79,7 @@ export async function predict(
     cache: cacheUse(request),
     signal: clientGone(reply),
     note: noteOf(request),
+    trace: request.trace ?? undefined,
   });
   return cacheStatus(reply, answer.cache).type(JSON_TYPE).send(answer.body);
 }

@@ -54,6 +54,7 @@ async function infer(request: FastifyRequest, reply: FastifyReply): Promise<Fast
     cache: cacheUse(request),
     signal: clientGone(reply),
     note: noteOf(request),
+    trace: request.trace ?? undefined,
   });
   const { body: sent, header } = envelope(answer.body, answer.encoding.format === BINARY, body.id);
   if (header > 0) void reply.header(HEADER_LENGTH, header);
