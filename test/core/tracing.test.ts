@@ -1,5 +1,5 @@
-// The pieces under the spans: a batched run told to each of its calls (the batch's size, the calls it served), the
-// compute span's links to every request of the batch, and the trace settings' checks.
+// The pieces under the spans: a batched run told to each of its calls (when it waited and computed, the batch's size,
+// the calls it served), the compute span's links to every request of the batch, and the trace settings' checks.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
@@ -25,9 +25,14 @@ describe('a batched run in traces', () => {
       };
       return trace;
     };
+    // When each run really began and ended, by the same clock: the compute the calls are told must contain it.
+    const runs: { entered: number; left: number }[] = [];
+    const epochNow = () => performance.timeOrigin + performance.now();
     const batcher = new Batcher(
       async (f) => {
+        const entered = epochNow();
         await sleep(20);
+        runs.push({ entered, left: epochNow() });
         return { y: f.x! };
       },
       { concurrency: 1, maxRows: 16, maxWaiting: 10, timeoutMs: Infinity, expectedRunMs: 1 },
@@ -35,15 +40,38 @@ describe('a batched run in traces', () => {
     const [first, second, third] = [traceOf(), traceOf(), traceOf()];
     await Promise.all([first, second, third].map((trace) => batcher.submit(feeds(), { trace })));
     // The idle model runs the first call at once; the two that came meanwhile run together.
-    assert.deepEqual(records.get(first)?.calls, [first]);
-    assert.equal(records.get(first)?.rows, 1);
+    assert.equal(runs.length, 2);
+    const alone = records.get(first)!;
+    assert.deepEqual(alone.calls, [first]);
+    assert.equal(alone.rows, 1);
     for (const trace of [second, third]) {
       const run = records.get(trace)!;
       assert.deepEqual(run.calls, [second, third]);
       assert.equal(run.rows, 2);
-      assert.ok(run.started > run.queued, 'it waited for the first run');
-      assert.ok(run.compute.end - run.compute.start >= 15, 'the compute is the run’s time');
+      assert.ok(run.queued <= alone.compute.end, 'it came while the first run computed');
+      assert.ok(run.started >= alone.compute.end, 'and waited for it to end');
     }
+    for (const [i, run] of [alone, records.get(second)!].entries()) {
+      assert.ok(run.compute.start <= runs[i]!.entered, 'the compute starts before the run began');
+      assert.ok(run.compute.end >= runs[i]!.left, 'and ends after it ended');
+      assert.ok(run.compute.start >= run.started, 'after the call left the queue');
+    }
+  });
+
+  it("reports the compute a thread-mode run timed by its thread's clock", async () => {
+    const records: RunRecord[] = [];
+    const reported = { start: 1_700_000_000_000, end: 1_700_000_000_020 };
+    const batcher = new Batcher(
+      async (f, timing) => {
+        Object.assign(timing!, reported);
+        return { y: f.x! };
+      },
+      { concurrency: 1, maxRows: 16, maxWaiting: 10, timeoutMs: Infinity, expectedRunMs: 1 },
+    );
+    const trace: RunTrace = { ran: (run) => records.push(run), step: () => assert.fail('no ensemble here') };
+    await batcher.submit(feeds(), { trace });
+    assert.equal(records.length, 1);
+    assert.deepEqual(records[0]!.compute, reported);
   });
 
   it("links a batch's compute span to the model span of every request it served", async () => {
