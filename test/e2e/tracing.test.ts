@@ -77,7 +77,7 @@ async function receiver(): Promise<{ server: Server; url: string; spans: Receive
     req.on('end', () => {
       assert.equal(req.url, '/v1/traces');
       assert.equal(req.headers['content-type'], 'application/x-protobuf');
-      const message = Request.toObject(Request.decode(Buffer.concat(chunks))) as Message;
+      const message = Request.toObject(Request.decode(Buffer.concat(chunks)));
       for (const rs of (message.resource_spans as Message[] | undefined) ?? []) {
         const pid = attributesOf((rs.resource as Message | undefined)?.attributes)['process.pid'];
         for (const ss of (rs.scope_spans as Message[] | undefined) ?? [])
