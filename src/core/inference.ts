@@ -47,6 +47,8 @@ export interface InferenceRequest {
   note?: InferenceNote | undefined;
   /** The request's trace (its server span), when it is traced: the pipeline adds the model's spans under it. */
   trace?: RequestTrace | undefined;
+  /** The request's own id (V2 and gRPC `id`), which names it in its model's span. */
+  id?: string | undefined;
 }
 
 /** What a request asks of its model: its inputs as the wire carried them, its outputs, how answers are written. */
@@ -167,7 +169,7 @@ export class Inference {
       inputSeconds: undefined,
       outputSeconds: undefined,
     };
-    const trace = request.trace?.model(model.name, model.version);
+    const trace = request.trace?.model(model.name, model.version, request.id);
     try {
       const content = request.read(model);
       const outputs = content.outputs && checkOutputs(model, content.outputs);

@@ -55,6 +55,7 @@ async function inferOne(
       signal,
       note,
       trace,
+      id: request.id,
     });
     return withId(answer.body, request.id);
   } finally {

@@ -88,6 +88,22 @@ describe('traces of inference requests', () => {
     );
   });
 
+  it("gives the model span the request's own id when it has one, as Triton does, else the server's", async (t) => {
+    const { app, spans } = await tracedApp(t);
+    const own = await app.inject({
+      method: 'POST',
+      url: '/v2/models/iris/infer',
+      headers: { 'x-request-id': 'server-side' },
+      payload: { id: 'client-side', ...IRIS },
+    });
+    assert.equal(own.json().id, 'client-side');
+    await infer(app, { 'x-request-id': 'server-only' });
+    assert.deepEqual(
+      named(spans(), 'iris').map((s) => s.attributes['triton.request_id']),
+      ['client-side', 'server-only'],
+    );
+  });
+
   it('follows a caller that did not sample, and traces nothing of its request', async (t) => {
     const { app, spans } = await tracedApp(t);
     assert.equal((await infer(app, { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00` })).statusCode, 200);

@@ -110,10 +110,10 @@ export async function createTracer(
       return {
         traceId: ids.traceId,
         spanId: ids.spanId,
-        model: (name, version) => {
+        model: (name, version, id) => {
           // Inference requests carry Triton's name for the server span, so that its dashboards carry over.
           span.updateName('InferRequest');
-          return new ModelSpan(tracer, spanContext, name, version, options.reqId);
+          return new ModelSpan(tracer, spanContext, name, version, id || options.reqId);
         },
         end(attributes, failed) {
           span.setAttributes(attributes);

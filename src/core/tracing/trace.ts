@@ -25,8 +25,11 @@ export interface ServeOptions {
 export interface RequestTrace {
   readonly traceId: string;
   readonly spanId: string;
-  /** The pipeline's part of it: a span named after the model, child of the server span. */
-  model(name: string, version: string): ModelTrace;
+  /**
+   * The pipeline's part of it: a span named after the model, child of the server span. Its triton.request_id is the
+   * request's own id (V2 and gRPC `id`), as in Triton, or else the server's request id.
+   */
+  model(name: string, version: string, id?: string): ModelTrace;
   /** Ends the server span; `failed`: the server's fault (5xx, INTERNAL), as the semantic conventions say. */
   end(attributes: Attributes, failed: boolean): void;
 }
