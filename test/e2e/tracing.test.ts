@@ -1,108 +1,33 @@
-// Traces from a real cluster (2 workers) to a real OTLP/HTTP receiver on loopback, which decodes the protobuf it gets
-// with its own schema of the OTLP messages (protobufjs, field numbers from opentelemetry-proto): a caller's traceparent
-// is honoured over REST and gRPC (its trace id, its span as the parent), with the model's spans under the server's.
+// Traces from a real cluster (2 workers) to a real OTLP/HTTP receiver on loopback that decodes what it gets on its
+// own: a caller's traceparent is honoured over REST, gRPC and each request of a gRPC stream (its trace id, its span as
+// the parent), with the model's spans under the server's; OTLP/JSON when the protocol asks for it.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import protobuf from 'protobufjs';
-import { freePort } from '../helpers.js';
-import { grpcClient, irisRequest } from '../grpc.js';
+import { grpcClient, irisRequest, type StreamAnswer } from '../grpc.js';
 import { startServer, type Running } from '../server.js';
 import { waitFor } from '../wait.js';
-
-const OTLP = protobuf.Root.fromJSON({
-  nested: {
-    KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
-    AnyValue: {
-      fields: {
-        string_value: { type: 'string', id: 1 },
-        bool_value: { type: 'bool', id: 2 },
-        int_value: { type: 'int64', id: 3 },
-        double_value: { type: 'double', id: 4 },
-      },
-    },
-    Span: {
-      fields: {
-        trace_id: { type: 'bytes', id: 1 },
-        span_id: { type: 'bytes', id: 2 },
-        parent_span_id: { type: 'bytes', id: 4 },
-        name: { type: 'string', id: 5 },
-        kind: { type: 'int32', id: 6 },
-        attributes: { rule: 'repeated', type: 'KeyValue', id: 9 },
-      },
-    },
-    ScopeSpans: { fields: { spans: { rule: 'repeated', type: 'Span', id: 2 } } },
-    Resource: { fields: { attributes: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
-    ResourceSpans: {
-      fields: {
-        resource: { type: 'Resource', id: 1 },
-        scope_spans: { rule: 'repeated', type: 'ScopeSpans', id: 2 },
-      },
-    },
-    ExportTraceServiceRequest: {
-      fields: { resource_spans: { rule: 'repeated', type: 'ResourceSpans', id: 1 } },
-    },
-  },
-});
-
-interface Received {
-  traceId: string;
-  spanId: string;
-  parent: string;
-  name: string;
-  attributes: Record<string, unknown>;
-  pid: unknown;
-}
-
-type Message = Record<string, unknown>;
-const hex = (bytes: unknown) => Buffer.from((bytes as Uint8Array | undefined) ?? []).toString('hex');
-const attributesOf = (list: unknown) =>
-  Object.fromEntries(
-    ((list as Message[] | undefined) ?? []).map((kv) => {
-      const value = (kv.value ?? {}) as Message;
-      return [
-        kv.key,
-        value.string_value ?? value.int_value?.toString() ?? value.bool_value ?? value.double_value,
-      ];
-    }),
-  );
-
-/** A loopback OTLP/HTTP traces receiver: every span it was sent, decoded. */
-async function receiver(): Promise<{ server: Server; url: string; spans: Received[] }> {
-  const spans: Received[] = [];
-  const Request = OTLP.lookupType('ExportTraceServiceRequest');
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      assert.equal(req.url, '/v1/traces');
-      assert.equal(req.headers['content-type'], 'application/x-protobuf');
-      const message = Request.toObject(Request.decode(Buffer.concat(chunks)));
-      for (const rs of (message.resource_spans as Message[] | undefined) ?? []) {
-        const pid = attributesOf((rs.resource as Message | undefined)?.attributes)['process.pid'];
-        for (const ss of (rs.scope_spans as Message[] | undefined) ?? [])
-          for (const s of (ss.spans as Message[] | undefined) ?? [])
-            spans.push({
-              traceId: hex(s.trace_id),
-              spanId: hex(s.span_id),
-              parent: hex(s.parent_span_id),
-              name: s.name as string,
-              attributes: attributesOf(s.attributes),
-              pid,
-            });
-      }
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${port}`, spans };
-}
+import { receiver, type OtlpReceiver, type Received } from './otlp.js';
 
 const IRIS = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] };
 
+/** The trace a caller started, as the receiver got it: the server span, and the model span under it. */
+async function joinedTrace(otlp: OtlpReceiver, traceId: string, callerSpan: string): Promise<Received> {
+  const spans = () => otlp.spans.filter((s) => s.traceId === traceId);
+  await waitFor(
+    () => spans().some((s) => s.name === 'InferRequest') && spans().some((s) => s.name === 'compute'),
+    { what: `the spans of trace ${traceId} arrive` },
+  );
+  const root = spans().find((s) => s.name === 'InferRequest')!;
+  assert.equal(root.parent, callerSpan, "the server span is the caller's span's child");
+  const model = spans().find((s) => s.name === 'iris');
+  assert.ok(model, 'the model span');
+  assert.equal(model.parent, root.spanId);
+  assert.equal(model.attributes['triton.model_name'], 'iris');
+  return root;
+}
+
 describe('traces exported over OTLP/HTTP from 2 workers', () => {
-  let otlp: Awaited<ReturnType<typeof receiver>>;
+  let otlp: OtlpReceiver;
   let server: Running;
   before(async () => {
     otlp = await receiver();
@@ -121,23 +46,7 @@ describe('traces exported over OTLP/HTTP from 2 workers', () => {
     otlp.server.close();
   });
 
-  /** The trace a caller started, as the receiver got it: the server span, and the model span under it. */
-  const joined = async (traceId: string, callerSpan: string) => {
-    const spans = () => otlp.spans.filter((s) => s.traceId === traceId);
-    await waitFor(
-      () => spans().some((s) => s.name === 'InferRequest') && spans().some((s) => s.name === 'compute'),
-      {
-        what: `the spans of trace ${traceId} arrive`,
-      },
-    );
-    const root = spans().find((s) => s.name === 'InferRequest')!;
-    assert.equal(root.parent, callerSpan, "the server span is the caller's span's child");
-    const model = spans().find((s) => s.name === 'iris');
-    assert.ok(model, 'the model span');
-    assert.equal(model.parent, root.spanId);
-    assert.equal(model.attributes['triton.model_name'], 'iris');
-    return root;
-  };
+  const joined = (traceId: string, callerSpan: string) => joinedTrace(otlp, traceId, callerSpan);
 
   it("honours a caller's traceparent over V1, V2 and gRPC, in whichever worker answers", async () => {
     const cases = [
@@ -181,6 +90,54 @@ describe('traces exported over OTLP/HTTP from 2 workers', () => {
     assert.equal(rest2.attributes['http.response.status_code'], '200');
     assert.equal(grpc.attributes['rpc.method'], 'ModelInfer');
     assert.equal(grpc.attributes['rpc.grpc.status_code'], '0');
+    for (const { path, contentType } of otlp.exports) {
+      assert.equal(path, '/v1/traces', 'OTEL_EXPORTER_OTLP_ENDPOINT with the signal path appended');
+      assert.equal(contentType, 'application/x-protobuf', 'http/protobuf by default');
+    }
+  });
+
+  it('traces each request of a ModelStreamInfer call as its own, under the caller’s context of the call', async () => {
+    const traceId = 'e'.repeat(32);
+    const caller = '6'.repeat(16);
+    const client = grpcClient(server.grpcAddress);
+    try {
+      const stream = client.stream({ traceparent: `00-${traceId}-${caller}-01` });
+      const answers: StreamAnswer[] = [];
+      stream.on('data', (answer: StreamAnswer) => answers.push(answer));
+      stream.write(irisRequest({ id: 'first' }));
+      stream.write(irisRequest({ id: 'second' }));
+      await waitFor(() => answers.length === 2, { what: 'both answers of the stream' });
+      stream.end();
+      assert.deepEqual(
+        answers.map((a) => a.error_message),
+        ['', ''],
+      );
+    } finally {
+      client.close();
+    }
+    const spans = () => otlp.spans.filter((s) => s.traceId === traceId);
+    const roots = () => spans().filter((s) => s.name === 'InferRequest');
+    await waitFor(() => roots().length === 2 && spans().filter((s) => s.name === 'compute').length === 2, {
+      what: 'the spans of both requests arrive',
+    });
+    for (const root of roots()) {
+      assert.equal(root.parent, caller, "each request's server span is the caller's span's child");
+      assert.equal(root.attributes['rpc.method'], 'ModelStreamInfer');
+      assert.equal(root.attributes['rpc.grpc.status_code'], '0');
+    }
+    const models = spans().filter((s) => s.name === 'iris');
+    assert.deepEqual(
+      models.map((m) => m.attributes['triton.request_id']).sort(),
+      ['first', 'second'],
+      'a model span per request, with its id',
+    );
+    assert.deepEqual(
+      models.map((m) => m.parent).sort(),
+      roots()
+        .map((r) => r.spanId)
+        .sort(),
+      'each under its own server span',
+    );
   });
 
   it('applies trace settings in every worker', async () => {
@@ -217,7 +174,45 @@ describe('traces exported over OTLP/HTTP from 2 workers', () => {
     await joined(marker, '5'.repeat(16));
     const off = otlp.spans.filter((s) => /^(\d)\1{31}$/.test(s.traceId));
     assert.deepEqual(off, [], 'no worker traced a request while the level was OFF');
-    assert.ok(otlp.spans.every((s) => s.pid !== undefined));
-    assert.ok(new Set(otlp.spans.map((s) => s.pid)).size >= 1);
+    assert.ok(
+      otlp.spans.every((s) => s.pid !== undefined),
+      'the resource names the process',
+    );
+  });
+});
+
+describe('traces exported as OTLP/JSON', () => {
+  let otlp: OtlpReceiver;
+  let server: Running;
+  before(async () => {
+    otlp = await receiver();
+    server = await startServer({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'serval-e2e',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+  });
+  after(() => {
+    server.child.kill('SIGKILL');
+    otlp.server.close();
+  });
+
+  it("posts the spans as JSON to the traces endpoint as it is, with the caller's trace joined", async () => {
+    const traceId = 'f'.repeat(32);
+    const res = await fetch(`${server.base}/v2/models/iris/infer`, {
+      method: 'POST',
+      headers: { traceparent: `00-${traceId}-${'7'.repeat(16)}-01`, 'content-type': 'application/json' },
+      body: JSON.stringify(IRIS),
+    });
+    assert.equal(res.status, 200);
+    const root = await joinedTrace(otlp, traceId, '7'.repeat(16));
+    assert.equal(root.attributes['http.route'], '/v2/models/:model/infer');
+    assert.equal(root.attributes['http.response.status_code'], '200');
+    assert.ok(otlp.exports.length > 0);
+    for (const { path, contentType } of otlp.exports) {
+      assert.equal(path, '/v1/traces');
+      assert.equal(contentType, 'application/json');
+    }
   });
 });
