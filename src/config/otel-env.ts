@@ -26,5 +26,10 @@ export function otelVariables(
   take('traceResourceAttributes', 'OTEL_RESOURCE_ATTRIBUTES');
   take('traceSampler', 'OTEL_TRACES_SAMPLER');
   take('traceSamplerArg', 'OTEL_TRACES_SAMPLER_ARG');
+  // The batch span processor's: the SDK's TracerProvider does not read them itself.
+  take('traceExportDelayMs', 'OTEL_BSP_SCHEDULE_DELAY');
+  take('traceExportTimeoutMs', 'OTEL_BSP_EXPORT_TIMEOUT');
+  take('traceQueueSize', 'OTEL_BSP_MAX_QUEUE_SIZE');
+  take('traceExportBatchSize', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
   return out;
 }

@@ -354,6 +354,26 @@ export const ConfigSchema = Type.Object(
       default: 1,
       description: 'The ratio of the traceidratio samplers (OTEL_TRACES_SAMPLER_ARG).',
     }),
+    traceExportDelayMs: Milliseconds(
+      5000,
+      'The longest a finished span waits before its batch is exported (OTEL_BSP_SCHEDULE_DELAY).',
+    ),
+    traceExportTimeoutMs: Milliseconds(
+      30_000,
+      'How long one export may take before it is given up (OTEL_BSP_EXPORT_TIMEOUT).',
+    ),
+    traceQueueSize: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 2048,
+      description: 'Finished spans held for export per process; more are dropped (OTEL_BSP_MAX_QUEUE_SIZE).',
+    }),
+    traceExportBatchSize: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 512,
+      description: 'Most spans in one export, at most traceQueueSize (OTEL_BSP_MAX_EXPORT_BATCH_SIZE).',
+    }),
     traceRate: Type.Integer({
       minimum: 0,
       maximum: 4_294_967_295,

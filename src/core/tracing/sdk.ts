@@ -65,7 +65,15 @@ export async function createTracer(
   log: Logger,
   given?: SpanProcessor,
 ): Promise<Tracer> {
-  const processor = given ?? new BatchSpanProcessor({ exporter: await exporterOf(config) });
+  const processor =
+    given ??
+    new BatchSpanProcessor({
+      exporter: await exporterOf(config),
+      scheduledDelayMillis: config.traceExportDelayMs,
+      exportTimeoutMillis: config.traceExportTimeoutMs,
+      maxQueueSize: config.traceQueueSize,
+      maxExportBatchSize: Math.min(config.traceExportBatchSize, config.traceQueueSize),
+    });
   const provider = new TracerProvider({
     resource: resourceOf(config),
     sampler: samplerOf(config.traceSampler, config.traceSamplerArg),
