@@ -106,6 +106,8 @@ export interface BenchResults {
   metrics: PairRow[];
   /** Single-row Iris with payload logging to a loopback sink against off, on two otherwise equal servers. */
   payloadLog: PairRow[];
+  /** Single-row Iris with tracing on (sampler at 0, then at 1) against off, exporting to a loopback collector. */
+  tracing: PairRow[];
   /** A thread-mode model reloaded (file changed, then load) again and again while it serves. */
   reloads: ReloadRun;
   heavy: {
@@ -398,6 +400,13 @@ export function renderReport(r: BenchResults): string {
       'process of its own on the same cores; A-B-B-A halves.',
     '',
     pairTable('Payload logging', r.payloadLog),
+    '',
+    'Tracing cost: the same single-row Iris question to a server with tracing off (no endpoint) and one exporting ' +
+      'OTLP/HTTP protobuf to a loopback collector that discards, with OTEL_TRACES_SAMPLER=traceidratio and ratio 0 ' +
+      '(nothing sampled), then always_on (every request traced: five spans each, batched exports), fresh servers, ' +
+      'A-B-B-A halves.',
+    '',
+    pairTable('Tracing', r.tracing),
     '',
     reloadTable(r),
     '',

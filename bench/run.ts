@@ -12,7 +12,16 @@ import { runChainLoad, type ChainSpec, type ChainStep } from './chain-load.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
 import { IMAGE_SIDE, imageRepository, photo } from './images.js';
 import { runLoad, summarize, type LoadResult, type LoadRun, type LoadSpec } from './load.js';
-import { stopAll, stopServer, treeCpuSeconds, treeMemory, type Server } from './processes.js';
+import {
+  freePort,
+  startServer,
+  stopAll,
+  stopServer,
+  treeCpuSeconds,
+  treeMemory,
+  waitReady,
+  type Server,
+} from './processes.js';
 import {
   cacheShare,
   renderReport,
@@ -331,6 +340,94 @@ function payloadLogTarget(rows: readonly PairRow[], events: Record<string, numbe
     measured: `${(ratio * 100).toFixed(0)}% (${events.sent ?? 0} events sent, ${lost} dropped or failed)`,
     pass: ratio >= 0.85 && lost === 0 && (events.sent ?? 0) > 0,
   };
+}
+
+/** What the tracing bench's collector (bench/otlp-sink.ts) received. */
+async function sinkReceived(base: string): Promise<{ exports: number; bytes: number }> {
+  return (await (await fetch(base)).json()) as { exports: number; bytes: number };
+}
+
+/**
+ * Single-row Iris at 64 connections with tracing off against tracing on, exporting OTLP/HTTP protobuf to a loopback
+ * collector that discards (its own process): on with the sampler at 0 (traceidratio, ratio 0: the sampler operators
+ * turn down, which still makes a trace id and decides on it per request, so it measures the whole path of an unsampled
+ * request; always_off would decide without one), and on at 1 (always_on: every request's spans are made and exported).
+ * Fresh servers, one pair at a time, as metricsRows() does.
+ */
+async function tracingRows(): Promise<PairRow[]> {
+  const port = await freePort();
+  const sink = startServer({
+    name: 'OTLP sink',
+    args: [join(ctx.root, 'bench/otlp-sink.ts')],
+    cwd: ctx.root,
+    env: { SINK_PORT: String(port) },
+    logPath: join(ctx.runDir, 'otlp-sink.log'),
+  });
+  const sinkBase = `http://127.0.0.1:${port}`;
+  await waitReady(sink, sinkBase, 100);
+  const path = '/v1/models/iris:predict';
+  const off = await startServal(ctx, 'serval (tracing off)');
+  const traced = (sampler: string, arg: string) => ({
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sinkBase,
+      OTEL_TRACES_SAMPLER: sampler,
+      OTEL_TRACES_SAMPLER_ARG: arg,
+    },
+  });
+  const rows: PairRow[] = [];
+  try {
+    for (const [name, sampler, arg] of [
+      ['tracing on, sampler 0', 'traceidratio', '0'],
+      ['tracing on, rate 1', 'always_on', '1'],
+    ] as const) {
+      const on = await startServal(ctx, `serval (${name})`, traced(sampler, arg));
+      try {
+        const before = await sinkReceived(sinkBase);
+        rows.push(
+          await pair(
+            'iris ×1',
+            [
+              { name, started: on, path, body: IRIS_1.body },
+              { name: 'tracing off', started: off, path, body: IRIS_1.body },
+            ],
+            64,
+          ),
+        );
+        await stopServer(on.server); // its last spans are sent as it stops
+        const sent = await sinkReceived(sinkBase);
+        const exports = sent.exports - before.exports;
+        process.stderr.write(
+          `  ${name}: ${exports} exports, ${(sent.bytes - before.bytes) >> 10} KiB of spans\n`,
+        );
+        if (exports > 0 !== (sampler === 'always_on'))
+          throw new Error(`${name}: ${exports} exports reached the collector`);
+      } finally {
+        await stopServer(on.server);
+      }
+    }
+    return rows;
+  } finally {
+    await stopServer(off.server);
+    await stopServer(sink);
+  }
+}
+
+function tracingTargets(rows: readonly PairRow[]): Target[] {
+  const [zero, one] = [rows[0]?.ratio ?? 0, rows[1]?.ratio ?? 0];
+  return [
+    {
+      name: 'iris ×1 at 64 conns: tracing on, sampler 0 vs off',
+      goal: '≥ 95%',
+      measured: `${(zero * 100).toFixed(0)}%`,
+      pass: zero >= 0.95,
+    },
+    {
+      name: 'iris ×1 at 64 conns: tracing on at rate 1 vs off',
+      goal: '≥ 85%',
+      measured: `${(one * 100).toFixed(0)}%`,
+      pass: one >= 0.85,
+    },
+  ];
 }
 
 const RELOAD_CYCLES = 100;
@@ -946,6 +1043,7 @@ async function main(): Promise<void> {
   const protocols = await protocolRows(serval, ceiling);
   const metricsCost = await metricsRows();
   const payloadLog = await payloadLogRows();
+  const tracing = await tracingRows();
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
   ceiling.facts.memoryAfterLoad = treeMemory(ceiling.server.pid);
   await stopServer(serval.server);
@@ -1009,6 +1107,7 @@ async function main(): Promise<void> {
     cnn,
     metrics: metricsCost,
     payloadLog: payloadLog.rows,
+    tracing,
     reloads,
     heavy,
     targets: [
@@ -1017,6 +1116,7 @@ async function main(): Promise<void> {
       ...operationTargets(metricsCost, reloads),
       ...cnnTargets(cnn),
       payloadLogTarget(payloadLog.rows, payloadLog.events),
+      ...tracingTargets(tracing),
     ],
   };
   process.stdout.write('\n' + renderReport(results) + '\n');

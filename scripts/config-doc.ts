@@ -17,6 +17,7 @@ const GROUPS: Partial<Record<keyof Config, string>> = {
   oauthClientsFile: 'OAuth tokens for service clients',
   rateLimitEnabled: 'Rate limits and Redis',
   cacheEnabled: 'Prediction cache',
+  traceEndpoint: 'Tracing (OpenTelemetry)',
   metricsEnabled: 'Metrics',
   payloadLogUrl: 'Payload logging',
 };

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import type { Config } from '../src/config/schema.js';
 import type { FastifyInstance } from 'fastify';
 import { createAccess } from '../src/auth/access.js';
-import { createCore, type Core } from '../src/core/core.js';
+import { createCore, type Core, type CoreOptions } from '../src/core/core.js';
 import { buildApp } from '../src/http/app.js';
 import { loadDefinitions } from '../src/grpc/definitions.js';
 import { createGrpcServer, type GrpcServer } from '../src/grpc/server.js';
@@ -121,10 +121,17 @@ export interface RunningGrpc {
   close(): Promise<void>;
 }
 
-/** A gRPC server over its own core with every model loaded, on 127.0.0.1 and a free port, with a client. */
-export async function loadedGrpc(overrides: Partial<Config> = {}, logger?: Logger): Promise<RunningGrpc> {
+/**
+ * A gRPC server over its own core with every model loaded, on 127.0.0.1 and a free port, with a client; `options`
+ * go to the core (where spans go, in tracing tests).
+ */
+export async function loadedGrpc(
+  overrides: Partial<Config> = {},
+  logger?: Logger,
+  options: CoreOptions = {},
+): Promise<RunningGrpc> {
   const config = testConfig({ grpcHost: '127.0.0.1', grpcPort: 0, ...overrides });
-  const core = await createCore(config, logger ?? pino({ level: config.logLevel }));
+  const core = await createCore(config, logger ?? pino({ level: config.logLevel }), options);
   await core.start();
   const server = await createGrpcServer(config, core);
   const port = await server.listen();

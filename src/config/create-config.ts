@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Value } from 'typebox/value';
 import { FILE_JSON_BOUNDS, parseBoundedJson } from '../lib/bounded-json.js';
 import { closest } from '../lib/closest.js';
+import { otelVariables } from './otel-env.js';
 import { ConfigSchema, SECRET_HEADERS, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'serval.config.json';
@@ -43,6 +44,11 @@ export function createConfig(file: Record<string, unknown> = {}, env: NodeJS.Pro
     if (key === '$schema' || key.startsWith('//')) continue; // room for comments in the JSON file
     merged[key] = value;
     origin.set(key, `config file key "${key}"`);
+  }
+  // OpenTelemetry's own variables, below Serval's: SERVAL_TRACE_* wins where both are set.
+  for (const [key, { value, name }] of Object.entries(otelVariables(env))) {
+    merged[key] = fromEnv(key as keyof Config, value);
+    origin.set(key, `environment variable ${name}`);
   }
   for (const key of configKeys) {
     const value = env[envName(key)];

@@ -26,6 +26,16 @@ export const InferenceModes = ['auto', 'inline', 'thread'] as const;
 export const PayloadLogModes = ['all', 'request', 'response'] as const;
 /** Request headers payload logging never copies into events, even when listed: credentials. */
 export const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'] as const;
+export const TraceProtocols = ['http/protobuf', 'http/json'] as const;
+/** The OpenTelemetry specification's built-in samplers (OTEL_TRACES_SAMPLER). */
+export const TraceSamplers = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
 
 /**
  * Every key with its type, default and description, in groups separated by blank lines: scripts/config-doc.ts writes
@@ -335,6 +345,62 @@ export const ConfigSchema = Type.Object(
       description: 'Most bytes of cached predictions per process.',
     }),
     cacheTtlMs: Milliseconds(60_000, 'How long a cached prediction lives.'),
+
+    traceEndpoint: Optional(
+      'OTLP/HTTP URL spans are exported to (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces); set, tracing is on.',
+    ),
+    traceProtocol: Type.Enum(TraceProtocols, {
+      default: 'http/protobuf',
+      description: 'How spans are sent (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL).',
+    }),
+    traceDisabled: Type.Boolean({
+      default: false,
+      description: 'Tracing off whatever the endpoint (OTEL_SDK_DISABLED).',
+    }),
+    traceServiceName: Optional(
+      "The resource's service.name (OTEL_SERVICE_NAME); empty: OTEL_RESOURCE_ATTRIBUTES' service.name, else serval.",
+    ),
+    traceResourceAttributes: Optional(
+      'More resource attributes, key=value pairs separated by commas, values percent-encoded (OTEL_RESOURCE_ATTRIBUTES).',
+    ),
+    traceSampler: Type.Enum(TraceSamplers, {
+      default: 'parentbased_always_on',
+      description:
+        "Which traces are kept (OTEL_TRACES_SAMPLER); parentbased_*: a caller's sampled trace is followed.",
+    }),
+    traceSamplerArg: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description: 'The ratio of the traceidratio samplers (OTEL_TRACES_SAMPLER_ARG).',
+    }),
+    traceExportDelayMs: Milliseconds(
+      5000,
+      'The longest a finished span waits before its batch is exported (OTEL_BSP_SCHEDULE_DELAY).',
+    ),
+    traceExportTimeoutMs: Milliseconds(
+      30_000,
+      'How long one export may take before it is given up (OTEL_BSP_EXPORT_TIMEOUT).',
+    ),
+    traceQueueSize: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 2048,
+      description: 'Finished spans held for export per process; more are dropped (OTEL_BSP_MAX_QUEUE_SIZE).',
+    }),
+    traceExportBatchSize: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 512,
+      description: 'Most spans in one export, at most traceQueueSize (OTEL_BSP_MAX_EXPORT_BATCH_SIZE).',
+    }),
+    traceRate: Type.Integer({
+      minimum: 0,
+      maximum: 4_294_967_295,
+      default: 1,
+      description:
+        "Triton's trace_rate at start: one request in this many (without a caller's trace) is offered to the sampler; 0: only callers' traces.",
+    }),
 
     metricsEnabled: Type.Boolean({
       default: true,

@@ -1,16 +1,18 @@
 // What one process asks of every serving process (itself included): loading and unloading models, statistics and
-// metrics to sum, log settings to apply. In a cluster the process layer carries these through the primary; alone,
+// metrics to sum, log and trace settings to apply. In a cluster the process layer carries these through the primary; alone,
 // they stay local.
 import { ServalError, type ErrorKind } from './errors.js';
 import type { LogSettingsValues } from './log-settings.js';
 import type { LoadOverride } from './models/descriptor.js';
+import type { TracePatch } from './tracing/settings.js';
 
 export type ClusterRequest =
   | { kind: 'load'; name: string; override?: LoadOverride }
   | { kind: 'unload'; name: string; dependents?: boolean }
   | { kind: 'stats' }
   | { kind: 'metrics' }
-  | { kind: 'logging'; settings: Partial<LogSettingsValues> };
+  | { kind: 'logging'; settings: Partial<LogSettingsValues> }
+  | { kind: 'trace'; settings: TracePatch; model?: string };
 
 /** One process's answer: its value, or its error as plain data (errors cross process boundaries as JSON). */
 export interface ClusterReply {

@@ -1,5 +1,6 @@
 // The protocol-neutral core, built once per process by the entry point and handed to every front end.
 import type { Logger } from 'pino';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema.js';
 import { BufferPool } from '../lib/buffer-pool.js';
 import { PredictionCache } from './cache/prediction-cache.js';
@@ -15,6 +16,8 @@ import { createPayloadLog, type PayloadLog } from './payload-log/payload-log.js'
 import { InputProcessor } from './processing/inputs.js';
 import { InferencePool } from './runtime/pool.js';
 import { createRedis, type SharedRedis } from './redis.js';
+import { TraceSettings, type TracePatch, type TraceSettingsValues } from './tracing/settings.js';
+import { exporting, loadTracer, type Tracer } from './tracing/trace.js';
 import { Statistics, sumStatistics, type ModelStats } from './statistics.js';
 
 export interface Core {
@@ -48,6 +51,13 @@ export interface Core {
   metricsText(): Promise<string>;
   /** Triton's log settings: this process's, or, given some to change, applied in every serving process. */
   logging(settings?: Partial<LogSettingsValues>): Promise<LogSettingsValues>;
+  /** OpenTelemetry traces of requests: null when tracing is off (no SDK loaded). */
+  readonly tracer: Tracer | null;
+  /**
+   * Triton's trace settings, global or of a model (NOT_FOUND for a model not served): this process's, or, given
+   * some to change, applied in every serving process.
+   */
+  tracing(model?: string, settings?: TracePatch): Promise<TraceSettingsValues>;
   /** Loads every model (once); never rejects: failures are recorded per model. */
   start(): Promise<void>;
   /**
@@ -67,6 +77,8 @@ export interface CoreOptions {
   worker?: string;
   /** The log settings the entry point's root logger follows; by default, settings of `log` alone. */
   logSettings?: LogSettings;
+  /** Where spans go instead of the configured exporter (tests); tracing is then on. */
+  spans?: SpanProcessor;
 }
 
 /** The model repository over the configured folder, loading each version as the config says. */
@@ -135,6 +147,7 @@ function clusterHandler(
   statistics: Statistics,
   metrics: Metrics | null,
   logSettings: LogSettings,
+  traceSettings: TraceSettings,
 ): (request: ClusterRequest) => Promise<ClusterReply> {
   return (request) =>
     reply(process.pid, async () => {
@@ -152,6 +165,8 @@ function clusterHandler(
           return metrics?.json() ?? { serval: [], process: [] };
         case 'logging':
           return logSettings.apply(request.settings);
+        case 'trace':
+          return traceSettings.apply(request.settings, request.model);
       }
     });
 }
@@ -189,7 +204,12 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
   const cache = cacheOf(config, redis, log);
   const payloadLog = createPayloadLog(config, redis, log, metrics?.payloadLogCounter());
 
-  const handle = clusterHandler(repository, statistics, metrics, logSettings);
+  const traceSettings = new TraceSettings({
+    exporting: exporting(config, options.spans),
+    rate: config.traceRate,
+  });
+  const tracer = await loadTracer(config, traceSettings, log, options.spans);
+  const handle = clusterHandler(repository, statistics, metrics, logSettings, traceSettings);
   const broadcast: Broadcast = options.broadcast
     ? options.broadcast(handle)
     : async (request) => [await handle(request)];
@@ -236,12 +256,25 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
       await applyEverywhere(broadcast, { kind: 'logging', settings });
       return logSettings.values;
     },
+    tracer,
+    async tracing(model, settings) {
+      if (model !== undefined) repository.versions(model);
+      if (settings === undefined) return traceSettings.values(model);
+      traceSettings.refuse(settings);
+      await applyEverywhere(broadcast, {
+        kind: 'trace',
+        settings,
+        ...(model === undefined ? {} : { model }),
+      });
+      return traceSettings.values(model);
+    },
     start: () => repository.load(),
     close: (deadline = Date.now() + config.shutdownGraceMs) =>
       (closed ??= (async () => {
         await Promise.all([payloadLog?.close(deadline), repository.close()]);
         await pool?.close();
         redis?.client.disconnect();
+        await tracer?.close();
       })()),
   };
 }

@@ -66,6 +66,12 @@ export const errors = {
     'invalid_argument',
     'The model could not run on this input: %s',
   ),
+  INVALID_TRACE_SETTING: errorType('INVALID_TRACE_SETTING', 'invalid_argument', 'Invalid trace setting: %s'),
+  TRACING_NOT_CONFIGURED: errorType(
+    'TRACING_NOT_CONFIGURED',
+    'invalid_argument',
+    'Tracing has no exporter: set OTEL_EXPORTER_OTLP_ENDPOINT (or traceEndpoint) to turn it on (%s)',
+  ),
   UNAUTHORIZED: errorType('UNAUTHORIZED', 'unauthenticated', 'Authentication required: %s'),
   INSUFFICIENT_SCOPE: errorType('INSUFFICIENT_SCOPE', 'permission_denied', 'The token lacks the scope "%s"'),
   RATE_LIMITED: errorType(

@@ -7,4 +7,5 @@ export const CORE_EXTENSIONS = [
   'model_repository',
   'schedule_policy',
   'statistics',
+  'trace',
 ] as const;

@@ -16,6 +16,7 @@ import { checkOutputs, chooseOutputs, runFailure, type RequestedOutput } from '.
 import type { PayloadExchange } from './payload-log/payload-log.js';
 import { cancelled } from './runtime/batcher.js';
 import type { InputProcessor } from './processing/inputs.js';
+import type { ModelTrace, RequestTrace } from './tracing/trace.js';
 import { decodeInputs, type DecodeOptions, type WireTensor } from './tensor/decode.js';
 import { batchSize, type TensorMap } from './tensor/tensor.js';
 
@@ -47,6 +48,10 @@ export interface InferenceRequest {
   note?: InferenceNote | undefined;
   /** With payload logging on: the request is logged here once its model is found; the front end logs the answer. */
   payload?: PayloadExchange | undefined;
+  /** The request's trace (its server span), when it is traced: the pipeline adds the model's spans under it. */
+  trace?: RequestTrace | undefined;
+  /** The request's own id (V2 and gRPC `id`), which names it in its model's span. */
+  id?: string | undefined;
 }
 
 /** What a request asks of its model: its inputs as the wire carried them, its outputs, how answers are written. */
@@ -124,6 +129,7 @@ interface Checked {
   signal: AbortSignal | undefined;
   priority: number | undefined;
   timeoutUs: number | undefined;
+  trace: ModelTrace | undefined;
 }
 
 export class Inference {
@@ -168,6 +174,7 @@ export class Inference {
       inputSeconds: undefined,
       outputSeconds: undefined,
     };
+    const trace = request.trace?.model(model.name, model.version, request.id);
     try {
       const content = request.read(model);
       const outputs = content.outputs && checkOutputs(model, content.outputs);
@@ -186,6 +193,7 @@ export class Inference {
       event.rows = rows;
       if (note !== undefined) note.instances = rows;
       event.inputSeconds = (performance.now() - received) / 1000;
+      trace?.inputs();
       const { encoding } = content;
       const timed = (tensors: TensorMap) => {
         const from = performance.now();
@@ -204,14 +212,17 @@ export class Inference {
         signal,
         priority,
         timeoutUs,
+        trace,
       };
       const answer = await this.#cached(checked, encoding, timed, request.cache);
       // A shared run (the cache's single flight) is not stopped for one caller: its answer is dropped here.
       if (signal?.aborted === true) throw cancelled();
       event.cache = CACHE_RESULTS[answer.cache];
+      trace?.end(answer.cache);
       return answer;
     } catch (err) {
       event.failure = failureOf(err);
+      trace?.end(undefined, err);
       throw err;
     } finally {
       release();
@@ -265,7 +276,8 @@ export class Inference {
     let all: TensorMap;
     try {
       const { deadline, priority, timeoutUs } = checked;
-      all = await model.runtime.predict(checked.inputs, { deadline, signal, priority, timeoutUs });
+      const { trace } = checked;
+      all = await model.runtime.predict(checked.inputs, { deadline, signal, priority, timeoutUs, trace });
     } catch (err) {
       throw runFailure(err);
     }

@@ -12,6 +12,9 @@ export interface RpcFields {
   /** Stream calls: requests received and answered with an error_message. */
   messages?: number;
   errors?: number;
+  /** The call's trace, when it is traced: logs and traces join on these. */
+  traceId?: string;
+  spanId?: string;
 }
 
 /** Codes a client's retry may cure (warn, as HTTP's 503 and 504); INTERNAL is an error; the rest are answers. */

@@ -13,6 +13,8 @@ import type { ModelInferRequest } from './messages.js';
 import { callRequestId, deadlineOf, type RpcDeps, unary } from './rpc.js';
 import { failureOf, serviceError } from './status.js';
 import { bytesOf, MalformedMessage } from './strict.js';
+import { endCall, traceCall } from './tracing.js';
+import type { RequestTrace } from '../core/tracing/trace.js';
 import { streamError, streamResponse, withId } from './wire.js';
 
 /** Payload logging's content types: the messages' protobuf bytes, named as protobuf's media type names them. */
@@ -26,6 +28,7 @@ async function inferOne(
   call: { metadata: Metadata; getDeadline(): Date | number },
   note: RpcFields,
   signal: AbortSignal,
+  trace: RequestTrace | undefined,
 ): Promise<Buffer> {
   // Raw contents sit anywhere in their message: those not aligned for their datatype are copied into reused memory,
   // given back once the call is answered (only its run reads them: inline runs end before the answer, thread-mode
@@ -61,6 +64,8 @@ async function inferOne(
       signal,
       note,
       payload,
+      trace,
+      id: request.id,
     });
     const body = withId(answer.body, request.id);
     payload?.respond(body, RESPONSE_TYPE);
@@ -82,7 +87,8 @@ export function modelInfer(deps: RpcDeps, core: Core) {
     deps,
     'ModelInfer',
     { scope: Scopes.predict, bucket: 'predict' },
-    (request, context, call) => inferOne(core, request, call, context.fields, cancellation(call)),
+    (request, context, call) =>
+      inferOne(core, request, call, context.fields, cancellation(call), context.trace),
   );
 }
 
@@ -265,15 +271,19 @@ export function modelStreamInfer(
       fields.messages = (fields.messages ?? 0) + 1;
       const messageStarted = performance.now();
       const own: RpcFields = {};
+      // Each request of the stream is traced as a request of its own, under the caller's context of the call.
+      const trace = traceCall(deps.tracer, method, call.metadata, reqId, request.model_name, own);
       const size = requestBytes(request);
       hold(size);
       const answer = admitted
         .then((principal) => deps.guard.count(principal, peer, 'predict'))
-        .then(() => inferOne(core, request, call, own, signal))
+        .then(() => inferOne(core, request, call, own, signal, trace))
         .then(
           (body) => {
             deps.access.write(method, reqId, messageStarted, status.OK, own, { probe: true });
-            Object.assign(fields, own);
+            endCall(trace, status.OK);
+            // The stream's own line names the model; trace ids are each request's.
+            Object.assign(fields, { ...own, traceId: undefined, spanId: undefined });
             return streamResponse(body);
           },
           (err: unknown) => {
@@ -283,6 +293,7 @@ export function modelStreamInfer(
               probe: true,
               fault: failure.fault,
             });
+            endCall(trace, failure.code);
             return streamError(serviceError(failure, reqId).details);
           },
         );

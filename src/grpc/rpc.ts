@@ -4,9 +4,11 @@ import { status, type handleUnaryCall, type Metadata, type ServerUnaryCall } fro
 import type { Scope } from '../auth/scopes.js';
 import type { Principal } from '../auth/verifier.js';
 import { requestId } from '../lib/request-id.js';
+import type { RequestTrace, Tracer } from '../core/tracing/trace.js';
 import type { AccessLog, RpcFields } from './access-log.js';
 import { metadataText, type Bucket, type Guard } from './guard.js';
 import { failureOf, serviceError } from './status.js';
+import { endCall, traceCall } from './tracing.js';
 
 export interface RpcSpec {
   /** The scope the call needs when authentication is on; none: public, like /v2/health. */
@@ -21,11 +23,15 @@ export interface RpcContext {
   readonly principal: Principal | null;
   /** Filled by the handler for the access line (model, version, rows). */
   readonly fields: RpcFields;
+  /** The call's trace, when it is traced: ModelInfer hands it to the core's pipeline. */
+  readonly trace: RequestTrace | undefined;
 }
 
 export interface RpcDeps {
   guard: Guard;
   access: AccessLog;
+  /** null when tracing is off. */
+  tracer: Tracer | null;
 }
 
 /** The call's request id: the client's x-request-id metadata when it is plain and short, else a new UUID. */
@@ -58,16 +64,29 @@ export function unary<Req, Res>(
     const startedAt = performance.now();
     const reqId = callRequestId(call.metadata);
     const fields: RpcFields = {};
+    // Health probes are not traced.
+    const trace = spec.probe
+      ? undefined
+      : traceCall(
+          deps.tracer,
+          method,
+          call.metadata,
+          reqId,
+          (call.request as { model_name?: unknown }).model_name,
+          fields,
+        );
     const succeed = (value: Res) => {
       deps.access.write(method, reqId, startedAt, status.OK, fields, probe);
+      endCall(trace, status.OK);
       callback(null, value);
     };
     const fail = (err: unknown) => {
       const failure = failureOf(err);
       deps.access.write(method, reqId, startedAt, failure.code, fields, { ...probe, fault: failure.fault });
+      endCall(trace, failure.code);
       callback(serviceError(failure, reqId));
     };
-    const context = { reqId, principal: null, fields };
+    const context = { reqId, principal: null, fields, trace };
     if (deps.guard.open) {
       // No token to verify and no budget to count: the body runs at once (the hot path of an open server).
       try {

@@ -99,6 +99,7 @@ export async function createGrpcServer(config: Config, core: Core, shared?: Acce
   const deps = {
     guard: new Guard(verifier, limiter, config),
     access: new AccessLog(log, SERVICE_NAME),
+    tracer: core.tracer,
   };
   const streams = new Streams({
     stream: config.grpcStreamMaxPendingBytes,

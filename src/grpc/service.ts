@@ -9,6 +9,7 @@ import { modelConfig, modelMetadata, type TensorMetadata } from '../core/models/
 import { SERVAL_VERSION } from '../lib/version.js';
 import { modelInfer, modelStreamInfer, type Streams } from './infer.js';
 import { logSettingsRpc } from './logging.js';
+import { traceSettingRpc } from './trace.js';
 import type { ModelRequest } from './messages.js';
 import { repositoryService } from './repository.js';
 import { unary, type RpcDeps } from './rpc.js';
@@ -73,5 +74,6 @@ export function inferenceService(deps: RpcDeps, core: Core, streams: Streams): U
     ModelStreamInfer: modelStreamInfer(deps, core, streams),
     ...repositoryService(deps, core),
     LogSettings: logSettingsRpc(deps, core),
+    TraceSetting: traceSettingRpc(deps, core),
   };
 }

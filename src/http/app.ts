@@ -18,6 +18,7 @@ import bodyEncoding from './plugins/app/body-encoding.js';
 import jsonBody from './plugins/app/json-body.js';
 import metrics from './plugins/app/metrics.js';
 import rateLimit from './plugins/app/rate-limit.js';
+import tracing from './plugins/app/tracing.js';
 import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
 import playgroundRoutes from './routes/playground.js';
@@ -74,6 +75,7 @@ export async function buildApp(config: Config, core: Core, shared?: Access): Pro
   await app.register(jsonBody, { maxDepth: config.jsonMaxDepth });
   await app.register(bodyEncoding);
   await app.register(accessLog);
+  await app.register(tracing);
   await app.register(security, { corsOrigins: config.corsOrigins });
   // Optional features load their libraries (jose) only when configured: start-up time is module loading, paid by
   // every worker.

@@ -1,6 +1,6 @@
 // The cluster's broadcast over Node's IPC channel: a worker's request (a model load, a statistics or metrics scrape)
 // goes to the primary, which asks every serving worker (the sender included) and sends back all their replies.
-// The primary also remembers the last load or unload of each model, and the log settings, and replays them to every
+// The primary also remembers the last load or unload of each model, and the log and trace settings, and replays them to every
 // worker it starts.
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:cluster';
@@ -108,6 +108,8 @@ export interface PrimaryHubOptions {
 
 /** Where the primary keeps the log settings among the model changes it replays (no model name has a slash). */
 const LOGGING = 'logging/';
+/** The trace settings, global (`trace/`) and per model (`trace/<model>`). */
+const TRACE = 'trace/';
 
 /** The primary's side: relays broadcasts and remembers the model changes for the workers it starts later. */
 export class PrimaryHub {
@@ -152,6 +154,12 @@ export class PrimaryHub {
       const before = this.#changes.get(LOGGING);
       const settings = { ...(before?.kind === 'logging' ? before.settings : {}), ...request.settings };
       this.#changes.set(LOGGING, { kind: 'logging', settings });
+    } else if (request.kind === 'trace') {
+      // Trace settings add up too, globally and per model (null, a reset, is kept: it undoes what came before).
+      const key = `${TRACE}${request.model ?? ''}`;
+      const before = this.#changes.get(key);
+      const settings = { ...(before?.kind === 'trace' ? before.settings : {}), ...request.settings };
+      this.#changes.set(key, { ...request, settings });
     }
     const targets = [...this.#serving.values()];
     const own = this.#options.own?.(request);

@@ -206,6 +206,52 @@ describe('the payload log settings', () => {
   });
 });
 
+describe("OpenTelemetry's variables", () => {
+  it('set the trace keys as the specification says: a traces endpoint as given, the general one with /v1/traces', () => {
+    assert.equal(
+      createConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://tempo:4318/' }).traceEndpoint,
+      'http://tempo:4318/v1/traces',
+    );
+    const both = createConfig(
+      {},
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://tempo:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/traces',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_SDK_DISABLED: 'TRUE',
+      },
+    );
+    assert.equal(both.traceEndpoint, 'http://jaeger:4318/traces');
+    assert.equal(both.traceProtocol, 'http/json');
+    assert.equal(both.traceDisabled, true);
+    assert.equal(createConfig({}, { OTEL_SDK_DISABLED: 'yes' }).traceDisabled, false, 'only "true" disables');
+  });
+
+  it("set the batch span processor's keys, which SERVAL_TRACE_* variables override", () => {
+    const config = createConfig(
+      {},
+      {
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_BSP_EXPORT_TIMEOUT: '2000',
+        OTEL_BSP_MAX_QUEUE_SIZE: '64',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '16',
+        SERVAL_TRACE_QUEUE_SIZE: '128',
+      },
+    );
+    assert.equal(config.traceExportDelayMs, 100);
+    assert.equal(config.traceExportTimeoutMs, 2000);
+    assert.equal(config.traceQueueSize, 128);
+    assert.equal(config.traceExportBatchSize, 16);
+  });
+
+  it('name the OTEL_* variable of a bad value', () => {
+    assert.throws(
+      () => createConfig({}, { OTEL_BSP_SCHEDULE_DELAY: 'soon' }),
+      (err: unknown) => err instanceof ConfigError && /OTEL_BSP_SCHEDULE_DELAY/.test(err.message),
+    );
+  });
+});
+
 describe('quotaCpus', () => {
   it('reads the cgroup v2 CPU quota, rounding up, and ignores "max"', () => {
     assert.equal(quotaCpus('max 100000\n'), undefined);

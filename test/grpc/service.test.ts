@@ -101,6 +101,7 @@ describe('the gRPC service over the core', () => {
       'model_repository',
       'schedule_policy',
       'statistics',
+      'trace',
     ]);
   });
 

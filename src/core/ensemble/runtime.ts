@@ -160,12 +160,17 @@ export class EnsembleRuntime implements ModelRuntime {
       inputSeconds: undefined,
       outputSeconds: undefined,
     };
+    // A traced request's step is a span named after its composing model, under the ensemble's.
+    const trace = call?.trace?.step(model.name, model.version, step.index);
     try {
       // The request's deadline, cancellation, priority and timeout hold for every step.
-      return await model.runtime.predict(own, call);
+      const outputs = await model.runtime.predict(own, trace === undefined ? call : { ...call, trace });
+      trace?.end(undefined);
+      return outputs;
     } catch (err) {
       const error = named(step, err);
       event.failure = failureReason(error instanceof ServalError ? error.kind : 'internal');
+      trace?.end(undefined, error);
       throw error;
     } finally {
       release();

@@ -4,6 +4,8 @@ import { errors, ServalError, withExtras } from '../errors.js';
 import type { RunObserver } from '../observe.js';
 import type { CallOptions } from './runtime.js';
 import { DATATYPES } from '../tensor/dtypes.js';
+import type { Timing } from './pool.js';
+import { epochMs, type RunTrace } from '../tracing/trace.js';
 import type { TensorArray, TensorData, TensorMap, TensorSpec } from '../tensor/tensor.js';
 import { DEFAULT_QUEUE, DEFAULT_SCHEDULE, levelOf, queueTimeoutMs, type SchedulePolicy } from './schedule.js';
 
@@ -47,6 +49,7 @@ interface Pending {
   queue: Pending[];
   /** Its priority level (1 the highest): what waits ahead of it is at this level or a higher one. */
   level: number;
+  trace: RunTrace | undefined;
   resolve: (outputs: TensorMap) => void;
   reject: (err: unknown) => void;
 }
@@ -144,8 +147,37 @@ const ADMISSION_SHARE = 0.8;
 /** How much each new run counts in the running estimates of run time and calls per run. */
 const LEARNING_RATE = 0.2;
 
+/** A run: the feeds in, the outputs out; a thread-mode run fills `timing` by its thread's clock. */
+export type Run = (feeds: TensorMap, timing?: Timing) => Promise<TensorMap>;
+
+/**
+ * Runs `run` and tells every traced call of the batch when it waited and computed. The compute is the thread's own
+ * timing when the run filled it, else the time around the call here.
+ */
+export async function tracedRun(
+  run: Run,
+  feeds: TensorMap,
+  batch: readonly { submitted: number; trace: RunTrace | undefined; rows: number | undefined }[],
+  started: number,
+): Promise<TensorMap> {
+  const timing: Timing = { start: 0, end: 0 };
+  try {
+    return await run(feeds, timing);
+  } finally {
+    if (timing.end === 0) {
+      timing.start = epochMs(started);
+      timing.end = epochMs(performance.now());
+    }
+    const calls = batch.flatMap((p) => (p.trace === undefined ? [] : [p.trace]));
+    const rows = batch.reduce((n, p) => n + (p.rows ?? 0), 0);
+    const at = epochMs(started);
+    for (const p of batch)
+      p.trace?.ran({ queued: epochMs(p.submitted), started: at, compute: timing, calls, rows });
+  }
+}
+
 export class Batcher {
-  #run: (feeds: TensorMap) => Promise<TensorMap>;
+  #run: Run;
   #options: BatcherOptions;
   /** One queue per priority level (index 0 unused), then the calls a DELAY timeout moved behind the others. */
   #queues: Pending[][];
@@ -159,7 +191,7 @@ export class Batcher {
   #runMs: number;
   #callsPerRun = 1;
 
-  constructor(run: (feeds: TensorMap) => Promise<TensorMap>, options: BatcherOptions) {
+  constructor(run: Run, options: BatcherOptions) {
     this.#run = run;
     this.#options = options;
     this.#merging = options.maxRows > 1;
@@ -246,6 +278,7 @@ export class Batcher {
         submitted: performance.now(),
         queue,
         level,
+        trace: call.trace,
         resolve,
         reject,
       };
@@ -352,7 +385,7 @@ export class Batcher {
     const started = performance.now();
     const observe = this.#options.observe;
     if (observe) for (const p of batch) observe.queued((started - p.submitted) / 1000);
-    void this.#execute(batch).finally(() => {
+    void this.#execute(batch, started).finally(() => {
       const ms = performance.now() - started;
       observe?.executed(
         batch.reduce((n, p) => n + (p.rows ?? 1), 0),
@@ -366,10 +399,17 @@ export class Batcher {
     });
   }
 
-  async #execute(batch: Pending[]): Promise<void> {
+  /** Runs feeds for a batch; only a batch with a traced call is timed for it. */
+  #runFor(feeds: TensorMap, batch: readonly Pending[], started: number): Promise<TensorMap> {
+    return batch.some((p) => p.trace !== undefined)
+      ? tracedRun(this.#run, feeds, batch, started)
+      : this.#run(feeds);
+  }
+
+  async #execute(batch: Pending[], started: number): Promise<void> {
     if (batch.length === 1) {
       const [only] = batch as [Pending];
-      await this.#run(only.feeds).then(only.resolve, only.reject);
+      await this.#runFor(only.feeds, batch, started).then(only.resolve, only.reject);
       return;
     }
     const names = Object.keys((batch[0] as Pending).feeds);
@@ -379,7 +419,7 @@ export class Batcher {
     const total = batch.reduce((n, p) => n + (p.rows as number), 0);
     let outputs: TensorMap;
     try {
-      outputs = await this.#run(merged);
+      outputs = await this.#runFor(merged, batch, started);
     } catch (err) {
       // Refused by the server (overload): nobody runs. Refused by the model: one caller's rows may be the
       // cause, so each call runs alone and gets its own answer.
@@ -403,6 +443,7 @@ export class Batcher {
   }
 
   async #alone(batch: readonly Pending[]): Promise<void> {
-    for (const p of batch) if (!p.settled) await this.#run(p.feeds).then(p.resolve, p.reject);
+    for (const p of batch)
+      if (!p.settled) await this.#runFor(p.feeds, [p], performance.now()).then(p.resolve, p.reject);
   }
 }

@@ -3,9 +3,10 @@ import { performance } from 'node:perf_hooks';
 import { batchSize, type TensorMap, type TensorSpec } from '../tensor/tensor.js';
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
 import { batchMajor } from '../models/signature.js';
-import { Batcher, cancelled, mergeRows } from './batcher.js';
+import { Batcher, cancelled, mergeRows, tracedRun } from './batcher.js';
+import type { RunTrace } from '../tracing/trace.js';
 import type { SchedulePolicy } from './schedule.js';
-import type { InferencePool } from './pool.js';
+import type { InferencePool, Timing } from './pool.js';
 import type { RunObserver } from '../observe.js';
 import type { CallOptions, Execution, ModelRuntime } from './runtime.js';
 
@@ -64,6 +65,12 @@ function timedRuns(run: (feeds: TensorMap) => Promise<TensorMap>, observe: RunOb
   };
 }
 
+/** An unbatched inline call, traced: it never waits, and runs alone. */
+function traceAlone(run: (feeds: TensorMap) => Promise<TensorMap>, feeds: TensorMap, trace: RunTrace) {
+  const now = performance.now();
+  return tracedRun(run, feeds, [{ submitted: now, trace, rows: batchSize(feeds) }], now);
+}
+
 /**
  * Loads a model file; `key` names this load of it (path and content hash), so that worker threads never run a
  * session of an older file found at the same path. `bytes` are the file's, when already read.
@@ -94,7 +101,8 @@ export async function loadOnnxModel(
         // An inline run starts at once and cannot be stopped: a caller gone by then is the only one not run.
         if (call?.signal?.aborted === true) return Promise.reject(cancelled());
         inFlight++;
-        return timed(feeds).finally(() => inFlight--);
+        const done = call?.trace === undefined ? timed(feeds) : traceAlone(timed, feeds, call.trace);
+        return done.finally(() => inFlight--);
       };
       return new InlineRuntime(session, shape, predict, () => inFlight);
     }
@@ -120,7 +128,7 @@ export async function loadOnnxModel(
   const pool = options.pool();
   // The thread loads its own session now, so that the first request does not pay for it.
   await pool.run({ path, key }, zeroFeeds(inputs), fetch);
-  const run = (feeds: TensorMap) => pool.run({ path, key }, feeds, fetch);
+  const run = (feeds: TensorMap, timing?: Timing) => pool.run({ path, key }, feeds, fetch, timing);
   // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
   const batcher = new Batcher(run, {
     concurrency: options.threads,

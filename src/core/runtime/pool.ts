@@ -4,7 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { errors, withExtras } from '../errors.js';
 import type { TensorMap } from '../tensor/tensor.js';
-import type { InferenceTask, ReleaseTask, ThreadData } from './worker.js';
+import type { InferenceTask, ReleaseTask, ThreadData, ThreadResult } from './worker.js';
+
+/** When a run computed, in epoch ms: filled by the thread's own clock. */
+export interface Timing {
+  start: number;
+  end: number;
+}
 
 export interface PoolOptions {
   threads: number;
@@ -23,7 +29,7 @@ const workerFile = fileURLToPath(
  * refused at once (503) instead of waiting behind a queue that only grows (piscina's own queue is not used).
  */
 export class InferencePool {
-  #piscina: Piscina<InferenceTask | ReleaseTask, TensorMap | null>;
+  #piscina: Piscina<InferenceTask | ReleaseTask, ThreadResult | null>;
   #sessions: Int32Array;
   #intraOpThreads: number;
   #capacity: number;
@@ -51,7 +57,12 @@ export class InferencePool {
    * Runs one call on a thread. There is no cancellation: ending a thread inside onnxruntime's native run aborts
    * the process, so a caller that gives up (timeout) lets the call finish and drops its result.
    */
-  async run(model: { path: string; key: string }, feeds: TensorMap, outputs: string[]): Promise<TensorMap> {
+  async run(
+    model: { path: string; key: string },
+    feeds: TensorMap,
+    outputs: string[],
+    timing?: Timing,
+  ): Promise<TensorMap> {
     if (this.#inFlight >= this.#capacity) {
       throw withExtras(new errors.OVERLOADED('the inference queue is full'), { retryAfter: 1 });
     }
@@ -76,7 +87,12 @@ export class InferencePool {
         outputs,
         retired: this.#retired,
       };
-      return (await this.#piscina.run(task, { transferList })) as TensorMap;
+      const result = (await this.#piscina.run(task, { transferList })) as ThreadResult;
+      if (timing !== undefined) {
+        timing.start = result.start;
+        timing.end = result.end;
+      }
+      return result.outputs;
     } finally {
       this.#inFlight--;
     }

@@ -1,5 +1,6 @@
 // The model runtime interface the rest of Serval depends on, never on onnxruntime itself.
 import type { TensorMap, TensorSpec } from '../tensor/tensor.js';
+import type { RunTrace } from '../tracing/trace.js';
 
 export type Execution = 'inline' | 'thread';
 
@@ -13,6 +14,8 @@ export interface CallOptions {
   priority?: number | undefined;
   /** The longest the call may wait in its queue (microseconds), where the model's policy lets it say. */
   timeoutUs?: number | undefined;
+  /** The call's trace, when it is traced: told when it waited and ran, and with what. */
+  trace?: RunTrace | undefined;
 }
 
 export interface ModelRuntime {

@@ -44,7 +44,16 @@ async function release(keys: readonly string[]): Promise<void> {
   }
 }
 
-export default async function infer(task: InferenceTask | ReleaseTask): Promise<TensorMap | null> {
+/** A run's outputs and when it ran, in epoch ms by this thread's clock: a traced call's compute span. */
+export interface ThreadResult {
+  outputs: TensorMap;
+  start: number;
+  end: number;
+}
+
+const epochNow = () => performance.timeOrigin + performance.now();
+
+export default async function infer(task: InferenceTask | ReleaseTask): Promise<ThreadResult | null> {
   if (task.retired.length > 0) await release(task.retired);
   if (!('key' in task)) return null;
   let session = sessions.get(task.key);
@@ -57,5 +66,8 @@ export default async function infer(task: InferenceTask | ReleaseTask): Promise<
       publish();
     });
   }
-  return runSession(await session, task.feeds, task.outputs);
+  const ready = await session;
+  const start = epochNow();
+  const outputs = await runSession(ready, task.feeds, task.outputs);
+  return { outputs, start, end: epochNow() };
 }

@@ -81,6 +81,7 @@ export async function predict(
     signal: clientGone(reply),
     note: noteOf(request),
     payload,
+    trace: request.trace ?? undefined,
   });
   const sent = cacheStatus(reply, answer.cache).type(JSON_TYPE).send(answer.body);
   payload?.respond(answer.body, JSON_TYPE);

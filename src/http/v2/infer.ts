@@ -61,6 +61,8 @@ async function infer(request: FastifyRequest, reply: FastifyReply): Promise<Fast
     signal: clientGone(reply),
     note: noteOf(request),
     payload,
+    trace: request.trace ?? undefined,
+    id: body.id,
   });
   const { body: sent, header } = envelope(answer.body, answer.encoding.format === BINARY, body.id);
   if (header > 0) void reply.header(HEADER_LENGTH, header);

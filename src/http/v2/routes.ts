@@ -10,6 +10,7 @@ import { requireScopes } from '../plugins/app/auth.js';
 import { ErrorSchema } from '../schemas/common.js';
 import inferRoutes from './infer.js';
 import loggingRoutes from './logging.js';
+import traceRoutes from './trace.js';
 import repositoryRoutes from './repository.js';
 import statisticsRoutes from './statistics.js';
 import { errorResponses, tags, type V2Options } from './options.js';
@@ -141,6 +142,7 @@ const v2Routes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, 
   });
   await fastify.register(repositoryRoutes);
   await fastify.register(loggingRoutes);
+  await fastify.register(traceRoutes);
 };
 
 export default v2Routes;

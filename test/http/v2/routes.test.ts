@@ -37,6 +37,7 @@ describe('V2 health and server metadata', () => {
       'model_repository',
       'schedule_policy',
       'statistics',
+      'trace',
     ]);
   });
 

@@ -46,6 +46,8 @@ export class AccessLogController extends LogController {
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 100) / 100,
       ...request.inference,
+      // Logs and traces join on these.
+      ...(request.trace ? { traceId: request.trace.traceId, spanId: request.trace.spanId } : {}),
     };
     if (error) request.log.error({ ...line, err: error }, 'request errored');
     else if (probe) request.log.debug(line, 'request');
