@@ -157,7 +157,7 @@ export class Inference {
     // The version stays loaded (never unloaded, replaced or evicted under it) until the answer is sent.
     const { model, release } = await this.#models.acquire(request.model, request.version);
     const { note, received } = request;
-    request.payload?.request(model);
+    request.payload?.request(model, request.trace?.traceId);
     if (note !== undefined) {
       note.model = model.name;
       note.version = model.version;

@@ -79,6 +79,19 @@ describe('payload log events', () => {
     }
   });
 
+  it("takes the request's own trace id when the server traces it, over the caller's header", async () => {
+    const { log, events } = logOf();
+    const exchange = log.open({
+      body: JSON_BODY,
+      contentType: 'application/json',
+      headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    });
+    exchange.request(IRIS, '0af7651916cd43dd8448eb211c80319c');
+    exchange.respond('{}', 'application/json');
+    await waitFor(() => events.length === 2, { what: 'both events arrive' });
+    for (const event of events) assert.equal(event.traceid, '0af7651916cd43dd8448eb211c80319c');
+  });
+
   it('copies only allow-listed headers into metadata, named and encoded as KServe does', async () => {
     const { log, events } = logOf('request', ['X-Request-Id', 'x-tenant', 'x-absent']);
     const exchange = log.open({

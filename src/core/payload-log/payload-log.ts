@@ -50,6 +50,7 @@ export class PayloadExchange {
   #id: string;
   #metadata: string | undefined;
   #model: { name: string; version: string } | undefined;
+  #traceId: string | undefined;
 
   constructor(log: PayloadLog, capture: PayloadCapture) {
     this.#log = log;
@@ -58,9 +59,13 @@ export class PayloadExchange {
     this.#id = typeof id === 'string' && id !== '' ? id : randomUUID();
   }
 
-  /** The request reached this model: logged now, its body copied if it sits in reused memory. */
-  request(model: { name: string; version: string }): void {
+  /**
+   * The request reached this model: logged now, its body copied if it sits in reused memory. `traceId`: the request's
+   * own trace, when it is traced (the caller's trace, or one the server began).
+   */
+  request(model: { name: string; version: string }, traceId?: string): void {
     this.#model = { name: model.name, version: model.version };
+    this.#traceId = traceId;
     const capture = this.#capture;
     this.#metadata = this.#log.metadata(capture.headers);
     if (this.#log.mode === 'response') return;
@@ -95,7 +100,7 @@ export class PayloadExchange {
       body,
       contentType,
       metadata: this.#metadata ?? '{}',
-      traceId: traceId ?? traceIdOf(headers.traceparent),
+      traceId: this.#traceId ?? traceId ?? traceIdOf(headers.traceparent),
       headerLength,
     };
   }
