@@ -130,16 +130,33 @@ class Playground {
           new TryForm(model, planFor(model), send).element,
           result,
         )
-      : h(
-          'p',
-          { class: 'hint' },
-          `Version ${model.version} is ${model.state.toLowerCase()}: it cannot be tried.`,
-        );
+      : this.#notReady(model);
     replace(
       this.#detail,
       h('article', { class: 'model' }, h('h2', { tabindex: -1 }, model.name), renderFacts(model), tryIt),
     );
     void this.#batching(model);
+  }
+
+  /**
+   * A version that cannot be tried says why; one not loaded (models on demand, or evicted) can be loaded here: a
+   * metadata request loads it, as a client's first request would.
+   */
+  #notReady(model: ModelInfo): HTMLElement {
+    const text = `Version ${model.version} is ${model.state.toLowerCase()}: it cannot be tried.`;
+    if (model.state !== 'UNAVAILABLE') return h('p', { class: 'hint' }, text);
+    const status = h('span', { role: 'status' });
+    const load = h('button', { type: 'button', class: 'small' }, 'Load it');
+    load.addEventListener('click', () => {
+      load.setAttribute('disabled', '');
+      status.textContent = ' Loading…';
+      void this.#api.get(`/v2/models/${encodeURIComponent(model.name)}`).then(async (answer) => {
+        load.removeAttribute('disabled');
+        status.textContent = answer.ok ? '' : ` ${answer.status} ${answer.error?.error ?? ''}`;
+        await this.refresh();
+      });
+    });
+    return h('p', { class: 'hint' }, text, ' ', load, status);
   }
 
   async #batching(model: ModelInfo): Promise<void> {

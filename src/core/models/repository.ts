@@ -251,11 +251,16 @@ export class ModelRepository {
     return servedOf(this.#models);
   }
 
-  /** Models that serve or failed, each with its versions, highest first. */
-  list(): { name: string; versions: ModelVersion[] }[] {
-    return [...this.#models.values()]
-      .filter((m) => m.slots.length > 0)
-      .map((m) => ({ name: m.name, versions: m.slots.map((s) => s.entry) }));
+  /** Every model known, each with its default version and all its versions, highest first: served, failed or not loaded. */
+  list(): { name: string; chosen: ModelVersion; versions: ModelVersion[] }[] {
+    return [...this.#models.values()].flatMap((m) => {
+      if (m.slots.length > 0)
+        return [{ name: m.name, chosen: this.find(m.name), versions: m.slots.map((s) => s.entry) }];
+      // Not loaded (on demand, or unloaded): listed with its state and why, without the graph's tensors.
+      const versions = m.idle.map((row): ModelVersion => ({ ...row, descriptor: {} }));
+      const [chosen] = versions;
+      return chosen ? [{ name: m.name, chosen, versions }] : [];
+    });
   }
 
   /** All versions of a model that serve or failed, highest first; throws MODEL_NOT_FOUND or MODEL_NOT_LOADED. */

@@ -79,7 +79,7 @@ const metadataRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
     },
     async function () {
       return {
-        models: models.list().map(({ name, versions }) => v1ModelMetadata(models.find(name), versions)),
+        models: models.list().map(({ chosen, versions }) => v1ModelMetadata(chosen, versions)),
       };
     },
   );

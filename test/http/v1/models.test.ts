@@ -141,3 +141,43 @@ describe('model repository behaviour', () => {
     assert.equal(res.json().model_version, '2');
   });
 });
+
+describe('the model list on demand', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await loadedApp({ modelControl: 'on-demand' });
+  });
+  after(() => app.close());
+
+  it('lists the models not loaded yet with their state and why, and a loaded one once asked for', async () => {
+    const listed = async () =>
+      (await app.inject('/v1/models')).json().models as {
+        name: string;
+        state: string;
+        ready: boolean;
+        reason?: string;
+        inputs: unknown[];
+      }[];
+    const before = await listed();
+    assert.deepEqual(
+      before.map((m) => m.name),
+      ['diabetes', 'digits', 'digits-cnn', 'fraud', 'iris'],
+    );
+    for (const model of before) {
+      assert.equal(model.state, 'UNAVAILABLE');
+      assert.equal(model.ready, false);
+      assert.equal(model.reason, 'not loaded');
+      assert.deepEqual(model.inputs, []);
+    }
+    const predicted = await app.inject({
+      method: 'POST',
+      url: '/v1/models/iris:predict',
+      payload: { instances: [[5.1, 3.5, 1.4, 0.2]] },
+    });
+    assert.equal(predicted.statusCode, 200);
+    const iris = (await listed()).find((m) => m.name === 'iris');
+    assert.ok(iris);
+    assert.equal(iris.state, 'READY');
+    assert.equal(iris.inputs.length, 1);
+  });
+});
