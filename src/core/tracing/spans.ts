@@ -1,8 +1,9 @@
 // The spans of one request inside the pipeline, named as Triton's OpenTelemetry mode names them: a span named after
-// the model (triton.model_name, triton.model_version, triton.request_id; events REQUEST_START, QUEUE_START,
-// REQUEST_END), its "compute" (COMPUTE_START, COMPUTE_END; the batch's size, links to every request it served), and
-// Serval's own "inputs" (reading, processing and checking the request) and "queue"; an ensemble step is a model span
-// of its composing model under the ensemble's.
+// the model (triton.model_name, triton.model_version, triton.request_id; events REQUEST_START, Serval's INPUTS_END
+// once the request is read, processed and checked, QUEUE_START, REQUEST_END) and its "compute" (COMPUTE_START,
+// COMPUTE_END; the batch's size, links to every request it served); an ensemble step is a model span of its composing
+// model under the ensemble's. The stages are events, as Triton's timestamps are, not spans: each span costs its
+// making and its export, per request.
 import { SpanStatusCode, trace, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import { ServalError } from '../errors.js';
 import { epochMs, type ModelTrace, type RunRecord } from './trace.js';
@@ -35,13 +36,12 @@ export class ModelSpan implements ModelTrace {
   }
 
   inputs(): void {
-    this.#tracer.startSpan('inputs', { startTime: this.#started }, this.#context).end();
+    this.span.addEvent('INPUTS_END', epochMs(performance.now()));
   }
 
   ran(run: RunRecord): void {
-    const { queued, started, compute } = run;
+    const { queued, compute } = run;
     this.span.addEvent('QUEUE_START', queued);
-    this.#tracer.startSpan('queue', { startTime: queued }, this.#context).end(started);
     // Every request a batched run served, this one's own span included: the run is the same for all of them.
     const links: Link[] = [];
     if (run.calls.length > 1) {

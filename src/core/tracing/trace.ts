@@ -54,7 +54,7 @@ export interface RunTrace {
 
 /** A model span: the request as its model saw it. */
 export interface ModelTrace extends RunTrace {
-  /** The request was read, processed and checked: the inputs span, from the model span's start until now. */
+  /** The request was read, processed and checked: the model span's INPUTS_END event. */
   inputs(): void;
   end(cache: string | undefined, error?: unknown): void;
 }
