@@ -12,8 +12,8 @@ import type { Core } from '../core/core.js';
 import { AccessLog } from './access-log.js';
 import { loadDefinitions, SERVICE_NAME } from './definitions.js';
 import { Guard } from './guard.js';
-import { Streams } from './infer.js';
 import { inferenceService } from './service.js';
+import { Streams } from './streams.js';
 import { refuseMalformed, StrictServer } from './strict.js';
 
 export interface GrpcServer {
@@ -105,7 +105,7 @@ export async function createGrpcServer(config: Config, core: Core, shared?: Acce
     stream: config.grpcStreamMaxPendingBytes,
     all: config.grpcAllStreamsMaxPendingBytes,
   });
-  // A stream answers the requests before a malformed one first: it ends itself (infer.ts).
+  // A stream answers the requests before a malformed one first: it ends itself (stream-infer.ts).
   const streamPath = `/${SERVICE_NAME}/ModelStreamInfer`;
   const server = new StrictServer({
     ...serverOptions(config),
