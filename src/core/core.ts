@@ -4,12 +4,13 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema.js';
 import { BufferPool } from '../lib/buffer-pool.js';
 import { PredictionCache } from './cache/prediction-cache.js';
-import { applyEverywhere, reply, type Broadcast, type ClusterReply, type ClusterRequest } from './cluster.js';
+import type { Broadcast, ClusterReply, ClusterRequest } from './cluster.js';
+import { clusterHandler, everywhere } from './cluster-handler.js';
 import { modelControl, type ModelControl } from './control.js';
 import { Health } from './health.js';
 import { LogSettings, type LogSettingsValues } from './log-settings.js';
 import { Inference } from './inference.js';
-import { mergedText, Metrics, type MetricsJson } from './metrics.js';
+import { Metrics } from './metrics.js';
 import { ModelRepository } from './models/repository.js';
 import { observeAll, type Observer } from './observe.js';
 import { createPayloadLog, type PayloadLog } from './payload-log/payload-log.js';
@@ -18,7 +19,7 @@ import { InferencePool } from './runtime/pool.js';
 import { createRedis, type SharedRedis } from './redis.js';
 import { TraceSettings, type TracePatch, type TraceSettingsValues } from './tracing/settings.js';
 import { exporting, loadTracer, type Tracer } from './tracing/trace.js';
-import { Statistics, sumStatistics, type ModelStats } from './statistics.js';
+import { Statistics, type ModelStats } from './statistics.js';
 
 export interface Core {
   readonly config: Config;
@@ -141,63 +142,59 @@ function inferenceOf(
   return new Inference(repository, cache, { maxRows: config.maxInstances, processor }, observer);
 }
 
-/** This process's answer to a request of the cluster (or of itself alone). */
-function clusterHandler(
-  repository: ModelRepository,
-  statistics: Statistics,
-  metrics: Metrics | null,
-  logSettings: LogSettings,
-  traceSettings: TraceSettings,
-): (request: ClusterRequest) => Promise<ClusterReply> {
-  return (request) =>
-    reply(process.pid, async () => {
-      switch (request.kind) {
-        // A worker still loading the start's models applies a change after them, not to a half-known repository.
-        case 'load':
-          await repository.load();
-          return repository.loadModel(request.name, request.override);
-        case 'unload':
-          await repository.load();
-          return repository.unloadModel(request.name, { dependents: request.dependents === true });
-        case 'stats':
-          return statistics.snapshot(repository.served());
-        case 'metrics':
-          return metrics?.json() ?? { serval: [], process: [] };
-        case 'logging':
-          return logSettings.apply(request.settings);
-        case 'trace':
-          return traceSettings.apply(request.settings, request.model);
-      }
-    });
+/** The inference threads, started on first use (a model in thread mode) and closed only if started. */
+interface LazyPool {
+  get: () => InferencePool;
+  sessions: () => number;
+  close: () => Promise<void>;
 }
 
-export async function createCore(config: Config, log: Logger, options: CoreOptions = {}): Promise<Core> {
+function lazyPool(config: Config): LazyPool {
   let pool: InferencePool | undefined;
-  const logSettings = options.logSettings ?? new LogSettings(log.level);
-  if (options.logSettings === undefined) logSettings.attach(log);
-  const statistics = new Statistics();
-  const metrics = config.metricsEnabled
-    ? new Metrics({
-        worker: options.worker ?? '0',
-        // Read at scrapes only, once the repository exists.
-        pending: () => repository.pending(),
-        readyModels: () => repository.readyCount,
-        loadedBytes: () => repository.loadedBytes,
-        threadSessions: () => pool?.sessions ?? 0,
-      })
-    : null;
-  const observer: Observer = observeAll(metrics ? [statistics, metrics] : [statistics]);
-  const repository = repositoryOf(
-    config,
-    log,
-    observer,
-    () =>
+  return {
+    get: () =>
       (pool ??= new InferencePool({
         threads: config.inferenceThreads,
         maxQueue: config.inferenceQueueSize,
         intraOpThreads: config.ortIntraOpThreads,
       })),
-  );
+    sessions: () => pool?.sessions ?? 0,
+    close: async () => {
+      await pool?.close();
+    },
+  };
+}
+
+/** Where the pipeline's events go: per model statistics always, Prometheus metrics when they are enabled. */
+function observersOf(
+  config: Config,
+  worker: string | undefined,
+  repository: () => ModelRepository,
+  pool: LazyPool,
+): { statistics: Statistics; metrics: Metrics | null; observer: Observer } {
+  const statistics = new Statistics();
+  const metrics = config.metricsEnabled
+    ? new Metrics({
+        worker: worker ?? '0',
+        // Read at scrapes only, once the repository exists.
+        pending: () => repository().pending(),
+        readyModels: () => repository().readyCount,
+        loadedBytes: () => repository().loadedBytes,
+        threadSessions: pool.sessions,
+      })
+    : null;
+  return { statistics, metrics, observer: observeAll(metrics ? [statistics, metrics] : [statistics]) };
+}
+
+/** Reused memory for large tensors: pieces from 64 KiB to 16 MiB, at most 32 MiB held idle. */
+const TENSOR_MEMORY = { minBytes: 64 * 1024, maxBytes: 16 * 1024 * 1024, maxHeldBytes: 32 * 1024 * 1024 };
+
+export async function createCore(config: Config, log: Logger, options: CoreOptions = {}): Promise<Core> {
+  const logSettings = options.logSettings ?? new LogSettings(log.level);
+  if (options.logSettings === undefined) logSettings.attach(log);
+  const pool = lazyPool(config);
+  const { statistics, metrics, observer } = observersOf(config, options.worker, () => repository, pool);
+  const repository = repositoryOf(config, log, observer, pool.get);
   const redis = config.redisUrl
     ? await createRedis(config.redisUrl, log.child({ component: 'redis' }))
     : null;
@@ -226,53 +223,15 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     control: modelControl(broadcast),
     metrics,
     payloadLog,
-    tensorMemory: new BufferPool({
-      minBytes: 64 * 1024,
-      maxBytes: 16 * 1024 * 1024,
-      maxHeldBytes: 32 * 1024 * 1024,
-    }),
+    tensorMemory: new BufferPool(TENSOR_MEMORY),
     handle,
-    async statistics(model, version) {
-      // An unknown model or version is NOT_FOUND, for every front end, as its metadata is.
-      if (model !== undefined) {
-        if (version === undefined) repository.versions(model);
-        else repository.find(model, version);
-      }
-      const replies = await broadcast({ kind: 'stats' });
-      const lists = replies.flatMap((r) => (r.error === undefined ? [r.value as ModelStats[]] : []));
-      return sumStatistics(lists).filter(
-        (s) => (model === undefined || s.name === model) && (version === undefined || s.version === version),
-      );
-    },
-    async metricsText() {
-      const replies = await broadcast({ kind: 'metrics' });
-      const parts = replies.flatMap((r) =>
-        r.error === undefined ? [r.value as { serval: MetricsJson; process: MetricsJson }] : [],
-      );
-      return mergedText(parts);
-    },
-    async logging(settings) {
-      if (settings === undefined) return logSettings.values;
-      await applyEverywhere(broadcast, { kind: 'logging', settings });
-      return logSettings.values;
-    },
+    ...everywhere(broadcast, repository, logSettings, traceSettings),
     tracer,
-    async tracing(model, settings) {
-      if (model !== undefined) repository.versions(model);
-      if (settings === undefined) return traceSettings.values(model);
-      traceSettings.refuse(settings);
-      await applyEverywhere(broadcast, {
-        kind: 'trace',
-        settings,
-        ...(model === undefined ? {} : { model }),
-      });
-      return traceSettings.values(model);
-    },
     start: () => repository.load(),
     close: (deadline = Date.now() + config.shutdownGraceMs) =>
       (closed ??= (async () => {
         await Promise.all([payloadLog?.close(deadline), repository.close()]);
-        await pool?.close();
+        await pool.close();
         redis?.client.disconnect();
         await tracer?.close();
       })()),

@@ -2,8 +2,16 @@
 // encoded answer out. Model lookup, the request's reading, the tensor and output checks, the prediction cache, the
 // run (batching, threads, deadline), statistics and metrics happen here, in this order, once for every protocol.
 import { performance } from 'node:perf_hooks';
-import { cacheKey, type CacheStatus, type PredictionCache } from './cache/prediction-cache.js';
+import { cacheKey, type PredictionCache } from './cache/prediction-cache.js';
 import { ServalError } from './errors.js';
+import type {
+  CacheOutcome,
+  CacheUse,
+  Encoding,
+  InferenceAnswer,
+  InferenceRequest,
+  RequestContent,
+} from './inference-request.js';
 import type { ModelRepository, ModelVersion, ReadyModel } from './models/repository.js';
 import {
   failureReason,
@@ -13,96 +21,22 @@ import {
   type RequestEvent,
 } from './observe.js';
 import { checkOutputs, chooseOutputs, runFailure, type RequestedOutput } from './outputs.js';
-import type { PayloadExchange } from './payload-log/payload-log.js';
 import { cancelled } from './runtime/batcher.js';
 import type { InputProcessor } from './processing/inputs.js';
-import type { ModelTrace, RequestTrace } from './tracing/trace.js';
-import { decodeInputs, type DecodeOptions, type WireTensor } from './tensor/decode.js';
+import type { ModelTrace } from './tracing/trace.js';
+import { decodeInputs, type WireTensor } from './tensor/decode.js';
 import { batchSize, type TensorMap } from './tensor/tensor.js';
 
 export type { RequestedOutput } from './outputs.js';
-
-/** A request as every front end hands it to the core. */
-export interface InferenceRequest {
-  model: string;
-  /** undefined: the model's default (highest ready) version. */
-  version?: string | undefined;
-  /** Which front end asks: metrics count requests per protocol. */
-  protocol: Protocol;
-  /** When the front end began with the request (performance.now()): its timings count from here. */
-  received: number;
-  /**
-   * The request as its wire format says it, read for the model it names. Called once the model is found, inside the
-   * pipeline, so that a request refused while it is read counts as that model's failure.
-   */
-  read(model: ReadyModel): RequestContent;
-  cache: CacheUse;
-  /** When the caller stops waiting (epoch ms), if sooner than the inference timeout: a gRPC client's deadline. */
-  deadline?: number | undefined;
-  /**
-   * Aborts when the client has gone (its connection closed, its call cancelled): a request not yet running then never
-   * runs, one running has its answer dropped, and either is counted as cancelled.
-   */
-  signal?: AbortSignal | undefined;
-  /** Filled as the pipeline goes, for the front end's access line, whether the request succeeds or fails. */
-  note?: InferenceNote | undefined;
-  /** With payload logging on: the request is logged here once its model is found; the front end logs the answer. */
-  payload?: PayloadExchange | undefined;
-  /** The request's trace (its server span), when it is traced: the pipeline adds the model's spans under it. */
-  trace?: RequestTrace | undefined;
-  /** The request's own id (V2 and gRPC `id`), which names it in its model's span. */
-  id?: string | undefined;
-}
-
-/** What a request asks of its model: its inputs as the wire carried them, its outputs, how answers are written. */
-export interface RequestContent {
-  inputs: readonly WireTensor[];
-  /** undefined: every output the model can send. */
-  outputs?: readonly RequestedOutput[] | undefined;
-  encoding: Encoding;
-  /** How messages name an element (V1 says instances[3].petal_length). */
-  locate?: DecodeOptions['locate'];
-  alignedMemory?: DecodeOptions['alignedMemory'];
-  /** Triton's schedule policy parameters: 1 the highest priority (0: the model's default)... */
-  priority?: number | undefined;
-  /** ...and the longest the request may wait in its model's queue, in microseconds (where the model lets it). */
-  timeoutUs?: number | undefined;
-}
-
-/**
- * How a front end writes answers. The cache keeps the written bytes, filed under the format and variant, so that a
- * hit is sent as it is.
- */
-export interface Encoding {
-  format: string;
-  /** Whatever else in the request shapes the answer (requested outputs, binary flags), canonical. */
-  variant: string;
-  /** The chosen outputs of a run over `rows` rows (the batch dimension; 0 for a model without one). */
-  encode(outputs: TensorMap, rows: number): Buffer;
-}
-
-export interface CacheUse {
-  /** The client asked for a fresh answer (Cache-Control: no-cache). */
-  bypass: boolean;
-  /** The exact-repeat key of the raw request, to file the answer under as well. */
-  exact?: string;
-}
-
-export interface InferenceNote {
-  model?: string;
-  version?: string;
-  instances?: number;
-}
-
-/** hit, miss, collapsed: from the cache; bypass: asked to; uncacheable: the model says so; off: no cache. */
-export type CacheOutcome = CacheStatus | 'uncacheable' | 'off';
-
-export interface InferenceAnswer {
-  /** The encoding the request's content chose, which wrote `body`. */
-  encoding: Encoding;
-  body: Buffer;
-  cache: CacheOutcome;
-}
+export type {
+  CacheOutcome,
+  CacheUse,
+  Encoding,
+  InferenceAnswer,
+  InferenceNote,
+  InferenceRequest,
+  RequestContent,
+} from './inference-request.js';
 
 export interface InferenceOptions {
   /** Most rows one request may carry (maxInstances). */
@@ -132,6 +66,24 @@ interface Checked {
   trace: ModelTrace | undefined;
 }
 
+/** One request on its way through the pipeline: what it asked, its model, its observers' event, its model's span. */
+interface Passage {
+  request: InferenceRequest;
+  model: ReadyModel;
+  event: RequestEvent;
+  trace: ModelTrace | undefined;
+}
+
+/** The answer's encoder, its time counted in the request's event. */
+function timedEncoder(encoding: Encoding, rows: number, event: RequestEvent): (tensors: TensorMap) => Buffer {
+  return (tensors) => {
+    const from = performance.now();
+    const body = encoding.encode(tensors, rows);
+    event.outputSeconds = (performance.now() - from) / 1000;
+    return body;
+  };
+}
+
 export class Inference {
   #models: ModelRepository;
   #cache: PredictionCache | null;
@@ -156,8 +108,39 @@ export class Inference {
   async infer(request: InferenceRequest): Promise<InferenceAnswer> {
     // The version stays loaded (never unloaded, replaced or evicted under it) until the answer is sent.
     const { model, release } = await this.#models.acquire(request.model, request.version);
-    const { note, received } = request;
+    const passage = this.#begin(request, model);
+    const { event, trace } = passage;
+    try {
+      const content = request.read(model);
+      const outputs = content.outputs && checkOutputs(model, content.outputs);
+      // Only a model with inputs declared as images waits for processing (off the event loop, bounded).
+      const wire =
+        model.signature.images === undefined
+          ? content.inputs
+          : await this.#processor.process(model, content.inputs, this.#maxRows);
+      const checked = this.#check(passage, content, wire, outputs);
+      const encode = timedEncoder(content.encoding, checked.rows, event);
+      const answer = await this.#cached(checked, content.encoding, encode, request.cache);
+      // A shared run (the cache's single flight) is not stopped for one caller: its answer is dropped here.
+      if (request.signal?.aborted === true) throw cancelled();
+      event.cache = CACHE_RESULTS[answer.cache];
+      trace?.end(answer.cache);
+      return answer;
+    } catch (err) {
+      event.failure = failureOf(err);
+      trace?.end(undefined, err);
+      throw err;
+    } finally {
+      release();
+      event.seconds = (performance.now() - request.received) / 1000;
+      this.#observer?.request(event);
+    }
+  }
+
+  /** The request's model found: its payload logged, its note filled, its event and its model's span begun. */
+  #begin(request: InferenceRequest, model: ReadyModel): Passage {
     request.payload?.request(model, request.trace?.traceId);
+    const { note } = request;
     if (note !== undefined) {
       note.model = model.name;
       note.version = model.version;
@@ -175,60 +158,30 @@ export class Inference {
       outputSeconds: undefined,
     };
     const trace = request.trace?.model(model.name, model.version, request.id);
-    try {
-      const content = request.read(model);
-      const outputs = content.outputs && checkOutputs(model, content.outputs);
-      // Only a model with inputs declared as images waits for processing (off the event loop, bounded).
-      const wire =
-        model.signature.images === undefined
-          ? content.inputs
-          : await this.#processor.process(model, content.inputs, this.#maxRows);
-      const inputs = decodeInputs(model.runtime.inputs, wire, {
-        // A Triton configuration's max_batch_size bounds the rows of a request, as in Triton.
-        maxRows: Math.min(this.#maxRows, model.triton?.binding.maxBatchSize || Infinity),
-        ...(content.locate ? { locate: content.locate } : {}),
-        ...(content.alignedMemory ? { alignedMemory: content.alignedMemory } : {}),
-      });
-      const rows = batchSize(inputs);
-      event.rows = rows;
-      if (note !== undefined) note.instances = rows;
-      event.inputSeconds = (performance.now() - received) / 1000;
-      trace?.inputs();
-      const { encoding } = content;
-      const timed = (tensors: TensorMap) => {
-        const from = performance.now();
-        const body = encoding.encode(tensors, rows);
-        event.outputSeconds = (performance.now() - from) / 1000;
-        return body;
-      };
-      const { signal } = request;
-      const { priority, timeoutUs } = content;
-      const checked = {
-        model,
-        inputs,
-        outputs,
-        rows,
-        deadline: request.deadline,
-        signal,
-        priority,
-        timeoutUs,
-        trace,
-      };
-      const answer = await this.#cached(checked, encoding, timed, request.cache);
-      // A shared run (the cache's single flight) is not stopped for one caller: its answer is dropped here.
-      if (signal?.aborted === true) throw cancelled();
-      event.cache = CACHE_RESULTS[answer.cache];
-      trace?.end(answer.cache);
-      return answer;
-    } catch (err) {
-      event.failure = failureOf(err);
-      trace?.end(undefined, err);
-      throw err;
-    } finally {
-      release();
-      event.seconds = (performance.now() - received) / 1000;
-      this.#observer?.request(event);
-    }
+    return { request, model, event, trace };
+  }
+
+  /** The request's inputs decoded against its model and counted: the request ready to run. */
+  #check(
+    { request, model, event, trace }: Passage,
+    content: RequestContent,
+    wire: readonly WireTensor[],
+    outputs: readonly RequestedOutput[] | undefined,
+  ): Checked {
+    const inputs = decodeInputs(model.runtime.inputs, wire, {
+      // A Triton configuration's max_batch_size bounds the rows of a request, as in Triton.
+      maxRows: Math.min(this.#maxRows, model.triton?.binding.maxBatchSize || Infinity),
+      ...(content.locate ? { locate: content.locate } : {}),
+      ...(content.alignedMemory ? { alignedMemory: content.alignedMemory } : {}),
+    });
+    const rows = batchSize(inputs);
+    event.rows = rows;
+    if (request.note !== undefined) request.note.instances = rows;
+    event.inputSeconds = (performance.now() - request.received) / 1000;
+    trace?.inputs();
+    const { deadline, signal } = request;
+    const { priority, timeoutUs } = content;
+    return { model, inputs, outputs, rows, deadline, signal, priority, timeoutUs, trace };
   }
 
   /** An exact repeat of a cached request, answered by the front end before parsing it: counted as the others are. */

@@ -1,21 +1,10 @@
 // Prometheus metrics (prom-client): per model and version, requests by outcome and protocol, rows and executions,
 // histograms of durations and batch sizes, cache results, loads; and per worker, the process. One registry per core
 // (never the global one), summed over workers by the scraped process.
-import {
-  AggregatorRegistry,
-  Counter,
-  Histogram,
-  Registry,
-  type MetricObjectWithValues,
-  type MetricValue,
-} from 'prom-client';
+import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { CounterChild, HistogramChild } from './metric-tallies.js';
 import { registerScraped, type MetricsOptions } from './metrics-scraped.js';
-import {
-  TalliedCounter,
-  TalliedHistogram,
-  type CounterChild,
-  type HistogramChild,
-} from './metric-tallies.js';
+import { cacheSeries, modelSeries, requestSeries, runSeries, sideSeries } from './metrics-series.js';
 import type {
   CacheResult,
   EvictionBound,
@@ -25,10 +14,6 @@ import type {
   RequestEvent,
   RunObserver,
 } from './observe.js';
-
-/** Request, queue and compute durations: from 0.25 ms (a tiny model inline) to 10 s (the inference timeout). */
-const SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const ROWS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 export type { MetricsOptions } from './metrics-scraped.js';
 
@@ -51,117 +36,24 @@ export class Metrics implements Observer {
   readonly registry = new Registry();
   /** Node's process metrics, labelled by worker: kept apart per worker. */
   readonly process = new Registry();
-  #requests;
-  #duration;
-  #queue;
-  #compute;
-  #batch;
-  #rows;
-  #executions;
-  #cache;
-  #loads;
-  #loadFailures;
-  #evictions;
-  #http;
-  #payloadLog;
+  // Made in this order, which is the order of the Prometheus text; the scraped series follow.
+  readonly #request = requestSeries([this.registry]);
+  readonly #runs = runSeries([this.registry]);
+  readonly #cache = cacheSeries([this.registry]);
+  readonly #models = modelSeries([this.registry]);
+  readonly #side = sideSeries([this.registry]);
   /** Per model and version, then per protocol (and failure, cache result): the children of each request's series. */
   #versions = new Map<string, Map<string, VersionChildren>>();
   /** HTTP request counters by route template, then method, then status class (index 1 for 1xx ... 5 for 5xx). */
   #httpChildren = new Map<string, Map<string, CounterChild[]>>();
 
   constructor(options: MetricsOptions) {
-    const registers = [this.registry];
-    const model = ['model', 'version'];
-    // What every request updates is tallied (metric-tallies.ts); the rest is prom-client's own.
-    this.#requests = new TalliedCounter(
-      'serval_inference_requests_total',
-      'Inference requests by model, version, protocol and outcome; failures with their reason.',
-      [...model, 'protocol', 'outcome', 'reason'],
-      registers,
-    );
-    this.#duration = new TalliedHistogram(
-      'serval_inference_request_duration_seconds',
-      'Inference request duration in the core (cache, queue, run, encoding), by protocol.',
-      [...model, 'protocol'],
-      SECONDS,
-      registers,
-    );
-    this.#queue = new TalliedHistogram(
-      'serval_inference_queue_duration_seconds',
-      'Time a call waited for its run (batching, busy threads).',
-      model,
-      SECONDS,
-      registers,
-    );
-    this.#compute = new TalliedHistogram(
-      'serval_inference_compute_duration_seconds',
-      'Duration of one model execution (a merged batch is one).',
-      model,
-      SECONDS,
-      registers,
-    );
-    this.#batch = new TalliedHistogram(
-      'serval_inference_batch_size',
-      'Rows per model execution (dynamic batching merges calls).',
-      model,
-      ROWS,
-      registers,
-    );
-    this.#rows = new TalliedCounter(
-      'serval_inference_rows_total',
-      'Rows inferred (Triton: nv_inference_count).',
-      model,
-      registers,
-    );
-    this.#executions = new TalliedCounter(
-      'serval_inference_executions_total',
-      'Model executions (Triton: nv_inference_exec_count).',
-      model,
-      registers,
-    );
-    this.#cache = new TalliedCounter(
-      'serval_cache_requests_total',
-      'Prediction cache lookups by result: hit, miss, collapsed (shared an identical call in flight).',
-      [...model, 'result'],
-      registers,
-    );
-    this.#loads = new Histogram({
-      name: 'serval_model_load_duration_seconds',
-      help: 'Model version load duration (reading, onnxruntime session, warm-up).',
-      labelNames: model,
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
-    });
-    this.#evictions = new Counter({
-      name: 'serval_model_evictions_total',
-      help: 'Models unloaded on demand to make room, by the bound passed (models, bytes).',
-      labelNames: ['model', 'bound'],
-      registers,
-    });
-    this.#loadFailures = new Counter({
-      name: 'serval_model_load_failures_total',
-      help: 'Model version loads that failed.',
-      labelNames: model,
-      registers,
-    });
-    this.#http = new TalliedCounter(
-      'serval_http_requests_total',
-      'HTTP requests by route template (never the raw URL), method and status class.',
-      ['route', 'method', 'status'],
-      registers,
-    );
-    this.#payloadLog = new Counter({
-      name: 'serval_payload_log_events_total',
-      help: 'Payload log events by outcome: sent, dropped (the queue was full), failed (the sink refused every try).',
-      labelNames: ['outcome'],
-      registers,
-    });
-    registerScraped(registers, this.process, options);
+    registerScraped([this.registry], this.process, options);
   }
 
   /** Counts payload log events by outcome (every outcome shown from the start, at 0). */
   payloadLogCounter(): (outcome: 'sent' | 'dropped' | 'failed') => void {
-    const counter = this.#payloadLog;
+    const counter = this.#side.payloadLog;
     for (const outcome of ['sent', 'dropped', 'failed']) counter.inc({ outcome }, 0);
     const children = {
       sent: counter.labels('sent'),
@@ -186,9 +78,9 @@ export class Metrics implements Observer {
     let protocol = children.protocols.get(e.protocol);
     if (protocol === undefined) {
       protocol = {
-        success: this.#requests.labels(e.model, e.version, e.protocol, 'success', ''),
+        success: this.#request.requests.labels(e.model, e.version, e.protocol, 'success', ''),
         failures: new Map(),
-        duration: this.#duration.labels(e.model, e.version, e.protocol),
+        duration: this.#request.duration.labels(e.model, e.version, e.protocol),
       };
       children.protocols.set(e.protocol, protocol);
     }
@@ -197,7 +89,7 @@ export class Metrics implements Observer {
     else {
       let failed = protocol.failures.get(failure);
       if (failed === undefined) {
-        failed = this.#requests.labels(e.model, e.version, e.protocol, 'failure', failure);
+        failed = this.#request.requests.labels(e.model, e.version, e.protocol, 'failure', failure);
         protocol.failures.set(failure, failed);
       }
       failed.inc();
@@ -212,11 +104,11 @@ export class Metrics implements Observer {
   }
 
   runs(model: string, version: string): RunObserver {
-    const queue = this.#queue.labels(model, version);
-    const compute = this.#compute.labels(model, version);
-    const batch = this.#batch.labels(model, version);
-    const rows = this.#rows.labels(model, version);
-    const executions = this.#executions.labels(model, version);
+    const queue = this.#runs.queue.labels(model, version);
+    const compute = this.#runs.compute.labels(model, version);
+    const batch = this.#runs.batch.labels(model, version);
+    const rows = this.#runs.rows.labels(model, version);
+    const executions = this.#runs.executions.labels(model, version);
     return {
       queued: (seconds) => queue.observe(seconds),
       executed: (n, seconds) => {
@@ -229,12 +121,12 @@ export class Metrics implements Observer {
   }
 
   loaded(model: string, version: string, seconds: number, ok: boolean): void {
-    this.#loads.labels(model, version).observe(seconds);
-    if (!ok) this.#loadFailures.labels(model, version).inc();
+    this.#models.loads.labels(model, version).observe(seconds);
+    if (!ok) this.#models.loadFailures.labels(model, version).inc();
   }
 
   evicted(model: string, bound: EvictionBound): void {
-    this.#evictions.labels(model, bound).inc();
+    this.#models.evictions.labels(model, bound).inc();
   }
 
   /** One HTTP request, by its route template and status class (2xx, 4xx...). */
@@ -246,7 +138,7 @@ export class Metrics implements Observer {
     const statusClass = Math.floor(status / 100);
     let child = classes[statusClass];
     if (child === undefined)
-      classes[statusClass] = child = this.#http.labels(route, method, `${statusClass}xx`);
+      classes[statusClass] = child = this.#side.http.labels(route, method, `${statusClass}xx`);
     child.inc();
   }
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Http2Session } from 'node:http2';
 import { ServerCredentials, type Server, type ServerOptions } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
+import type { Logger } from 'pino';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { createAccess, type Access } from '../auth/access.js';
 import type { Config } from '../config/schema.js';
@@ -12,8 +13,8 @@ import type { Core } from '../core/core.js';
 import { AccessLog } from './access-log.js';
 import { loadDefinitions, SERVICE_NAME } from './definitions.js';
 import { Guard } from './guard.js';
-import { Streams } from './infer.js';
 import { inferenceService } from './service.js';
+import { Streams } from './streams.js';
 import { refuseMalformed, StrictServer } from './strict.js';
 
 export interface GrpcServer {
@@ -92,6 +93,20 @@ function credentials(config: Config): ServerCredentials {
   return ServerCredentials.createSsl(null, [pair], false);
 }
 
+/** Lets the calls in flight finish and the streams end, within `withinMs`; whatever is left then is cut. */
+async function drain(server: Server, streams: Streams, withinMs: number, log: Logger): Promise<void> {
+  const shutdown = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  const streamsEnded = streams.closeAll('Server is shutting down');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), withinMs)));
+  const outcome = await Promise.race([Promise.all([shutdown, streamsEnded]), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    log.warn({ withinMs }, 'gRPC calls still open after the grace period: cut');
+    server.forceShutdown();
+  }
+}
+
 export async function createGrpcServer(config: Config, core: Core, shared?: Access): Promise<GrpcServer> {
   const log = core.log.child({ protocol: 'grpc' });
   const definitions = loadDefinitions();
@@ -105,7 +120,7 @@ export async function createGrpcServer(config: Config, core: Core, shared?: Acce
     stream: config.grpcStreamMaxPendingBytes,
     all: config.grpcAllStreamsMaxPendingBytes,
   });
-  // A stream answers the requests before a malformed one first: it ends itself (infer.ts).
+  // A stream answers the requests before a malformed one first: it ends itself (stream-infer.ts).
   const streamPath = `/${SERVICE_NAME}/ModelStreamInfer`;
   const server = new StrictServer({
     ...serverOptions(config),
@@ -140,16 +155,7 @@ export async function createGrpcServer(config: Config, core: Core, shared?: Acce
     close: (withinMs) =>
       (closing ??= (async () => {
         setHealth('NOT_SERVING');
-        const shutdown = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-        const streamsEnded = streams.closeAll('Server is shutting down');
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), withinMs)));
-        const outcome = await Promise.race([Promise.all([shutdown, streamsEnded]), late]);
-        clearTimeout(timer);
-        if (outcome === 'late') {
-          log.warn({ withinMs }, 'gRPC calls still open after the grace period: cut');
-          server.forceShutdown();
-        }
+        await drain(server, streams, withinMs, log);
       })()),
   };
 }

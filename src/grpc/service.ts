@@ -1,5 +1,5 @@
 // inference.GRPCInferenceService's handlers over the core: health, metadata, readiness and configuration here,
-// inference in infer.ts, statistics and the model repository in repository.ts.
+// inference in infer.ts and stream-infer.ts, statistics and the model repository in repository.ts.
 import { CORE_EXTENSIONS } from '../core/extensions.js';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { Scopes } from '../auth/scopes.js';
@@ -7,12 +7,14 @@ import type { Core } from '../core/core.js';
 import { ServalError } from '../core/errors.js';
 import { modelConfig, modelMetadata, type TensorMetadata } from '../core/models/describe.js';
 import { SERVAL_VERSION } from '../lib/version.js';
-import { modelInfer, modelStreamInfer, type Streams } from './infer.js';
+import { modelInfer } from './infer.js';
 import { logSettingsRpc } from './logging.js';
 import { traceSettingRpc } from './trace.js';
 import type { ModelRequest } from './messages.js';
 import { repositoryService } from './repository.js';
 import { unary, type RpcDeps } from './rpc.js';
+import { modelStreamInfer } from './stream-infer.js';
+import type { Streams } from './streams.js';
 
 /** What ServerMetadata lists: the extensions served over gRPC (raw contents replace binary_tensor_data). */
 export const GRPC_EXTENSIONS: readonly string[] = CORE_EXTENSIONS;

@@ -45,6 +45,41 @@ function trustProxy(value: string): boolean | string | ((address: string, hop: n
   return value;
 }
 
+/** The routes, after the plugins they rely on: service, playground, OAuth's token endpoint when configured, V1, V2. */
+async function registerRoutes(app: FastifyInstance, config: Config, keys: Access['keys']): Promise<void> {
+  await app.register(serviceRoutes, { version: SERVAL_VERSION });
+  await app.register(playgroundRoutes, { root: PLAYGROUND });
+  if (config.oauthClientsFile && keys?.signing) {
+    const [{ ClientRegistry }, { default: oauthRoutes }] = await Promise.all([
+      import('../auth/clients.js'),
+      import('./routes/oauth.js'),
+    ]);
+    await app.register(oauthRoutes, {
+      clients: ClientRegistry.fromFile(config.oauthClientsFile),
+      signing: keys.signing,
+      ttlSeconds: config.oauthTokenTtlSeconds,
+      issuer: config.jwtIssuer || 'serval',
+      audience: config.jwtAudience || 'serval',
+      rateLimitMax: config.rateLimitTokenMax,
+    });
+  }
+  await app.register(v1Routes, {
+    maxInstances: config.maxInstances,
+    predictRateLimit: config.rateLimitPredictMax,
+    imageMaxBytes: config.imageMaxBytes,
+    multipartMaxBytes: config.binaryBodyLimitBytes,
+  });
+  await app.register(v2Routes, {
+    version: SERVAL_VERSION,
+    predictRateLimit: config.rateLimitPredictMax,
+    jsonBodyLimit: config.bodyLimitBytes,
+    binaryBodyLimit: config.binaryBodyLimitBytes,
+    maxRows: config.maxInstances,
+    batchMaxRows: config.batchMaxRows,
+    threads: config.inferenceThreads,
+  });
+}
+
 export async function buildApp(config: Config, core: Core, shared?: Access): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = core.log;
   const app = Fastify({
@@ -84,36 +119,6 @@ export async function buildApp(config: Config, core: Core, shared?: Access): Pro
   await app.register(auth, { verifier });
   await app.register(rateLimit, { config, limiter });
   await app.register(metrics, { route: config.metricsPort === 0, auth: config.metricsAuth });
-  await app.register(serviceRoutes, { version: SERVAL_VERSION });
-  await app.register(playgroundRoutes, { root: PLAYGROUND });
-  if (config.oauthClientsFile && keys?.signing) {
-    const [{ ClientRegistry }, { default: oauthRoutes }] = await Promise.all([
-      import('../auth/clients.js'),
-      import('./routes/oauth.js'),
-    ]);
-    await app.register(oauthRoutes, {
-      clients: ClientRegistry.fromFile(config.oauthClientsFile),
-      signing: keys.signing,
-      ttlSeconds: config.oauthTokenTtlSeconds,
-      issuer: config.jwtIssuer || 'serval',
-      audience: config.jwtAudience || 'serval',
-      rateLimitMax: config.rateLimitTokenMax,
-    });
-  }
-  await app.register(v1Routes, {
-    maxInstances: config.maxInstances,
-    predictRateLimit: config.rateLimitPredictMax,
-    imageMaxBytes: config.imageMaxBytes,
-    multipartMaxBytes: config.binaryBodyLimitBytes,
-  });
-  await app.register(v2Routes, {
-    version: SERVAL_VERSION,
-    predictRateLimit: config.rateLimitPredictMax,
-    jsonBodyLimit: config.bodyLimitBytes,
-    binaryBodyLimit: config.binaryBodyLimitBytes,
-    maxRows: config.maxInstances,
-    batchMaxRows: config.batchMaxRows,
-    threads: config.inferenceThreads,
-  });
+  await registerRoutes(app, config, keys);
   return app;
 }

@@ -116,10 +116,10 @@ export class EnsembleRuntime implements ModelRuntime {
     }
   }
 
-  async #step(step: EnsembleStep, feeds: TensorMap, call: CallOptions | undefined): Promise<TensorMap> {
-    let model: ReadyModel;
-    let release: () => void;
+  /** The step's composing model, ready and checked, held until the step ends; a failure is named after the step. */
+  #acquire(step: EnsembleStep): { model: ReadyModel; release: () => void } {
     try {
+      let model: ReadyModel;
       try {
         model = this.#models.ready(step.model, step.version);
       } catch (err) {
@@ -135,19 +135,26 @@ export class EnsembleRuntime implements ModelRuntime {
           throw new errors.MODEL_NOT_READY(step.model, (err as Error).message);
         }
       }
-      release = this.#models.use(model);
+      return { model, release: this.#models.use(model) };
     } catch (err) {
       throw named(step, err);
     }
-    // A thread-mode run takes its inputs' memory to its thread: a tensor another step or the answer reads is copied.
-    let own = feeds;
-    if (model.runtime.execution === 'thread') {
-      own = {};
-      for (const [name, tensor] of Object.entries(feeds)) {
-        const shared = (this.graph.readers.get(step.inputs[name] ?? '') ?? 0) > 1;
-        own[name] = shared ? copied(tensor) : tensor;
-      }
+  }
+
+  /** A thread-mode run takes its inputs' memory to its thread: a tensor another step or the answer reads is copied. */
+  #ownFeeds(step: EnsembleStep, model: ReadyModel, feeds: TensorMap): TensorMap {
+    if (model.runtime.execution !== 'thread') return feeds;
+    const own: TensorMap = {};
+    for (const [name, tensor] of Object.entries(feeds)) {
+      const shared = (this.graph.readers.get(step.inputs[name] ?? '') ?? 0) > 1;
+      own[name] = shared ? copied(tensor) : tensor;
     }
+    return own;
+  }
+
+  async #step(step: EnsembleStep, feeds: TensorMap, call: CallOptions | undefined): Promise<TensorMap> {
+    const { model, release } = this.#acquire(step);
+    const own = this.#ownFeeds(step, model, feeds);
     const started = performance.now();
     const event: RequestEvent = {
       model: model.name,

@@ -33,6 +33,42 @@ export function ortReason(message: string): string {
   return reason.length > 200 ? `${reason.slice(0, 200)}…` : reason;
 }
 
+/** The graph's bytes: a file that cannot be read or is empty fails the load, named. */
+async function readGraph(path: string, graph: string): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new Error(
+      `${graph} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  if (bytes.length === 0) throw new Error(`${graph} is empty`);
+  return bytes;
+}
+
+/** What names this load: the graph's bytes with the descriptor and Triton configuration applied to them. */
+function generationOf(bytes: Buffer, desc: Descriptor, triton: TritonPlan | undefined): string {
+  return createHash('sha256')
+    .update(`${bytes.length}\0`)
+    .update(bytes)
+    .update(`\0${JSON.stringify(desc)}\0${JSON.stringify(triton?.config ?? null)}`)
+    .digest('base64url')
+    .slice(0, 16);
+}
+
+/** The descriptor with the graph's own class labels, which must match any model.json lists. */
+function withGraphLabels(bytes: Buffer, desc: Descriptor, json: string, graph: string): Descriptor {
+  const own = graphLabels(bytes);
+  if (own && desc.labels && own.join('\0') !== desc.labels.join('\0')) {
+    throw new Error(
+      `${json} lists labels ${JSON.stringify(desc.labels).slice(0, 120)} but ${graph}'s classifier has ` +
+        `${JSON.stringify(own).slice(0, 120)}: they must be the same, in the same order`,
+    );
+  }
+  return own && !desc.labels ? { ...desc, labels: own } : desc;
+}
+
 /**
  * Loads a version. `descriptor` replaces its model.json (the repository API's parameters.config); `triton` is the
  * model's Triton configuration, applied to the graph it names. The graph is read once: hashed, searched for its own
@@ -50,30 +86,9 @@ export async function loadVersion(
   const json = basename(files.json);
   let desc = descriptor ?? (await readDescriptor(files.json, json));
   if (triton) desc = await tritonDescriptor(triton, desc, found);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(files.onnx);
-  } catch (err) {
-    throw new Error(
-      `${graph} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-  if (bytes.length === 0) throw new Error(`${graph} is empty`);
-  const generation = createHash('sha256')
-    .update(`${bytes.length}\0`)
-    .update(bytes)
-    .update(`\0${JSON.stringify(desc)}\0${JSON.stringify(triton?.config ?? null)}`)
-    .digest('base64url')
-    .slice(0, 16);
-
-  const own = graphLabels(bytes);
-  if (own && desc.labels && own.join('\0') !== desc.labels.join('\0')) {
-    throw new Error(
-      `${json} lists labels ${JSON.stringify(desc.labels).slice(0, 120)} but ${graph}'s classifier has ` +
-        `${JSON.stringify(own).slice(0, 120)}: they must be the same, in the same order`,
-    );
-  }
-  const withLabels = own && !desc.labels ? { ...desc, labels: own } : desc;
+  const bytes = await readGraph(files.onnx, graph);
+  const generation = generationOf(bytes, desc, triton);
+  const withLabels = withGraphLabels(bytes, desc, json, graph);
   const mode = withLabels.execution ?? options.mode;
   let runtime: ModelRuntime;
   try {

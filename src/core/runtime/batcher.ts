@@ -3,56 +3,14 @@ import { performance } from 'node:perf_hooks';
 import { errors, ServalError, withExtras } from '../errors.js';
 import type { RunObserver } from '../observe.js';
 import type { CallOptions } from './runtime.js';
-import { DATATYPES } from '../tensor/dtypes.js';
-import type { Timing } from './pool.js';
-import { epochMs, type RunTrace } from '../tracing/trace.js';
-import type { TensorArray, TensorData, TensorMap, TensorSpec } from '../tensor/tensor.js';
+import type { TensorData, TensorMap } from '../tensor/tensor.js';
 import { DEFAULT_QUEUE, DEFAULT_SCHEDULE, levelOf, queueTimeoutMs, type SchedulePolicy } from './schedule.js';
+import { Queues, type Pending } from './batch-queues.js';
+import { bytesOf, concat, rowsOf, sliceRows } from './batch-tensors.js';
+import { tracedRun, type Run } from './traced-run.js';
 
-/**
- * Most input bytes merged into one call. Merging copies every caller's inputs into one tensor: worth it while the
- * fixed cost of a run (~30 µs) is what it saves, not for images of hundreds of KB, whose copies cost more.
- */
-export const MAX_MERGE_BYTES = 1 << 20;
-
-/**
- * The most rows merged into one run for a model of these inputs: maxRows, or fewer when a row's bytes are known from
- * the graph (every dimension past the batch fixed, fixed-size elements) and that many rows would pass
- * MAX_MERGE_BYTES. 1 means calls never merge: an image model's rows of hundreds of KB run alone.
- */
-export function mergeRows(inputs: readonly TensorSpec[], maxRows: number): number {
-  let rowBytes = 0;
-  for (const input of inputs) {
-    const dims = input.shape.slice(1);
-    // BYTES (strings) have no fixed size: their bytes are counted as calls arrive.
-    const size = input.datatype === undefined ? 0 : DATATYPES[input.datatype].size;
-    if (size === 0 || !dims.every((d): d is number => typeof d === 'number' && d >= 0)) return maxRows;
-    rowBytes += dims.reduce((n, d) => n * d, size);
-  }
-  return rowBytes === 0 ? maxRows : Math.max(1, Math.min(maxRows, Math.floor(MAX_MERGE_BYTES / rowBytes)));
-}
-
-interface Pending {
-  feeds: TensorMap;
-  /** The batch dim all inputs share; undefined when they disagree (the call then runs alone). */
-  rows: number | undefined;
-  /** Input bytes (strings count as their length). */
-  bytes: number;
-  /** Set once the caller has its answer (or its timeout, or its cancellation): a late result is dropped. */
-  settled: boolean;
-  timer: NodeJS.Timeout | undefined;
-  /** Stops listening to the caller's cancellation. */
-  unlisten: (() => void) | undefined;
-  /** performance.now() at submission: its queue time ends when its run starts. */
-  submitted: number;
-  /** The queue it waits in (its priority level's, or the delayed one), while it waits. */
-  queue: Pending[];
-  /** Its priority level (1 the highest): what waits ahead of it is at this level or a higher one. */
-  level: number;
-  trace: RunTrace | undefined;
-  resolve: (outputs: TensorMap) => void;
-  reject: (err: unknown) => void;
-}
+export { MAX_MERGE_BYTES, mergeRows } from './batch-tensors.js';
+export type { Run } from './traced-run.js';
 
 export interface BatcherOptions {
   /** Calls that may run at once (1 inline; the thread count for a pool). */
@@ -71,69 +29,14 @@ export interface BatcherOptions {
   schedule?: SchedulePolicy;
 }
 
-function bytesOf(feeds: TensorMap): number {
-  let bytes = 0;
-  for (const name in feeds) {
-    const data = (feeds[name] as TensorData).data;
-    bytes += Array.isArray(data) ? data.length : data.byteLength;
-  }
-  return bytes;
-}
-
-function rowsOf(feeds: TensorMap): number | undefined {
-  let rows: number | undefined;
-  for (const name in feeds) {
-    const first = (feeds[name] as TensorData).dims[0];
-    if (first === undefined || (rows !== undefined && first !== rows)) return undefined;
-    rows = first;
-  }
-  return rows;
-}
-
-function concat(parts: readonly TensorData[]): TensorData {
-  const first = parts[0] as TensorData;
-  const length = parts.reduce((n, p) => n + p.data.length, 0);
-  let data: TensorArray;
-  if (Array.isArray(first.data)) {
-    data = parts.flatMap((p) => p.data as string[]);
-  } else {
-    const Ctor = first.data.constructor as new (n: number) => Float32Array;
-    const merged = new Ctor(length);
-    let offset = 0;
-    for (const p of parts) {
-      merged.set(p.data as Float32Array, offset);
-      offset += p.data.length;
-    }
-    data = merged;
-  }
-  const rows = parts.reduce((n, p) => n + (p.dims[0] ?? 0), 0);
-  return { datatype: first.datatype, data, dims: [rows, ...first.dims.slice(1)] };
-}
-
-/** One caller's rows of a batch output: a view for typed arrays (no copy), a slice of plain arrays. */
-function sliceRows(tensor: TensorData, start: number, rows: number): TensorData {
-  const total = tensor.dims[0] ?? 0;
-  const width = total === 0 ? 0 : tensor.data.length / total;
-  const data = tensor.data;
-  const [from, to] = [start * width, (start + rows) * width];
-  const dims = tensor.dims.slice();
-  dims[0] = rows;
-  return {
-    datatype: tensor.datatype,
-    data: Array.isArray(data) ? data.slice(from, to) : data.subarray(from, to),
-    dims,
-  };
-}
-
-/** Same trailing dims and types for every input: the calls can share one tensor per input. */
-function compatible(a: TensorMap, b: TensorMap): boolean {
-  for (const name in a) {
-    const [t, other] = [a[name] as TensorData, b[name]];
-    if (other === undefined || other.datatype !== t.datatype || other.dims.length !== t.dims.length)
-      return false;
-    for (let d = 1; d < t.dims.length; d++) if (other.dims[d] !== t.dims[d]) return false;
-  }
-  return true;
+/** Where an admitted call waits, and how long it may wait and run. */
+interface Admission {
+  queue: Pending[];
+  level: number;
+  /** Past it the call ends in a 504 (the server's timeout, the caller's deadline, a REJECT queue timeout). */
+  budget: number;
+  /** Past it the call moves behind every call still in time (a DELAY queue timeout); Infinity for none. */
+  delayMs: number;
 }
 
 /** The error of a call whose client went away. */
@@ -147,42 +50,10 @@ const ADMISSION_SHARE = 0.8;
 /** How much each new run counts in the running estimates of run time and calls per run. */
 const LEARNING_RATE = 0.2;
 
-/** A run: the feeds in, the outputs out; a thread-mode run fills `timing` by its thread's clock. */
-export type Run = (feeds: TensorMap, timing?: Timing) => Promise<TensorMap>;
-
-/**
- * Runs `run` and tells every traced call of the batch when it waited and computed. The compute is the thread's own
- * timing when the run filled it, else the time around the call here.
- */
-export async function tracedRun(
-  run: Run,
-  feeds: TensorMap,
-  batch: readonly { submitted: number; trace: RunTrace | undefined; rows: number | undefined }[],
-  started: number,
-): Promise<TensorMap> {
-  const timing: Timing = { start: 0, end: 0 };
-  try {
-    return await run(feeds, timing);
-  } finally {
-    if (timing.end === 0) {
-      timing.start = epochMs(started);
-      timing.end = epochMs(performance.now());
-    }
-    const calls = batch.flatMap((p) => (p.trace === undefined ? [] : [p.trace]));
-    const rows = batch.reduce((n, p) => n + (p.rows ?? 0), 0);
-    const at = epochMs(started);
-    for (const p of batch)
-      p.trace?.ran({ queued: epochMs(p.submitted), started: at, compute: timing, calls, rows });
-  }
-}
-
 export class Batcher {
   #run: Run;
   #options: BatcherOptions;
-  /** One queue per priority level (index 0 unused), then the calls a DELAY timeout moved behind the others. */
-  #queues: Pending[][];
-  #delayed: Pending[] = [];
-  #waitingCount = 0;
+  #queues: Queues;
   #policy: SchedulePolicy;
   #running = 0;
   #scheduled = false;
@@ -197,26 +68,12 @@ export class Batcher {
     this.#merging = options.maxRows > 1;
     this.#runMs = options.expectedRunMs;
     this.#policy = options.schedule ?? DEFAULT_SCHEDULE;
-    this.#queues = Array.from({ length: Math.max(this.#policy.levels, 1) + 1 }, () => []);
-  }
-
-  /** The queues in the order they are served: priority 1 first, the delayed calls last. */
-  *#inOrder(): Generator<Pending[]> {
-    for (let level = 1; level < this.#queues.length; level++) yield this.#queues[level] as Pending[];
-    yield this.#delayed;
-  }
-
-  /** Calls waiting at `level` or a higher one (all of them by default). */
-  #waitingAhead(level = Infinity): number {
-    let count = 0;
-    for (let l = 1; l < this.#queues.length && l <= level; l++)
-      count += (this.#queues[l] as Pending[]).length;
-    return level === Infinity ? count + this.#delayed.length : count;
+    this.#queues = new Queues(this.#policy.levels);
   }
 
   /** Calls waiting for a run, and calls running. */
   get pending(): number {
-    return this.#waitingCount + this.#running;
+    return this.#queues.count + this.#running;
   }
 
   /**
@@ -225,7 +82,7 @@ export class Batcher {
    */
   expectedMs(level?: number): number {
     const { concurrency } = this.#options;
-    const runsAhead = Math.ceil(this.#waitingAhead(level) / (concurrency * this.#callsPerRun));
+    const runsAhead = Math.ceil(this.#queues.waitingAhead(level) / (concurrency * this.#callsPerRun));
     return (runsAhead + (this.#running >= concurrency ? 1 : 0) + 1) * this.#runMs;
   }
 
@@ -237,35 +94,13 @@ export class Batcher {
    * running finishes and its answer is dropped, while the calls merged with it get theirs.
    */
   submit(feeds: TensorMap, call: CallOptions = {}): Promise<TensorMap> {
-    const { signal, deadline = Infinity } = call;
+    const { signal } = call;
     if (signal?.aborted === true) return Promise.reject(cancelled());
-    const { maxWaiting, timeoutMs } = this.#options;
-    let level: number;
+    let admission: Admission;
     try {
-      level = levelOf(this.#policy, call.priority);
+      admission = this.#admit(call);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    const queue = this.#queues[level] as Pending[];
-    const policy = this.#policy.queues[level] ?? DEFAULT_QUEUE;
-    if (
-      this.#waitingCount >= maxWaiting ||
-      (policy.maxQueueSize > 0 && queue.length >= policy.maxQueueSize)
-    ) {
-      const which = this.#policy.levels > 0 ? `the queue of priority level ${level}` : 'the inference queue';
-      return Promise.reject(withExtras(new errors.OVERLOADED(`${which} is full`), { retryAfter: 1 }));
-    }
-    const waitMs = queueTimeoutMs(policy, call.timeoutUs);
-    // A REJECT timeout ends the call as the server's own timeout and the caller's deadline do; a DELAY one moves it.
-    const rejectAt = policy.timeoutAction === 'REJECT' ? waitMs : Infinity;
-    const budget = Math.min(timeoutMs, deadline - Date.now(), rejectAt);
-    const expected = this.expectedMs(level);
-    // A fifth of the budget is kept for runs slower than the estimate: a call let in should not end in a 504.
-    if (expected > budget * ADMISSION_SHARE && this.pending > 0) {
-      const message = `the calls ahead would take about ${Math.round(expected)} ms, past the ${Math.round(budget)} ms deadline`;
-      return Promise.reject(
-        withExtras(new errors.OVERLOADED(message), { retryAfter: Math.max(1, Math.ceil(expected / 1000)) }),
-      );
     }
     return new Promise((resolve, reject) => {
       const pending: Pending = {
@@ -276,8 +111,8 @@ export class Batcher {
         timer: undefined,
         unlisten: undefined,
         submitted: performance.now(),
-        queue,
-        level,
+        queue: admission.queue,
+        level: admission.level,
         trace: call.trace,
         resolve,
         reject,
@@ -288,48 +123,72 @@ export class Batcher {
       pending.reject = (err) => {
         if (this.#settle(pending)) reject(err instanceof Error ? err : new Error(String(err)));
       };
-      // Still queued: it never runs. Running: it finishes (a native run cannot be stopped) and is dropped.
-      const withdraw = (err: Error) => {
-        this.#dequeue(pending);
-        pending.reject(err);
-      };
-      if (Number.isFinite(budget)) {
-        pending.timer = setTimeout(
-          () => withdraw(new errors.INFERENCE_TIMEOUT(Math.round(budget))),
-          Math.max(0, budget),
-        );
-      }
-      if (policy.timeoutAction === 'DELAY' && Number.isFinite(waitMs)) {
-        const delay = setTimeout(() => {
-          // Past its time at its level: it waits behind every call still in time, and keeps its other timeouts.
-          if (pending.settled || !this.#dequeue(pending)) return;
-          pending.queue = this.#delayed;
-          this.#enqueue(pending);
-        }, waitMs);
-        delay.unref();
-      }
-      if (signal !== undefined) {
-        const onAbort = () => withdraw(cancelled());
-        signal.addEventListener('abort', onAbort, { once: true });
-        pending.unlisten = () => signal.removeEventListener('abort', onAbort);
-      }
-      this.#enqueue(pending);
+      this.#watch(pending, admission, signal);
+      this.#queues.enqueue(pending);
       this.#schedule();
     });
   }
 
-  #enqueue(call: Pending): void {
-    call.queue.push(call);
-    this.#waitingCount++;
+  /**
+   * Where a call would wait and for how long; throws OVERLOADED when its queue is full or the calls ahead could not
+   * be served within its budget, INVALID_REQUEST for a priority past the model's levels.
+   */
+  #admit(call: CallOptions): Admission {
+    const { deadline = Infinity } = call;
+    const { maxWaiting, timeoutMs } = this.#options;
+    const level = levelOf(this.#policy, call.priority);
+    const queue = this.#queues.at(level);
+    const policy = this.#policy.queues[level] ?? DEFAULT_QUEUE;
+    if (
+      this.#queues.count >= maxWaiting ||
+      (policy.maxQueueSize > 0 && queue.length >= policy.maxQueueSize)
+    ) {
+      const which = this.#policy.levels > 0 ? `the queue of priority level ${level}` : 'the inference queue';
+      throw withExtras(new errors.OVERLOADED(`${which} is full`), { retryAfter: 1 });
+    }
+    const waitMs = queueTimeoutMs(policy, call.timeoutUs);
+    // A REJECT timeout ends the call as the server's own timeout and the caller's deadline do; a DELAY one moves it.
+    const rejectAt = policy.timeoutAction === 'REJECT' ? waitMs : Infinity;
+    const budget = Math.min(timeoutMs, deadline - Date.now(), rejectAt);
+    const expected = this.expectedMs(level);
+    // A fifth of the budget is kept for runs slower than the estimate: a call let in should not end in a 504.
+    if (expected > budget * ADMISSION_SHARE && this.pending > 0) {
+      const message = `the calls ahead would take about ${Math.round(expected)} ms, past the ${Math.round(budget)} ms deadline`;
+      throw withExtras(new errors.OVERLOADED(message), {
+        retryAfter: Math.max(1, Math.ceil(expected / 1000)),
+      });
+    }
+    const delayMs = policy.timeoutAction === 'DELAY' ? waitMs : Infinity;
+    return { queue, level, budget, delayMs };
   }
 
-  /** Takes a call out of its queue; false when it was not waiting (running, or already answered). */
-  #dequeue(call: Pending): boolean {
-    const at = call.queue.indexOf(call);
-    if (at < 0) return false;
-    call.queue.splice(at, 1);
-    this.#waitingCount--;
-    return true;
+  /** Arms a waiting call's timeouts and listens to its cancellation. */
+  #watch(pending: Pending, { budget, delayMs }: Admission, signal: AbortSignal | undefined): void {
+    // Still queued: it never runs. Running: it finishes (a native run cannot be stopped) and is dropped.
+    const withdraw = (err: Error) => {
+      this.#queues.dequeue(pending);
+      pending.reject(err);
+    };
+    if (Number.isFinite(budget)) {
+      pending.timer = setTimeout(
+        () => withdraw(new errors.INFERENCE_TIMEOUT(Math.round(budget))),
+        Math.max(0, budget),
+      );
+    }
+    if (Number.isFinite(delayMs)) {
+      const delay = setTimeout(() => {
+        // Past its time at its level: it waits behind every call still in time, and keeps its other timeouts.
+        if (pending.settled || !this.#queues.dequeue(pending)) return;
+        pending.queue = this.#queues.delayed;
+        this.#queues.enqueue(pending);
+      }, delayMs);
+      delay.unref();
+    }
+    if (signal !== undefined) {
+      const onAbort = () => withdraw(cancelled());
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.unlisten = () => signal.removeEventListener('abort', onAbort);
+    }
   }
 
   #settle(call: Pending): boolean {
@@ -345,39 +204,21 @@ export class Batcher {
    * every request parsed in this turn of the event loop joins the batch.
    */
   #schedule(): void {
-    if (this.#scheduled || this.#running >= this.#options.concurrency || this.#waitingCount === 0) return;
-    if (this.#running === 0 && this.#waitingCount === 1) {
+    if (this.#scheduled || this.#running >= this.#options.concurrency || this.#queues.count === 0) return;
+    if (this.#running === 0 && this.#queues.count === 1) {
       this.#start(this.#take());
       return;
     }
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      while (this.#running < this.#options.concurrency && this.#waitingCount > 0) this.#start(this.#take());
+      while (this.#running < this.#options.concurrency && this.#queues.count > 0) this.#start(this.#take());
     });
   }
 
-  /** The next run: the first call of the highest priority waiting, and what can merge with it, in the same order. */
+  /** The next run, from the queues in priority order. */
   #take(): Pending[] {
-    const queues = [...this.#inOrder()];
-    const first = queues.find((q) => q.length > 0)?.[0] as Pending;
-    this.#dequeue(first);
-    const batch = [first];
-    if (!this.#merging || first.rows === undefined) return batch;
-    let rows = first.rows;
-    let bytes = first.bytes;
-    for (const queue of queues) {
-      while (queue.length > 0) {
-        const next = queue[0] as Pending;
-        if (next.rows === undefined || rows + next.rows > this.#options.maxRows) return batch;
-        if (bytes + next.bytes > MAX_MERGE_BYTES || !compatible(first.feeds, next.feeds)) return batch;
-        this.#dequeue(next);
-        batch.push(next);
-        rows += next.rows;
-        bytes += next.bytes;
-      }
-    }
-    return batch;
+    return this.#queues.take(this.#merging, this.#options.maxRows);
   }
 
   #start(batch: Pending[]): void {

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { batchSize, type TensorMap, type TensorSpec } from '../tensor/tensor.js';
 import { createSession, runSession, specsOf, tensorOutputs, zeroFeeds, type Session } from './onnx.js';
 import { batchMajor } from '../models/signature.js';
-import { Batcher, cancelled, mergeRows, tracedRun } from './batcher.js';
+import { Batcher, cancelled, mergeRows } from './batcher.js';
+import { tracedRun } from './traced-run.js';
 import type { RunTrace } from '../tracing/trace.js';
 import type { SchedulePolicy } from './schedule.js';
 import type { InferencePool, Timing } from './pool.js';
@@ -71,6 +72,76 @@ function traceAlone(run: (feeds: TensorMap) => Promise<TensorMap>, feeds: Tensor
   return tracedRun(run, feeds, [{ submitted: now, trace, rows: batchSize(feeds) }], now);
 }
 
+/** A model's session measured at its load: its shape, the outputs to fetch, the slowest warm-up run. */
+interface Measured {
+  session: Session;
+  shape: Shape;
+  fetch: string[];
+  slowestMs: number;
+}
+
+/** The model run on the event loop: each call at once when it does not batch, else through a batcher of one slot. */
+function inlineRuntime(
+  { session, shape, fetch, slowestMs }: Measured,
+  options: LoadOptions,
+  observe: RunObserver | undefined,
+): ModelRuntime {
+  const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
+  if (shape.batchRows <= 1) {
+    let inFlight = 0;
+    const timed = timedRuns(run, observe);
+    const predict = (feeds: TensorMap, call?: CallOptions) => {
+      // An inline run starts at once and cannot be stopped: a caller gone by then is the only one not run.
+      if (call?.signal?.aborted === true) return Promise.reject(cancelled());
+      inFlight++;
+      const done = call?.trace === undefined ? timed(feeds) : traceAlone(timed, feeds, call.trace);
+      return done.finally(() => inFlight--);
+    };
+    return new InlineRuntime(session, shape, predict, () => inFlight);
+  }
+  // Inline runs take well under a millisecond: only the caller's own limits (deadline, priority, timeout) apply.
+  const batcher = new Batcher(run, {
+    concurrency: 1,
+    maxRows: shape.batchRows,
+    maxWaiting: Infinity,
+    timeoutMs: Infinity,
+    expectedRunMs: slowestMs,
+    ...(observe ? { observe } : {}),
+    ...(options.schedule ? { schedule: options.schedule } : {}),
+  });
+  return new InlineRuntime(
+    session,
+    shape,
+    (f, call) => batcher.submit(f, call),
+    () => batcher.pending,
+  );
+}
+
+/** The model run on the inference threads (this process's session released), each thread loading its own. */
+async function threadRuntime(
+  { session, shape, fetch, slowestMs }: Measured,
+  file: { path: string; key: string },
+  options: LoadOptions,
+  observe: RunObserver | undefined,
+): Promise<ModelRuntime> {
+  await session.release();
+  const pool = options.pool();
+  // The thread loads its own session now, so that the first request does not pay for it.
+  await pool.run(file, zeroFeeds(shape.inputs), fetch);
+  const run = (feeds: TensorMap, timing?: Timing) => pool.run(file, feeds, fetch, timing);
+  // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
+  const batcher = new Batcher(run, {
+    concurrency: options.threads,
+    maxRows: shape.batchRows,
+    maxWaiting: options.queueSize,
+    timeoutMs: options.inferenceTimeoutMs,
+    expectedRunMs: slowestMs,
+    ...(observe ? { observe } : {}),
+    ...(options.schedule ? { schedule: options.schedule } : {}),
+  });
+  return new ThreadRuntime(shape, batcher, () => pool.retire(file.key));
+}
+
 /**
  * Loads a model file; `key` names this load of it (path and content hash), so that worker threads never run a
  * session of an older file found at the same path. `bytes` are the file's, when already read.
@@ -90,56 +161,14 @@ export async function loadOnnxModel(
   const execution: Execution =
     options.mode === 'auto' ? (warmupMs > options.inlineThresholdMs ? 'thread' : 'inline') : options.mode;
   const batchRows = batchMajor(inputs, outputs) ? mergeRows(inputs, options.batchMaxRows) : 1;
-  const batching = batchRows > 1;
-  const shape = { inputs, outputs, warmupMs, batchRows };
-  if (execution === 'inline') {
-    const run = (feeds: TensorMap) => runSession(session, feeds, fetch);
-    if (!batching) {
-      let inFlight = 0;
-      const timed = timedRuns(run, observe);
-      const predict = (feeds: TensorMap, call?: CallOptions) => {
-        // An inline run starts at once and cannot be stopped: a caller gone by then is the only one not run.
-        if (call?.signal?.aborted === true) return Promise.reject(cancelled());
-        inFlight++;
-        const done = call?.trace === undefined ? timed(feeds) : traceAlone(timed, feeds, call.trace);
-        return done.finally(() => inFlight--);
-      };
-      return new InlineRuntime(session, shape, predict, () => inFlight);
-    }
-    // Inline runs take well under a millisecond: only the caller's own limits (deadline, priority, timeout) apply.
-    const batcher = new Batcher(run, {
-      concurrency: 1,
-      maxRows: batchRows,
-      maxWaiting: Infinity,
-      timeoutMs: Infinity,
-      expectedRunMs: warmup.slowest,
-      ...(observe ? { observe } : {}),
-      ...(options.schedule ? { schedule: options.schedule } : {}),
-    });
-    return new InlineRuntime(
-      session,
-      shape,
-      (f, call) => batcher.submit(f, call),
-      () => batcher.pending,
-    );
-  }
-
-  await session.release();
-  const pool = options.pool();
-  // The thread loads its own session now, so that the first request does not pay for it.
-  await pool.run({ path, key }, zeroFeeds(inputs), fetch);
-  const run = (feeds: TensorMap, timing?: Timing) => pool.run({ path, key }, feeds, fetch, timing);
-  // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
-  const batcher = new Batcher(run, {
-    concurrency: options.threads,
-    maxRows: batchRows,
-    maxWaiting: options.queueSize,
-    timeoutMs: options.inferenceTimeoutMs,
-    expectedRunMs: warmup.slowest,
-    ...(observe ? { observe } : {}),
-    ...(options.schedule ? { schedule: options.schedule } : {}),
-  });
-  return new ThreadRuntime(shape, batcher, () => pool.retire(key));
+  const measured = {
+    session,
+    shape: { inputs, outputs, warmupMs, batchRows },
+    fetch,
+    slowestMs: warmup.slowest,
+  };
+  if (execution === 'inline') return inlineRuntime(measured, options, observe);
+  return threadRuntime(measured, { path, key }, options, observe);
 }
 
 interface Shape {

@@ -8,6 +8,7 @@ import {
   trace,
   type Context,
   type TextMapGetter,
+  type Tracer as OtelTracer,
 } from '@opentelemetry/api';
 import { parseKeyPairsIntoRecord, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -59,36 +60,87 @@ const getter: TextMapGetter<(name: string) => string | undefined> = {
   get: (header, key) => header(key),
 };
 
+/** The batch processor in front of the configured OTLP exporter. */
+async function processorOf(config: Config): Promise<SpanProcessor> {
+  return new BatchSpanProcessor({
+    exporter: await exporterOf(config),
+    scheduledDelayMillis: config.traceExportDelayMs,
+    exportTimeoutMillis: config.traceExportTimeoutMs,
+    maxQueueSize: config.traceQueueSize,
+    maxExportBatchSize: Math.min(config.traceExportBatchSize, config.traceQueueSize),
+  });
+}
+
+/** Told of each ended trace: flushes the spans every log_frequency traces (Triton's setting; 0 leaves it to the batch). */
+function flusher(
+  provider: TracerProvider,
+  settings: TraceSettings,
+  log: Logger,
+): (model: string | undefined) => void {
+  /** Traces ended since the last flush, per log_frequency. */
+  let ended = 0;
+  return (model) => {
+    const every = settings.logFrequency(model);
+    if (every === 0 || ++ended < every) return;
+    ended = 0;
+    provider.forceFlush().catch((err: unknown) => log.warn({ err }, 'spans could not be exported'));
+  };
+}
+
+/** A request's server span, when Triton's settings and the sampler trace it, with its model's spans beneath. */
+function serving(
+  tracer: OtelTracer,
+  settings: TraceSettings,
+  flushed: (model: string | undefined) => void,
+): (options: ServeOptions) => RequestTrace | undefined {
+  const propagator = new W3CTraceContextPropagator();
+  return (options) => {
+    const { model } = options;
+    const parentContext: Context = propagator.extract(ROOT_CONTEXT, options.header, getter);
+    const parent = trace.getSpanContext(parentContext);
+    // A caller's trace is followed whatever the rate and count (as Triton does); the level still turns it off.
+    const followed = parent !== undefined && trace.isSpanContextValid(parent);
+    if (followed ? !settings.on(model) : !settings.admit(model)) return undefined;
+    const span = tracer.startSpan(
+      options.name,
+      { kind: SpanKind.SERVER, attributes: options.attributes, startTime: epochMs(options.started) },
+      parentContext,
+    );
+    if (!span.isRecording()) return undefined;
+    if (!followed) settings.counted(model);
+    const ids = span.spanContext();
+    const spanContext = trace.setSpan(ROOT_CONTEXT, span);
+    return {
+      traceId: ids.traceId,
+      spanId: ids.spanId,
+      model: (name, version, id) => {
+        // Inference requests carry Triton's name for the server span, so that its dashboards carry over.
+        span.updateName('InferRequest');
+        return new ModelSpan(tracer, spanContext, name, version, id || options.reqId);
+      },
+      end(attributes, failed) {
+        span.setAttributes(attributes);
+        if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+        flushed(model);
+      },
+    };
+  };
+}
+
 export async function createTracer(
   config: Config,
   settings: TraceSettings,
   log: Logger,
   given?: SpanProcessor,
 ): Promise<Tracer> {
-  const processor =
-    given ??
-    new BatchSpanProcessor({
-      exporter: await exporterOf(config),
-      scheduledDelayMillis: config.traceExportDelayMs,
-      exportTimeoutMillis: config.traceExportTimeoutMs,
-      maxQueueSize: config.traceQueueSize,
-      maxExportBatchSize: Math.min(config.traceExportBatchSize, config.traceQueueSize),
-    });
+  const processor = given ?? (await processorOf(config));
   const provider = new TracerProvider({
     resource: resourceOf(config),
     sampler: samplerOf(config.traceSampler, config.traceSamplerArg),
     spanProcessors: [processor],
   });
-  const tracer = provider.getTracer('serval');
-  const propagator = new W3CTraceContextPropagator();
-  /** Traces ended since the last flush, per log_frequency. */
-  let ended = 0;
-  const flushed = (model: string | undefined) => {
-    const every = settings.logFrequency(model);
-    if (every === 0 || ++ended < every) return;
-    ended = 0;
-    provider.forceFlush().catch((err: unknown) => log.warn({ err }, 'spans could not be exported'));
-  };
+  const flushed = flusher(provider, settings, log);
   log.info(
     {
       endpoint: config.traceEndpoint || undefined,
@@ -99,38 +151,7 @@ export async function createTracer(
   );
 
   return {
-    serve(options: ServeOptions): RequestTrace | undefined {
-      const { model } = options;
-      const parentContext: Context = propagator.extract(ROOT_CONTEXT, options.header, getter);
-      const parent = trace.getSpanContext(parentContext);
-      // A caller's trace is followed whatever the rate and count (as Triton does); the level still turns it off.
-      const followed = parent !== undefined && trace.isSpanContextValid(parent);
-      if (followed ? !settings.on(model) : !settings.admit(model)) return undefined;
-      const span = tracer.startSpan(
-        options.name,
-        { kind: SpanKind.SERVER, attributes: options.attributes, startTime: epochMs(options.started) },
-        parentContext,
-      );
-      if (!span.isRecording()) return undefined;
-      if (!followed) settings.counted(model);
-      const ids = span.spanContext();
-      const spanContext = trace.setSpan(ROOT_CONTEXT, span);
-      return {
-        traceId: ids.traceId,
-        spanId: ids.spanId,
-        model: (name, version, id) => {
-          // Inference requests carry Triton's name for the server span, so that its dashboards carry over.
-          span.updateName('InferRequest');
-          return new ModelSpan(tracer, spanContext, name, version, id || options.reqId);
-        },
-        end(attributes, failed) {
-          span.setAttributes(attributes);
-          if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
-          span.end();
-          flushed(model);
-        },
-      };
-    },
+    serve: serving(provider.getTracer('serval'), settings, flushed),
     // The last spans are sent at a stop, but a collector that hangs does not hold the stop past a second.
     close: () =>
       Promise.race([

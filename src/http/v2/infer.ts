@@ -1,7 +1,7 @@
 // POST /v2/models/{m}[/versions/{v}]/infer: JSON or binary tensors in, through the core, JSON or binary out.
 import type { IncomingMessage } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '../../auth/scopes.js';
 import { cacheUse, clientGone, JSON_TYPE, noteOf, payloadOf, sendAnswer } from '../inference.js';
 import { ErrorSchema } from '../schemas/common.js';
@@ -74,10 +74,28 @@ async function infer(request: FastifyRequest, reply: FastifyReply): Promise<Fast
   return replied;
 }
 
-/** Inference: the predict scope, its own rate limit, JSON and binary bodies. */
-const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, options) {
+/** The route's answers: the response, the common errors, a body too large or of no known type, a deadline passed. */
+const RESPONSES = {
+  200: InferResponseSchema,
+  ...errorResponses,
+  413: ErrorSchema,
+  415: ErrorSchema,
+  504: ErrorSchema,
+};
+
+const DESCRIPTION =
+  'The Open Inference Protocol request; with Triton’s binary tensor extension the body is the JSON ' +
+  'header (its length in Inference-Header-Content-Length) followed by raw little-endian tensors.';
+
+/** The route's two paths: the model's default version, and a named one. */
+const PATHS = [
+  ['', ModelParamsSchema],
+  ['/versions/:version', VersionParamsSchema],
+] as const;
+
+/** Every request body read by readInferBody, its binary tensors in the core's reused memory until the answer is sent. */
+function readBodies(fastify: FastifyInstance, options: V2Options): void {
   const { core } = fastify;
-  const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
   fastify.decorateRequest('binaryData', null);
   fastify.decorateRequest('payloadBody', null);
   fastify.removeAllContentTypeParsers();
@@ -101,27 +119,17 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
       });
     });
   }
+}
 
+/** Inference: the predict scope, its own rate limit, JSON and binary bodies. */
+const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, options) {
+  const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
+  readBodies(fastify, options);
   const route = {
     bodyLimit: options.binaryBodyLimit,
     config: { scope: Scopes.predict, rateLimit: { max: options.predictRateLimit, bucket: 'predict' } },
   };
-  const schema = {
-    security,
-    tags,
-    body: InferRequestSchema,
-    response: {
-      200: InferResponseSchema,
-      ...errorResponses,
-      413: ErrorSchema,
-      415: ErrorSchema,
-      504: ErrorSchema,
-    },
-  };
-  for (const [suffix, Params] of [
-    ['', ModelParamsSchema],
-    ['/versions/:version', VersionParamsSchema],
-  ] as const) {
+  for (const [suffix, Params] of PATHS) {
     fastify.post(
       `/v2/models/:model${suffix}/infer`,
       {
@@ -129,12 +137,13 @@ const inferRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
         // Answers are written by encodeAnswer; the response schema documents them.
         serializerCompiler: () => (data: unknown) => JSON.stringify(data),
         schema: {
-          ...schema,
+          security,
+          tags,
+          body: InferRequestSchema,
+          response: RESPONSES,
           params: Params,
           summary: 'Inference with JSON or binary tensors',
-          description:
-            'The Open Inference Protocol request; with Triton’s binary tensor extension the body is the JSON ' +
-            'header (its length in Inference-Header-Content-Length) followed by raw little-endian tensors.',
+          description: DESCRIPTION,
         },
       },
       async (request, reply) => {

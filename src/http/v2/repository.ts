@@ -1,7 +1,7 @@
 // The model repository API that Triton and MLServer share (and tritonclient's get_model_repository_index,
 // load_model and unload_model call): the index, and loading or unloading a model in every worker.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { Scopes } from '../../auth/scopes.js';
 import { excerpt } from '../../core/errors.js';
 import { loadOverride } from '../../core/models/descriptor.js';
@@ -41,41 +41,44 @@ const UnloadRequestSchema = Type.Object({
 
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
 
+/** An admin route's options: the admin scope, its summary, what it reads, its answer and the common errors. */
+function adminRoute<S extends { params?: TSchema; body: TSchema }, R extends TSchema>(
+  security: { bearerAuth: never[] }[] | undefined,
+  summary: string,
+  reads: S,
+  answer: R,
+) {
+  return {
+    config: { scope: Scopes.admin },
+    schema: { security, tags, summary, ...reads, response: { 200: answer, ...errorResponses } },
+  };
+}
+
 const repositoryRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
   requireScopes(fastify);
   const { core } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
-  const config = { scope: Scopes.admin };
   tritonBodies(fastify);
 
   fastify.post(
     '/v2/repository/index',
-    {
-      config,
-      schema: {
-        security,
-        tags,
-        summary: 'Every model and version in the repository with its state',
-        body: IndexRequestSchema,
-        response: { 200: IndexSchema, ...errorResponses },
-      },
-    },
+    adminRoute(
+      security,
+      'Every model and version in the repository with its state',
+      { body: IndexRequestSchema },
+      IndexSchema,
+    ),
     async (request) => core.models.index(request.body),
   );
 
   fastify.post(
     '/v2/repository/models/:model/load',
-    {
-      config,
-      schema: {
-        security,
-        tags,
-        summary: 'Load (or reload) a model from the repository folder, in every worker',
-        params: ModelParamsSchema,
-        body: LoadRequestSchema,
-        response: { 200: Type.Object({}), ...errorResponses },
-      },
-    },
+    adminRoute(
+      security,
+      'Load (or reload) a model from the repository folder, in every worker',
+      { params: ModelParamsSchema, body: LoadRequestSchema },
+      Type.Object({}),
+    ),
     async (request) => {
       const { model } = request.params;
       await core.control.load(model, loadOverride(request.body.parameters));
@@ -86,17 +89,12 @@ const repositoryRoutes: FastifyPluginAsyncTypebox = async function (fastify) {
 
   fastify.post(
     '/v2/repository/models/:model/unload',
-    {
-      config,
-      schema: {
-        security,
-        tags,
-        summary: 'Unload a model in every worker; calls using it finish first',
-        params: ModelParamsSchema,
-        body: UnloadRequestSchema,
-        response: { 200: Type.Object({}), ...errorResponses },
-      },
-    },
+    adminRoute(
+      security,
+      'Unload a model in every worker; calls using it finish first',
+      { params: ModelParamsSchema, body: UnloadRequestSchema },
+      Type.Object({}),
+    ),
     async (request) => {
       const { model } = request.params;
       const dependents = request.body.parameters?.unload_dependents === true;

@@ -4,6 +4,7 @@ import { CORE_EXTENSIONS } from '../../core/extensions.js';
 import etag from '@fastify/etag';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import type { TSchema } from 'typebox';
 import { Scopes } from '../../auth/scopes.js';
 import { modelConfig, modelMetadata } from '../../core/models/describe.js';
 import { requireScopes } from '../plugins/app/auth.js';
@@ -63,11 +64,23 @@ const serviceRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fast
   );
 };
 
+/** A model route's options: the read scope, its summary, its path's params, its answer and the common errors. */
+function modelRoute<P extends TSchema, R extends TSchema>(
+  security: { bearerAuth: never[] }[] | undefined,
+  summary: string,
+  params: P,
+  answer: R,
+) {
+  return {
+    config: { scope: Scopes.read },
+    schema: { security, tags, summary, params, response: { 200: answer, ...errorResponses } },
+  };
+}
+
 /** Model metadata, readiness and configuration: the read scope. */
 const modelRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastify, options) {
   const { models } = fastify;
   const security = fastify.tokenVerifier ? [{ bearerAuth: [] }] : undefined;
-  const config = { scope: Scopes.read };
   await fastify.register(etag, { weak: true });
   const params = (request: FastifyRequest) => request.params as { model: string; version?: string };
 
@@ -78,16 +91,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
     const base = `/v2/models/:model${suffix}`;
     fastify.get(
       base,
-      {
-        config,
-        schema: {
-          security,
-          tags,
-          summary: 'Model metadata',
-          params: Params,
-          response: { 200: ModelMetadataSchema, ...errorResponses },
-        },
-      },
+      modelRoute(security, 'Model metadata', Params, ModelMetadataSchema),
       async (request) => {
         const { model, version } = params(request);
         // Metadata is what clients ask before their first inference: on demand, it loads the model.
@@ -96,16 +100,12 @@ const modelRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
     );
     fastify.get(
       `${base}/ready`,
-      {
-        config,
-        schema: {
-          security,
-          tags,
-          summary: 'Model readiness: 200 when ready, 503 while loading or after a failed load',
-          params: Params,
-          response: { 200: ModelReadySchema, ...errorResponses },
-        },
-      },
+      modelRoute(
+        security,
+        'Model readiness: 200 when ready, 503 while loading or after a failed load',
+        Params,
+        ModelReadySchema,
+      ),
       async (request, reply) => {
         const { model, version } = params(request);
         void reply.header('cache-control', 'no-store');
@@ -114,16 +114,12 @@ const modelRoutes: FastifyPluginAsyncTypebox<V2Options> = async function (fastif
     );
     fastify.get(
       `${base}/config`,
-      {
-        config,
-        schema: {
-          security,
-          tags,
-          summary: 'The configuration Serval applies (Triton ModelConfig JSON)',
-          params: Params,
-          response: { 200: ModelConfigSchema, ...errorResponses },
-        },
-      },
+      modelRoute(
+        security,
+        'The configuration Serval applies (Triton ModelConfig JSON)',
+        Params,
+        ModelConfigSchema,
+      ),
       async (request) => {
         const { model, version } = params(request);
         return modelConfig(await models.serving(model, version), options);
