@@ -147,3 +147,28 @@ export function loadFailure(models: Models, name: string): Error | undefined {
     details: { versions: failed.map((s) => s.entry.version) },
   });
 }
+
+/** A model as the model list shows it: its default version and all its versions, highest first. */
+export interface ListedModel {
+  name: string;
+  chosen: ModelVersion;
+  versions: ModelVersion[];
+}
+
+/** Every model known: served, failed or not loaded. */
+export function listOf(models: Models): ListedModel[] {
+  return [...models.values()].flatMap((m) => {
+    if (m.slots.length > 0)
+      return [
+        {
+          name: m.name,
+          chosen: slotOf(models, m.name, undefined).entry,
+          versions: m.slots.map((s) => s.entry),
+        },
+      ];
+    // Not loaded (on demand, or unloaded): listed with its state and why, without the graph's tensors.
+    const versions = m.idle.map((row): ModelVersion => ({ ...row, descriptor: {} }));
+    const [chosen] = versions;
+    return chosen ? [{ name: m.name, chosen, versions }] : [];
+  });
+}

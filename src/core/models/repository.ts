@@ -8,6 +8,7 @@ import {
   dependentsIn,
   loadedBytesOf,
   loadFailure,
+  listOf,
   peekAt,
   pendingOf,
   readyCount,
@@ -17,6 +18,7 @@ import {
   startupFailuresOf,
   useSlot,
   versionsOf,
+  type ListedModel,
 } from './lookups.js';
 import { applyFiles, startupOrder, unloadSlots, type ApplyHow } from './apply.js';
 import type { LoadOverride } from './descriptor.js';
@@ -252,15 +254,8 @@ export class ModelRepository {
   }
 
   /** Every model known, each with its default version and all its versions, highest first: served, failed or not loaded. */
-  list(): { name: string; chosen: ModelVersion; versions: ModelVersion[] }[] {
-    return [...this.#models.values()].flatMap((m) => {
-      if (m.slots.length > 0)
-        return [{ name: m.name, chosen: this.find(m.name), versions: m.slots.map((s) => s.entry) }];
-      // Not loaded (on demand, or unloaded): listed with its state and why, without the graph's tensors.
-      const versions = m.idle.map((row): ModelVersion => ({ ...row, descriptor: {} }));
-      const [chosen] = versions;
-      return chosen ? [{ name: m.name, chosen, versions }] : [];
-    });
+  list(): ListedModel[] {
+    return listOf(this.#models);
   }
 
   /** All versions of a model that serve or failed, highest first; throws MODEL_NOT_FOUND or MODEL_NOT_LOADED. */
