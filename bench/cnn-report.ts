@@ -52,7 +52,7 @@ export function cnnSection(r: CnnResults): string {
     `onnxruntime-node alone (no server, ${r.limit.length} settings: batch 1 to 32, one and two intra-op threads, one ` +
       `process and two at once): the limit is ${fixed(best.imagesPerS)} images/s (${setting(best)}); the best ` +
       `batch-1 latency is ${fixed(fastest.p50Ms, 1)} ms (${setting(fastest)}). The floor runs each request through ` +
-      `onnxruntime with the best batch-1 setting.`,
+      `onnxruntime with the batch-1 setting of the most images/s.`,
     '',
     line(header),
     '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|',

@@ -1,7 +1,7 @@
 // A real CNN: torchvision's MobileNetV2 (random weights, made at bench time by training/mobilenet.py), one 224 × 224
 // image per request. In one run: onnxruntime-node's own limit on this machine (no server: batches 1 to 32, one and
 // two intra-op threads, one process and two), the floor (bare node:http running each request through onnxruntime
-// with the best batch-1 setting), and Serval with its defaults over V2 binary and gRPC at 1, 8, 32 and 64 clients.
+// with the batch-1 setting of the most images/s), and Serval with its defaults over V2 binary and gRPC at 1, 8, 32 and 64 clients.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -403,7 +403,7 @@ export function renderReport(r: BenchResults): string {
     '',
     'Tracing cost: the same single-row Iris question to a server with tracing off (no endpoint) and one exporting ' +
       'OTLP/HTTP protobuf to a loopback collector that discards, with OTEL_TRACES_SAMPLER=traceidratio and ratio 0 ' +
-      '(nothing sampled), then always_on (every request traced: five spans each, batched exports), fresh servers, ' +
+      '(nothing sampled), then always_on (every request traced: three spans each, batched exports), fresh servers, ' +
       'A-B-B-A halves.',
     '',
     pairTable('Tracing', r.tracing),
