@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../src/core/core.js';
 import { frontEnds, rawRequest, type FrontEnds, type GrpcClient } from '../grpc.js';
 import { FIXTURE_MODELS, tempRepository } from '../helpers.js';
+import { waitFor } from '../wait.js';
 
 const CONFIG = `
 name: "heavy"
@@ -44,6 +44,12 @@ describe('priorities and timeouts per request', () => {
     await cleanup();
   });
 
+  /** Waits until the model holds this many calls, waiting or running: what arrived is in its queue. */
+  const holding = (count: number) =>
+    waitFor(() => (core.models.pending().find((p) => p.model === 'heavy')?.count ?? 0) >= count, {
+      what: `${count} calls of heavy waiting or running`,
+    });
+
   const v2 = (id: string, parameters: Record<string, number> = {}) =>
     app.inject({
       method: 'POST',
@@ -63,9 +69,9 @@ describe('priorities and timeouts per request', () => {
         finished.push(id);
       });
     const running = send('running');
-    await sleep(20);
+    await holding(1);
     const waiting = [send('low-1'), send('low-2', 2)];
-    await sleep(20);
+    await holding(3);
     const urgent = send('urgent', 1);
     await Promise.all([running, ...waiting, urgent]);
     assert.deepEqual(finished, ['running', 'urgent', 'low-1', 'low-2']);
@@ -89,9 +95,9 @@ describe('priorities and timeouts per request', () => {
         })
         .then(() => finished.push(id));
     const running = send('running');
-    await sleep(20);
+    await holding(1);
     const waiting = [send('low-1'), send('low-2')];
-    await sleep(20);
+    await holding(3);
     const urgent = send('urgent', 1);
     await Promise.all([running, ...waiting, urgent]);
     assert.deepEqual(finished, ['running', 'urgent', 'low-1', 'low-2']);
@@ -124,7 +130,7 @@ describe('priorities and timeouts per request', () => {
     );
     const [before] = await core.statistics('heavy', '1');
     const running = v2('running');
-    await sleep(20);
+    await holding(1);
     // 5 ms to wait behind a call of some 80 ms: refused at once (503) or answered at its timeout (504).
     const hurried = await v2('hurried', { timeout: 5000 });
     assert.ok([503, 504].includes(hurried.statusCode), hurried.body);
