@@ -30,7 +30,7 @@ export function traceCall(
   const trace = tracer.serve({
     name: `${SERVICE}/${method}`,
     header: (name) => metadataText(metadata, name),
-    attributes: { 'rpc.system': 'grpc', 'rpc.service': SERVICE, 'rpc.method': method },
+    attributes: () => ({ 'rpc.system': 'grpc', 'rpc.service': SERVICE, 'rpc.method': method }),
     model: typeof model === 'string' && model !== '' ? model : undefined,
     reqId,
     started: performance.now(),

@@ -87,7 +87,7 @@ describe('a batched run in traces', () => {
       tracer.serve({
         name: 'x',
         header: () => undefined,
-        attributes: {},
+        attributes: () => ({}),
         reqId,
         started: performance.now(),
       })!;

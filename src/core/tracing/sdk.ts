@@ -103,10 +103,11 @@ function serving(
     if (followed ? !settings.on(model) : !settings.admit(model)) return undefined;
     const span = tracer.startSpan(
       options.name,
-      { kind: SpanKind.SERVER, attributes: options.attributes, startTime: epochMs(options.started) },
+      { kind: SpanKind.SERVER, startTime: epochMs(options.started) },
       parentContext,
     );
     if (!span.isRecording()) return undefined;
+    span.setAttributes(options.attributes());
     if (!followed) settings.counted(model);
     const ids = span.spanContext();
     const spanContext = trace.setSpan(ROOT_CONTEXT, span);

@@ -13,7 +13,11 @@ export interface ServeOptions {
   name: string;
   /** The caller's header (or gRPC metadata) by lower-case name: traceparent, tracestate. */
   header: (name: string) => string | undefined;
-  attributes: Attributes;
+  /**
+   * The server span's attributes, made only for a request that is traced: the specification's samplers, the only
+   * ones Serval takes, decide without them.
+   */
+  attributes: () => Attributes;
   /** The model the request names, whose trace settings apply. */
   model?: string | undefined;
   reqId: string;

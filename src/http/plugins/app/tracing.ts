@@ -38,13 +38,13 @@ async function tracingPlugin(fastify: FastifyInstance): Promise<void> {
       tracer.serve({
         name: route === undefined ? request.method : `${request.method} ${route}`,
         header: headerOf(request),
-        attributes: {
+        attributes: () => ({
           'http.request.method': request.method,
           ...(route === undefined ? {} : { 'http.route': route }),
           'url.path': request.url.split('?', 1)[0] ?? '',
           'url.scheme': request.protocol,
           'network.protocol.version': request.raw.httpVersion,
-        },
+        }),
         model: typeof model === 'string' ? model : undefined,
         reqId: request.id,
         started: performance.now(),
