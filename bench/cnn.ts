@@ -36,6 +36,19 @@ export interface CnnResults {
   rows: CnnRow[];
 }
 
+const TOOLS_NEEDED =
+  "the CNN scenario makes MobileNetV2 with Debian's python3-torch, python3-torchvision and python3-onnx " +
+  '(apt-get install python3-torch python3-torchvision python3-onnx)';
+
+/** Fails at once, not minutes into a run, when the model cannot be made on this machine. */
+export function checkCnnTools(): void {
+  const found = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision, onnx'], {
+    encoding: 'utf8',
+  });
+  if (found.status !== 0)
+    throw new Error(`${TOOLS_NEEDED}: ${found.stderr || found.error?.message || 'not found'}`);
+}
+
 /** Makes the model with Debian's python3-torch and python3-torchvision, once per run; the repository's folder. */
 function makeModel(ctx: ServerContext): string {
   const repo = join(ctx.runDir, 'cnn-models');
@@ -43,10 +56,7 @@ function makeModel(ctx: ServerContext): string {
   const made = spawnSync('/usr/bin/python3', [join(ctx.root, 'training/mobilenet.py'), repo], {
     encoding: 'utf8',
   });
-  if (made.status !== 0)
-    throw new Error(
-      `training/mobilenet.py failed (it needs Debian's python3-torch, python3-torchvision, python3-onnx): ${made.stderr}`,
-    );
+  if (made.status !== 0) throw new Error(`training/mobilenet.py failed (${TOOLS_NEEDED}): ${made.stderr}`);
   return repo;
 }
 

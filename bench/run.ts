@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { binaryBody, grpcBytesRequest, grpcRequest, MODEL_INFER } from './bodies.js';
-import { cnnScenario } from './cnn.js';
+import { checkCnnTools, cnnScenario } from './cnn.js';
 import { cnnTargets } from './cnn-report.js';
 import { runChainLoad, type ChainSpec, type ChainStep } from './chain-load.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
@@ -1029,6 +1029,7 @@ function operationTargets(metrics: readonly PairRow[], reloads: ReloadRun): Targ
 }
 
 async function main(): Promise<void> {
+  checkCnnTools();
   const load1 = loadavg()[0] ?? 0;
   process.stderr.write(
     `bench: ${ctx.workers} worker(s), ${WARMUP_S}-${WARMUP_MAX_S} s of warm-up and ${DURATION_S} s per server and scenario, load average ${load1.toFixed(2)}; logs in ${ctx.runDir}\n`,
