@@ -28,8 +28,6 @@ export interface PayloadCapture {
   headers: Readonly<Record<string, unknown>>;
   /** A V2 binary body's JSON header length. */
   headerLength?: number | undefined;
-  /** The request's trace id, when a tracer knows it; else the caller's traceparent header's. */
-  traceId?: string | undefined;
 }
 
 /**
@@ -61,12 +59,12 @@ export class PayloadExchange {
 
   /**
    * The request reached this model: logged now, its body copied if it sits in reused memory. `traceId`: the request's
-   * own trace, when it is traced (the caller's trace, or one the server began).
+   * own trace, when it is traced (the caller's trace, or one the server began); else its traceparent header's.
    */
   request(model: { name: string; version: string }, traceId?: string): void {
     this.#model = { name: model.name, version: model.version };
-    this.#traceId = traceId;
     const capture = this.#capture;
+    this.#traceId = traceId ?? traceIdOf(capture.headers.traceparent);
     this.#metadata = this.#log.metadata(capture.headers);
     if (this.#log.mode === 'response') return;
     const { body } = capture;
@@ -90,7 +88,6 @@ export class PayloadExchange {
     headerLength = type === REQUEST_TYPE ? this.#capture.headerLength : undefined,
   ): PayloadRecord {
     const model = this.#model as { name: string; version: string };
-    const { traceId, headers } = this.#capture;
     return {
       type,
       id: this.#id,
@@ -100,7 +97,7 @@ export class PayloadExchange {
       body,
       contentType,
       metadata: this.#metadata ?? '{}',
-      traceId: this.#traceId ?? traceId ?? traceIdOf(headers.traceparent),
+      traceId: this.#traceId,
       headerLength,
     };
   }
