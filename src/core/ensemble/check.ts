@@ -21,21 +21,29 @@ type Made = Map<string, { datatype: DataType | undefined; at: string }>;
 
 const stepAt = (step: EnsembleStep) => `ensemble_scheduling.step[${step.index}] ("${step.model}")`;
 
+/** What the checks of every step share: the graph, the ensemble's own tensors, and the types made so far. */
+interface Known {
+  graph: StepGraph;
+  ensemble: ReadonlyMap<string, TensorSpec>;
+  made: Made;
+}
+
+/** The model's tensor a step maps by its own name, or a refusal naming the map and the tensors the model has. */
+function mappedSpec(model: ReadyModel, own: string, at: string, kind: 'input' | 'output'): TensorSpec {
+  const specs = kind === 'input' ? model.runtime.inputs : model.runtime.outputs;
+  const spec = specs.find((s) => s.name === own);
+  if (!spec)
+    throw new ConfigRefused(
+      `${at}.${kind}_map: "${own}" is not an ${kind} of model "${model.name}" (its ${kind}s are ${quoted(specs)})`,
+    );
+  return spec;
+}
+
 /** Records the type each step gives its tensors; an ensemble output a step makes must agree with it. */
-function checkOutputs(
-  step: EnsembleStep,
-  model: ReadyModel,
-  graph: StepGraph,
-  ensemble: ReadonlyMap<string, TensorSpec>,
-  made: Made,
-): void {
+function checkOutputs(step: EnsembleStep, model: ReadyModel, { graph, ensemble, made }: Known): void {
   const at = stepAt(step);
   for (const [own, name] of Object.entries(step.outputs)) {
-    const spec = model.runtime.outputs.find((s) => s.name === own);
-    if (!spec)
-      throw new ConfigRefused(
-        `${at}.output_map: "${own}" is not an output of model "${model.name}" (its outputs are ${quoted(model.runtime.outputs)})`,
-      );
+    const spec = mappedSpec(model, own, at, 'output');
     made.set(name, { datatype: spec.datatype, at: `step ${step.index}'s "${own}"` });
     const out = ensemble.get(name);
     if (!out || !graph.outputs.includes(name)) continue;
@@ -51,23 +59,13 @@ function checkOutputs(
 }
 
 /** Every input of the step's model fed, with the type it takes (and the shape, from an ensemble input). */
-function checkInputs(
-  step: EnsembleStep,
-  model: ReadyModel,
-  graph: StepGraph,
-  ensemble: ReadonlyMap<string, TensorSpec>,
-  made: Made,
-): void {
+function checkInputs(step: EnsembleStep, model: ReadyModel, { graph, ensemble, made }: Known): void {
   const at = stepAt(step);
   const unfed = model.runtime.inputs.filter((s) => !(s.name in step.inputs));
   if (unfed.length > 0)
     throw new ConfigRefused(`${at}.input_map: model "${model.name}"'s input ${quoted(unfed)} is not fed`);
   for (const [own, name] of Object.entries(step.inputs)) {
-    const spec = model.runtime.inputs.find((s) => s.name === own);
-    if (!spec)
-      throw new ConfigRefused(
-        `${at}.input_map: "${own}" is not an input of model "${model.name}" (its inputs are ${quoted(model.runtime.inputs)})`,
-      );
+    const spec = mappedSpec(model, own, at, 'input');
     const from = made.get(name);
     if (from && from.datatype !== spec.datatype)
       throw new ConfigRefused(
@@ -94,7 +92,8 @@ export function checkStep(
   const made: Made = new Map();
   for (const name of graph.inputs)
     made.set(name, { datatype: ensemble.get(name)?.datatype, at: `input "${name}"` });
-  graph.steps.forEach((step, i) => checkOutputs(step, models[i] as ReadyModel, graph, ensemble, made));
+  const known: Known = { graph, ensemble, made };
+  graph.steps.forEach((step, i) => checkOutputs(step, models[i] as ReadyModel, known));
   graph.steps.forEach((step, i) => {
     const model = models[i] as ReadyModel;
     // As in Triton: a step never gets more rows than its model's configuration takes.
@@ -103,6 +102,6 @@ export function checkStep(
       throw new ConfigRefused(
         `max_batch_size: ${maxBatchSize}, more than ${stepAt(step)}'s model "${model.name}" takes (${most})`,
       );
-    checkInputs(step, model, graph, ensemble, made);
+    checkInputs(step, model, known);
   });
 }
