@@ -9,7 +9,14 @@ import { binaryBody, grpcRequest, MODEL_INFER } from './bodies.js';
 import { runGrpcLoad } from './grpc-load.js';
 import { runLoad, summarize, type LoadResult, type LoadRun } from './load.js';
 import { stopServer, treeMemory } from './processes.js';
-import { benchScript, startCnnFloor, startServal, type ServerContext, type Started } from './servers.js';
+import {
+  benchScript,
+  modelCounters,
+  startCnnFloor,
+  startServal,
+  type ServerContext,
+  type Started,
+} from './servers.js';
 
 export const CNN_CLIENTS = [1, 8, 32, 64];
 const BATCHES = [1, 2, 4, 8, 16, 32];
@@ -99,18 +106,6 @@ async function measureLimit(ctx: ServerContext, model: string, seconds: number):
   return cells;
 }
 
-async function executions(base: string): Promise<{ inferences: number; executions: number }> {
-  const res = await fetch(`${base}/v2/models/mobilenet/stats`);
-  const body = (await res.json()) as { model_stats: { inference_count: number; execution_count: number }[] };
-  return body.model_stats.reduce(
-    (sum, s) => ({
-      inferences: sum.inferences + s.inference_count,
-      executions: sum.executions + s.execution_count,
-    }),
-    { inferences: 0, executions: 0 },
-  );
-}
-
 const IMAGE = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => ((i * 7919) % 256) / 255);
 const V2_BINARY = binaryBody('image', [1, 3, 224, 224], IMAGE, { binary_data_output: true });
 const GRPC_IMAGE = grpcRequest('mobilenet', 'image', [1, 3, 224, 224], IMAGE);
@@ -127,9 +122,9 @@ async function cell(
   serval: boolean,
 ): Promise<CnnRow> {
   await send(clients, 1);
-  const before = serval ? await executions(started.base) : undefined;
+  const before = serval ? await modelCounters(started.base, 'mobilenet') : undefined;
   const result = summarize(clients, [await send(clients, durationS)]);
-  const after = serval ? await executions(started.base) : undefined;
+  const after = serval ? await modelCounters(started.base, 'mobilenet') : undefined;
   const meanBatch =
     before && after
       ? (after.inferences - before.inferences) / Math.max(1, after.executions - before.executions)

@@ -35,6 +35,7 @@ import {
 } from './report.js';
 import {
   heavyRepository,
+  modelCounters,
   startCeiling,
   startDiscardSink,
   startFloor,
@@ -603,35 +604,20 @@ const SEQUENCE_CHAIN: ChainStep[] = [
   },
 ];
 
-/** Mean server time per request (statistics extension, success), in µs, over every serving process. */
-async function meanSuccess(base: string, model: string): Promise<{ count: number; ns: number }> {
-  const res = await fetch(`${base}/v2/models/${model}/stats`);
-  const body = (await res.json()) as {
-    model_stats: { inference_stats: { success: { count: number; ns: number } } }[];
-  };
-  return body.model_stats.reduce(
-    (sum, s) => ({
-      count: sum.count + s.inference_stats.success.count,
-      ns: sum.ns + s.inference_stats.success.ns,
-    }),
-    { count: 0, ns: 0 },
-  );
-}
-
 /**
  * The ensemble's own cost: at one connection (no queueing), the ensemble's mean time in the server against the sum
  * of its composing models' mean times over the same requests (the statistics extension counts both).
  */
 async function ensembleOverhead(started: Started): Promise<EnsembleOverhead> {
   const models = ['iris_mm', 'millimetres', 'iris'] as const;
-  const before = await Promise.all(models.map((m) => meanSuccess(started.base, m)));
+  const before = await Promise.all(models.map(async (m) => (await modelCounters(started.base, m)).success));
   const run = await runChainLoad({
     base: started.base,
     steps: ENSEMBLE_CHAIN,
     connections: 1,
     durationS: DURATION_S,
   });
-  const after = await Promise.all(models.map((m) => meanSuccess(started.base, m)));
+  const after = await Promise.all(models.map(async (m) => (await modelCounters(started.base, m)).success));
   const [ensemble, ...steps] = models.map((_, i) => {
     const [a, b] = [after[i], before[i]] as [{ count: number; ns: number }, { count: number; ns: number }];
     return (a.ns - b.ns) / Math.max(1, a.count - b.count) / 1000;

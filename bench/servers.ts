@@ -199,3 +199,32 @@ export function startDiscardSink(ctx: ServerContext): Promise<Started> {
   if (!existsSync(file)) writeFileSync(file, DISCARD_SINK);
   return start(ctx, 'payload log sink (discards)', [file], (port) => ({ SINK_PORT: String(port) }), '/');
 }
+
+/** A model's counters from Serval's statistics extension, summed over its versions (the server sums its workers). */
+export interface ModelCounters {
+  inferences: number;
+  executions: number;
+  success: { count: number; ns: number };
+}
+
+export async function modelCounters(base: string, model: string): Promise<ModelCounters> {
+  const res = await fetch(`${base}/v2/models/${model}/stats`);
+  const body = (await res.json()) as {
+    model_stats: {
+      inference_count: number;
+      execution_count: number;
+      inference_stats: { success: { count: number; ns: number } };
+    }[];
+  };
+  return body.model_stats.reduce<ModelCounters>(
+    (sum, s) => ({
+      inferences: sum.inferences + s.inference_count,
+      executions: sum.executions + s.execution_count,
+      success: {
+        count: sum.success.count + s.inference_stats.success.count,
+        ns: sum.success.ns + s.inference_stats.success.ns,
+      },
+    }),
+    { inferences: 0, executions: 0, success: { count: 0, ns: 0 } },
+  );
+}
