@@ -4,13 +4,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { createConfig } from '../src/config/create-config.js';
 import type { Config } from '../src/config/schema.js';
 import { createCore } from '../src/core/core.js';
+import { ModelRepository, type RepositoryOptions } from '../src/core/models/repository.js';
 import { buildApp } from '../src/http/app.js';
 import { freePort } from './net.js';
 import { waitFor } from './wait.js';
@@ -152,4 +153,37 @@ export async function startRedis(): Promise<RunningRedis> {
       await new Promise((resolve) => child.once('exit', resolve));
     },
   };
+}
+
+/** A repository over a temporary folder laid out as `layout`, closed and removed after the test. */
+export async function repositoryOver(
+  t: TestContext,
+  layout: Record<string, VersionLayout>,
+  options: Partial<RepositoryOptions> = {},
+): Promise<{ repository: ModelRepository; root: string }> {
+  const { root, cleanup } = await tempRepository(layout);
+  const repository = new ModelRepository({
+    root,
+    modelName: '',
+    control: 'none',
+    startupModels: [],
+    pollIntervalMs: 60_000,
+    log: pino({ level: 'silent' }),
+    load: {
+      mode: 'inline',
+      inlineThresholdMs: 50,
+      intraOpThreads: 1,
+      inferenceTimeoutMs: 10_000,
+      batchMaxRows: 1,
+      threads: 1,
+      queueSize: 16,
+      pool: () => assert.fail('inline models need no thread pool'),
+    },
+    ...options,
+  });
+  t.after(async () => {
+    await repository.close();
+    await cleanup();
+  });
+  return { repository, root };
 }

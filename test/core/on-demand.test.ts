@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { pino } from 'pino';
 import { Health } from '../../src/core/health.js';
 import { loadVersion } from '../../src/core/models/loader.js';
-import { ModelRepository, type RepositoryOptions } from '../../src/core/models/repository.js';
+import type { ModelRepository } from '../../src/core/models/repository.js';
 import type { DemandBounds } from '../../src/core/models/state.js';
-import { MODELS, tempRepository, type VersionLayout } from '../helpers.js';
+import { MODELS, repositoryOver, type VersionLayout } from '../helpers.js';
 
 const IRIS = { from: join(MODELS, 'iris/1') };
 const DIABETES = { from: join(MODELS, 'diabetes/1') };
@@ -31,7 +30,6 @@ async function onDemand(
   layout: Record<string, VersionLayout>,
   bounds: Partial<DemandBounds> = {},
 ): Promise<Harness> {
-  const { root, cleanup } = await tempRepository(layout);
   const loads: string[] = [];
   const evictions: string[] = [];
   let gate: Promise<void> = Promise.resolve();
@@ -40,23 +38,8 @@ async function onDemand(
     await gate;
     return loadVersion(files, ...rest);
   };
-  const options: RepositoryOptions = {
-    root,
-    modelName: '',
+  const { repository } = await repositoryOver(t, layout, {
     control: 'on-demand',
-    startupModels: [],
-    pollIntervalMs: 60_000,
-    log: pino({ level: 'silent' }),
-    load: {
-      mode: 'inline',
-      inlineThresholdMs: 50,
-      intraOpThreads: 1,
-      inferenceTimeoutMs: 10_000,
-      batchMaxRows: 1,
-      threads: 1,
-      queueSize: 16,
-      pool: () => assert.fail('inline models need no thread pool'),
-    },
     demand: { maxModels: 0, maxBytes: 0, waitMs: 5_000, memory: () => 0, ...bounds },
     loader,
     observer: {
@@ -65,11 +48,6 @@ async function onDemand(
       loaded: () => undefined,
       evicted: (model, bound) => evictions.push(`${model}:${bound}`),
     },
-  };
-  const repository = new ModelRepository(options);
-  t.after(async () => {
-    await repository.close();
-    await cleanup();
   });
   await repository.load();
   const hold = () => {

@@ -3,54 +3,16 @@
 import assert from 'node:assert/strict';
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
-import {
-  ModelRepository,
-  type ModelVersion,
-  type RepositoryOptions,
-} from '../../src/core/models/repository.js';
-import { MODELS, tempRepository, type VersionLayout } from '../helpers.js';
+import { ModelRepository, type ModelVersion } from '../../src/core/models/repository.js';
+import { MODELS, repositoryOver, type VersionLayout } from '../helpers.js';
 import { fakeModel, spec } from '../fakes.js';
 import { waitFor } from '../wait.js';
 
 const IRIS = join(MODELS, 'iris/1');
 const DIABETES = join(MODELS, 'diabetes/1');
 const BROKEN: VersionLayout = { files: { 'model.onnx': 'not an onnx file' } };
-
-/** A repository over a temporary folder laid out as `layout`, closed and removed after the test. */
-async function repositoryOver(
-  t: TestContext,
-  layout: Record<string, VersionLayout>,
-  options: Partial<RepositoryOptions> = {},
-): Promise<{ repository: ModelRepository; root: string }> {
-  const { root, cleanup } = await tempRepository(layout);
-  const repository = new ModelRepository({
-    root,
-    modelName: '',
-    control: 'none',
-    startupModels: [],
-    pollIntervalMs: 60_000,
-    log: pino({ level: 'silent' }),
-    load: {
-      mode: 'inline',
-      inlineThresholdMs: 50,
-      intraOpThreads: 1,
-      inferenceTimeoutMs: 10_000,
-      batchMaxRows: 1,
-      threads: 1,
-      queueSize: 16,
-      pool: () => assert.fail('inline models need no thread pool'),
-    },
-    ...options,
-  });
-  t.after(async () => {
-    await repository.close();
-    await cleanup();
-  });
-  return { repository, root };
-}
 
 const versionsOf = (repository: ModelRepository, name: string) =>
   repository.versions(name).map((v) => `${v.version}:${v.state}`);
