@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { binaryBody, grpcBytesRequest, grpcRequest, MODEL_INFER } from './bodies.js';
 import { checkCnnTools, cnnScenario } from './cnn.js';
 import { cnnTargets } from './cnn-report.js';
+import { payloadEvents } from '../test/receiver.js';
 import { runChainLoad, type ChainSpec, type ChainStep } from './chain-load.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
 import { IMAGE_SIDE, imageRepository, photo } from './images.js';
@@ -290,17 +291,6 @@ async function metricsRows(): Promise<PairRow[]> {
   }
 }
 
-/** The payload log events of each outcome that a server counted, from one scrape of its /metrics. */
-async function payloadLogged(base: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const counts: Record<string, number> = { sent: 0, dropped: 0, failed: 0 };
-  for (const [, outcome, value] of text.matchAll(
-    /^serval_payload_log_events_total\{outcome="(\w+)"\} (\S+)$/gm,
-  ))
-    counts[outcome as string] = Number(value);
-  return counts;
-}
-
 /**
  * Single-row Iris at 64 connections with payload logging (every request and answer to a loopback sink that discards
  * them) and without, on two fresh servers as metricsRows does; and what the logging server counted of its events.
@@ -323,7 +313,7 @@ async function payloadLogRows(): Promise<{ rows: PairRow[]; events: Record<strin
         64,
       ),
     ];
-    return { rows, events: await payloadLogged(on.base) };
+    return { rows, events: await payloadEvents(on.base) };
   } finally {
     await stopServer(on.server);
     await stopServer(off.server);

@@ -68,3 +68,17 @@ export async function startReceiver(behaviour: Behaviour = 'accept'): Promise<Re
       }),
   };
 }
+
+/**
+ * The payload log events of each outcome (sent, dropped, failed) a server counted, summed over its workers, from one
+ * scrape of its /metrics; an outcome it has not exported is absent.
+ */
+export async function payloadEvents(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, outcome, value] of text.matchAll(
+    /^serval_payload_log_events_total\{outcome="(\w+)"\} (\S+)$/gm,
+  ))
+    counts[outcome as string] = Number(value);
+  return counts;
+}

@@ -7,22 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { Redis } from 'ioredis';
 import { freePort, redisSkip, startRedis, type RunningRedis } from '../helpers.js';
-import { startReceiver, type Behaviour, type Receiver } from '../receiver.js';
+import { payloadEvents, startReceiver, type Behaviour, type Receiver } from '../receiver.js';
 import { startServer, type Running } from '../server.js';
 import { waitFor } from '../wait.js';
 
 const V1_BODY = JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] });
-
-/** The payload log events of each outcome from one scrape. */
-async function logged(base: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const counts: Record<string, number> = {};
-  for (const [, outcome, value] of text.matchAll(
-    /^serval_payload_log_events_total\{outcome="(\w+)"\} (\S+)$/gm,
-  ))
-    counts[outcome as string] = Number(value);
-  return counts;
-}
 
 /** `n` V1 predictions one after another, with ids `prefix-i`; each must answer 200. Resolves with the time taken. */
 async function predictions(base: string, n: number, prefix: string): Promise<number> {
@@ -71,7 +60,7 @@ for (const sink of ['down', 'hang', 'fail'] as const) {
       assert.ok(took < 5000, `20 predictions took ${Math.round(took)} ms`);
       const counts = await waitFor(
         async () => {
-          const c = await logged(server.base);
+          const c = await payloadEvents(server.base);
           return (c.dropped ?? 0) > 0 && (c.failed ?? 0) > 0 && c;
         },
         { what: 'events are counted as dropped and as failed' },
@@ -170,7 +159,9 @@ describe('payload logging to a Redis stream', { skip: redisSkip() }, () => {
 
   it('keeps the stream near its length cap', async () => {
     await predictions(server.base, 150, 'cap');
-    await waitFor(async () => (await logged(server.base)).sent === 304, { what: 'every event is sent' });
+    await waitFor(async () => (await payloadEvents(server.base)).sent === 304, {
+      what: 'every event is sent',
+    });
     const length = await client.xlen('serval:payloads');
     // MAXLEN ~ trims whole nodes of the stream (100 entries by default), never below the cap.
     assert.ok(length >= 10 && length < 200, `the stream holds ${length} of 304 entries`);

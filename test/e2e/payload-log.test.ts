@@ -7,24 +7,13 @@ import type { MethodDefinition } from '@grpc/grpc-js';
 import { loadDefinitions, SERVICE_NAME } from '../../src/grpc/definitions.js';
 import { grpcClient, irisRequest } from '../grpc.js';
 import { binaryRequest, rawBytes } from '../oip.js';
-import { startReceiver, type Receiver } from '../receiver.js';
+import { payloadEvents, startReceiver, type Receiver } from '../receiver.js';
 import { startServer, type Running } from '../server.js';
 import { waitFor } from '../wait.js';
 
 const ROW = [5.1, 3.5, 1.4, 0.2];
 const V1_BODY = JSON.stringify({ instances: [ROW] });
 const V2_BODY = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: ROW }] });
-
-/** The payload log events of each outcome, summed over the workers, from one scrape. */
-async function logged(base: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const counts: Record<string, number> = {};
-  for (const [, outcome, value] of text.matchAll(
-    /^serval_payload_log_events_total\{outcome="(\w+)"\} (\S+)$/gm,
-  ))
-    counts[outcome as string] = Number(value);
-  return counts;
-}
 
 const post = (base: string, path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
   fetch(`${base}${path}`, {
@@ -148,10 +137,10 @@ describe('payload logging to a CloudEvents receiver', () => {
   });
 
   it('counts the events it sent in /metrics', async () => {
-    await waitFor(async () => ((await logged(server.base)).sent ?? 0) >= 8, {
+    await waitFor(async () => ((await payloadEvents(server.base)).sent ?? 0) >= 8, {
       what: '8 events counted as sent',
     });
-    const counts = await logged(server.base);
+    const counts = await payloadEvents(server.base);
     assert.equal(counts.dropped, 0);
     assert.equal(counts.failed, 0);
   });
