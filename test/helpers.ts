@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { createConfig } from '../src/config/create-config.js';
 import type { Config } from '../src/config/schema.js';
-import { createCore } from '../src/core/core.js';
+import { createCore, type CoreOptions } from '../src/core/core.js';
 import { ModelRepository, type RepositoryOptions } from '../src/core/models/repository.js';
 import { buildApp } from '../src/http/app.js';
 import { freePort } from './net.js';
@@ -40,17 +40,25 @@ export function postBody(app: FastifyInstance, body: string, contentType = 'appl
  * An app over its own core, as the process entry point builds them; closing the app closes the core too (in the
  * server the process closes both). Models are not loaded yet.
  */
-export async function testApp(overrides: Partial<Config> = {}, logger?: Logger): Promise<FastifyInstance> {
+export async function testApp(
+  overrides: Partial<Config> = {},
+  logger?: Logger,
+  coreOptions?: CoreOptions,
+): Promise<FastifyInstance> {
   const config = testConfig(overrides);
-  const core = await createCore(config, logger ?? pino({ level: config.logLevel }));
+  const core = await createCore(config, logger ?? pino({ level: config.logLevel }), coreOptions);
   const app = await buildApp(config, core);
   app.addHook('onClose', () => core.close());
   return app;
 }
 
 /** An app with every model loaded, closed by the caller (t.after). */
-export async function loadedApp(overrides: Partial<Config> = {}, logger?: Logger): Promise<FastifyInstance> {
-  const app = await testApp(overrides, logger);
+export async function loadedApp(
+  overrides: Partial<Config> = {},
+  logger?: Logger,
+  coreOptions?: CoreOptions,
+): Promise<FastifyInstance> {
+  const app = await testApp(overrides, logger, coreOptions);
   await app.ready();
   await app.core.start();
   return app;

@@ -8,9 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { pino } from 'pino';
 import type { Config } from '../../src/config/schema.js';
-import { createCore } from '../../src/core/core.js';
-import { buildApp } from '../../src/http/app.js';
-import { ROOT, testConfig } from '../helpers.js';
+import { loadedApp, ROOT } from '../helpers.js';
 
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
@@ -18,7 +16,6 @@ const IRIS = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: 
 
 async function tracedApp(t: TestContext, overrides: Partial<Config> = {}, lines?: string[]) {
   const exporter = new InMemorySpanExporter();
-  const config = testConfig(overrides);
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
       lines?.push(chunk.toString());
@@ -26,14 +23,8 @@ async function tracedApp(t: TestContext, overrides: Partial<Config> = {}, lines?
     },
   });
   const log = pino({ level: lines ? 'info' : 'silent' }, stream);
-  const core = await createCore(config, log, { spans: new SimpleSpanProcessor({ exporter }) });
-  const app = await buildApp(config, core);
-  t.after(async () => {
-    await app.close();
-    await core.close();
-  });
-  await app.ready();
-  await core.start();
+  const app = await loadedApp(overrides, log, { spans: new SimpleSpanProcessor({ exporter }) });
+  t.after(() => app.close());
   return { app, spans: () => exporter.getFinishedSpans(), reset: () => exporter.reset() };
 }
 

@@ -6,9 +6,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/schema.js';
-import { createCore } from '../../../src/core/core.js';
-import { buildApp } from '../../../src/http/app.js';
-import { loadedApp, testConfig } from '../../helpers.js';
+import { loadedApp } from '../../helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 const GLOBAL = '/v2/trace/setting';
@@ -16,17 +14,10 @@ const IRIS = '/v2/models/iris/trace/setting';
 
 /** An app whose spans go to memory: tracing is on, as with an OTLP endpoint. */
 async function tracedApp(t: TestContext, overrides: Partial<Config> = {}) {
-  const config = testConfig(overrides);
-  const core = await createCore(config, pino({ level: 'silent' }), {
+  const app = await loadedApp(overrides, pino({ level: 'silent' }), {
     spans: new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() }),
   });
-  const app = await buildApp(config, core);
-  t.after(async () => {
-    await app.close();
-    await core.close();
-  });
-  await app.ready();
-  await core.start();
+  t.after(() => app.close());
   return app;
 }
 
