@@ -121,20 +121,20 @@ export const PayloadLogKeys = {
     maximum: 1_000_000,
     default: 10_000,
     description:
-      'Most events waiting to be sent per process; past it (or payloadLogQueueBytes) events are dropped.',
+      'Most events held per process, waiting or being sent; past it (or payloadLogQueueBytes) events are dropped.',
   }),
   payloadLogQueueBytes: Type.Integer({
     minimum: 65_536,
     maximum: 4_294_967_296,
     default: 67_108_864,
-    description: 'Most bytes of events waiting to be sent per process.',
+    description: 'Most bytes of events held per process, waiting or being sent.',
   }),
   payloadLogWorkers: Type.Integer({
     minimum: 1,
     maximum: 1024,
     default: 64,
     description:
-      'Events sent at once per process, each on a kept-alive connection to the sink: as many as requests in flight keeps up with them.',
+      'Events sent at once per process by its sender thread, over at most 8 kept-alive connections to an HTTP sink.',
   }),
   payloadLogRetries: Type.Integer({
     minimum: 0,

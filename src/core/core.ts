@@ -199,7 +199,7 @@ export async function createCore(config: Config, log: Logger, options: CoreOptio
     ? await createRedis(config.redisUrl, log.child({ component: 'redis' }))
     : null;
   const cache = cacheOf(config, redis, log);
-  const payloadLog = createPayloadLog(config, redis, log, metrics?.payloadLogCounter());
+  const payloadLog = createPayloadLog(config, log, metrics?.payloadLogCounter());
 
   const traceSettings = new TraceSettings({
     exporting: exporting(config, options.spans),

@@ -52,7 +52,7 @@ export class Metrics implements Observer {
   }
 
   /** Counts payload log events by outcome (every outcome shown from the start, at 0). */
-  payloadLogCounter(): (outcome: 'sent' | 'dropped' | 'failed') => void {
+  payloadLogCounter(): (outcome: 'sent' | 'dropped' | 'failed', events: number) => void {
     const counter = this.#side.payloadLog;
     for (const outcome of ['sent', 'dropped', 'failed']) counter.inc({ outcome }, 0);
     const children = {
@@ -60,7 +60,7 @@ export class Metrics implements Observer {
       dropped: counter.labels('dropped'),
       failed: counter.labels('failed'),
     };
-    return (outcome) => children[outcome].inc();
+    return (outcome, events) => children[outcome].inc(events);
   }
 
   #versionChildren(model: string, version: string): VersionChildren {

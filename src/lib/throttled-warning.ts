@@ -10,7 +10,7 @@ export function throttledWarning(
   message: string,
   fields: Record<string, unknown> = {},
   intervalMs = 10_000,
-): (err: Error) => void {
+): (err: { message: string }) => void {
   let last = -Infinity;
   return (err) => {
     const now = Date.now();

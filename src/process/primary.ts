@@ -3,7 +3,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { PrimaryHub, restartsReply } from './ipc.js';
-import { loggerOptions } from './logger.js';
+import { loggerOptions } from '../config/logger.js';
 import type { StopSignals } from './signals.js';
 
 /** Stops every worker with one SIGTERM each, then exits: 0 when all exited cleanly within the grace. */

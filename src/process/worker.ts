@@ -11,7 +11,7 @@ import type { Core } from '../core/core.js';
 import type { GrpcServer } from '../grpc/server.js';
 import { LogSettings } from '../core/log-settings.js';
 import { workerChannel, type WorkerChannel } from './ipc.js';
-import { loggerOptions } from './logger.js';
+import { loggerOptions } from '../config/logger.js';
 import type { StopSignals } from './signals.js';
 
 /** Of the grace, what gRPC leaves for the rest of the stop (closing the core) after cutting its last calls. */

@@ -1,5 +1,5 @@
-// The payload log's queue with fake sinks: bounded in events and bytes, a few senders at once, retries with backoff,
-// every outcome counted, and a close that sends what it can before its deadline and gives up the rest.
+// The payload log's queue with fake sinks: a few senders at once, retries with backoff, every outcome counted, and a
+// close that sends what it can before its deadline and gives up the rest. (Its bounds are the payload log's budget.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SendQueue, type QueueOptions, type SendOutcome } from '../../src/core/payload-log/queue.js';
@@ -9,8 +9,6 @@ import { waitFor } from '../wait.js';
 function queueOf(send: QueueOptions<number>['send'], options: Partial<QueueOptions<number>> = {}) {
   const outcomes: Record<SendOutcome, number> = { sent: 0, dropped: 0, failed: 0 };
   const queue = new SendQueue<number>({
-    maxEvents: 100,
-    maxBytes: 1_000_000,
     workers: 2,
     retries: 2,
     backoffMs: 5,
@@ -57,39 +55,12 @@ describe('payload log queue', () => {
   it('sends every event, no more than `workers` at once', async () => {
     const sink = heldSink();
     const { queue, outcomes } = queueOf(sink.send, { workers: 3 });
-    for (let i = 0; i < 10; i++) assert.equal(queue.push(i, 10), true);
+    for (let i = 0; i < 10; i++) assert.equal(queue.push(i), true);
     await waitFor(() => sink.held.length === 3, { what: 'three events are being sent' });
     await sendAll(sink, outcomes, 10);
     assert.equal(sink.most(), 3);
     assert.deepEqual(sink.received, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.deepEqual(outcomes, { sent: 10, dropped: 0, failed: 0 });
-  });
-
-  it('drops and counts events past its bound in events', async () => {
-    const sink = heldSink();
-    const { queue, outcomes } = queueOf(sink.send, { workers: 1, maxEvents: 3 });
-    queue.push(0, 1);
-    await waitFor(() => sink.held.length === 1, { what: 'the first event is being sent' });
-    const taken = [1, 2, 3, 4, 5].map((i) => queue.push(i, 1));
-    assert.deepEqual(taken, [true, true, true, false, false], 'three wait, the rest are dropped');
-    assert.equal(outcomes.dropped, 2);
-    await sendAll(sink, outcomes, 4);
-    assert.deepEqual(sink.received, [0, 1, 2, 3]);
-  });
-
-  it('drops and counts events past its bound in bytes', async () => {
-    const sink = heldSink();
-    const { queue, outcomes } = queueOf(sink.send, { workers: 1, maxBytes: 100 });
-    queue.push(0, 60);
-    await waitFor(() => sink.held.length === 1, { what: 'the first event is being sent' });
-    assert.equal(queue.push(1, 60), true, 'the event being sent no longer counts');
-    assert.equal(queue.fits(60), false);
-    assert.equal(queue.push(2, 60), false);
-    assert.equal(queue.push(3, 40), true, 'a smaller one still fits');
-    assert.equal(queue.bytes, 100);
-    assert.equal(outcomes.dropped, 1);
-    await sendAll(sink, outcomes, 3);
-    assert.deepEqual(sink.received, [0, 1, 3]);
   });
 
   it('retries an event the sink refused, then sends it once', async () => {
@@ -98,7 +69,7 @@ describe('payload log queue', () => {
       attempts++;
       if (attempts < 3) throw new Error('500');
     });
-    queue.push(1, 1);
+    queue.push(1);
     await waitFor(() => outcomes.sent === 1, { what: 'the event is sent on its third try' });
     assert.equal(attempts, 3);
     assert.deepEqual(outcomes, { sent: 1, dropped: 0, failed: 0 });
@@ -113,8 +84,8 @@ describe('payload log queue', () => {
       },
       { retries: 3, workers: 1 },
     );
-    queue.push(1, 1);
-    queue.push(2, 1);
+    queue.push(1);
+    queue.push(2);
     await waitFor(() => outcomes.failed === 1 && outcomes.sent === 1, { what: 'one failed, one sent' });
     assert.equal(tries.get(1), 4, 'the first try and three retries');
     assert.equal(tries.get(2), 1);
@@ -129,7 +100,7 @@ describe('payload log queue', () => {
       },
       { retries: 3, backoffMs: 20, maxBackoffMs: 1000 },
     );
-    queue.push(1, 1);
+    queue.push(1);
     await waitFor(() => outcomes.failed === 1, { what: 'the event has failed' });
     const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
     // Jitter keeps each wait between half and all of 20, 40, 80 ms.
@@ -139,17 +110,17 @@ describe('payload log queue', () => {
   it('sends what is queued when closed, then takes nothing more', async () => {
     const sent: number[] = [];
     const { queue, outcomes } = queueOf(async (item) => void sent.push(item));
-    for (let i = 0; i < 5; i++) queue.push(i, 1);
+    for (let i = 0; i < 5; i++) queue.push(i);
     await queue.close(Date.now() + 5000);
     assert.deepEqual(sent, [0, 1, 2, 3, 4]);
-    assert.equal(queue.push(5, 1), false);
+    assert.equal(queue.push(5), false);
     assert.deepEqual(outcomes, { sent: 5, dropped: 1, failed: 0 });
   });
 
   it('gives up at the close deadline what a hung sink has not taken', async () => {
     const sink = heldSink();
     const { queue, outcomes } = queueOf(sink.send, { workers: 2 });
-    for (let i = 0; i < 5; i++) queue.push(i, 1);
+    for (let i = 0; i < 5; i++) queue.push(i);
     const started = Date.now();
     await queue.close(started + 200);
     const took = Date.now() - started;

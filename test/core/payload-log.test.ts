@@ -6,6 +6,9 @@ import { HTTP, type CloudEvent } from 'cloudevents';
 import { pino } from 'pino';
 import { traceIdOf, type EventMessage } from '../../src/core/payload-log/events.js';
 import { PayloadLog, type PayloadLogMode } from '../../src/core/payload-log/payload-log.js';
+import type { SendOutcome } from '../../src/core/payload-log/queue.js';
+import { bytesOf, QueueSender } from '../../src/core/payload-log/sender.js';
+import type { Sink } from '../../src/core/payload-log/sinks.js';
 import { waitFor } from '../wait.js';
 
 const IRIS = { name: 'iris', version: '2' };
@@ -13,22 +16,46 @@ const IRIS = { name: 'iris', version: '2' };
 /** A payload log whose sink keeps every event, parsed as a CloudEvents receiver parses it. */
 function logOf(mode: PayloadLogMode = 'all', headers: string[] = []) {
   const events: CloudEvent<unknown>[] = [];
-  const log = new PayloadLog({
-    sink: async (message: EventMessage) => {
+  const log = budgeted(
+    async (message: EventMessage) => {
       events.push(HTTP.toEvent({ headers: message.headers, body: message.body }) as CloudEvent<unknown>);
     },
-    mode,
-    headers,
-    origin: {
-      source: 'http://localhost:8080/',
-      namespace: 'models',
-      component: 'predictor',
-      endpoint: 'default',
-    },
-    queue: { maxEvents: 100, maxBytes: 1 << 20, workers: 2, retries: 0 },
+    { maxEvents: 100, maxBytes: 1 << 20 },
+    { mode, headers },
+  );
+  return { log: log.log, events };
+}
+
+/** A payload log over `send` (its sender on this thread) with `budget`, its outcomes tallied. */
+function budgeted(
+  send: Sink['send'],
+  budget: { maxEvents: number; maxBytes: number },
+  options: { mode?: PayloadLogMode; headers?: string[] } = {},
+) {
+  const outcomes: Record<SendOutcome, number> = { sent: 0, dropped: 0, failed: 0 };
+  const log = new PayloadLog({
+    sender: (settled) =>
+      new QueueSender(
+        {
+          sink: { send, close: async () => undefined },
+          origin: {
+            source: 'http://localhost:8080/',
+            namespace: 'models',
+            component: 'predictor',
+            endpoint: 'default',
+          },
+          workers: 2,
+          retries: 0,
+        },
+        settled,
+      ),
+    mode: options.mode ?? 'all',
+    headers: options.headers ?? [],
+    budget,
     log: pino({ level: 'silent' }),
+    count: (outcome, events) => (outcomes[outcome] += events),
   });
-  return { log, events };
+  return { log, outcomes };
 }
 
 const JSON_BODY = '{"instances":[[5.1,3.5,1.4,0.2]]}';
@@ -147,6 +174,54 @@ describe('payload log events', () => {
     await log.close(Date.now() + 1000);
     assert.equal(Buffer.from(events[0]?.data as Uint8Array).toString(), 'binary tensors');
     assert.equal(events[0]?.jsonheaderlength, '6');
+  });
+
+  it('holds at most its budget of events, sending or waiting, and drops and counts the rest', async () => {
+    const held: (() => void)[] = [];
+    const { log, outcomes } = budgeted(() => new Promise<void>((resolve) => held.push(resolve)), {
+      maxEvents: 3,
+      maxBytes: 1 << 20,
+    });
+    const exchanges = [0, 1, 2, 3, 4].map(() =>
+      log.open({ body: JSON_BODY, contentType: 'application/json', headers: {} }),
+    );
+    for (const exchange of exchanges) exchange.request(IRIS);
+    assert.equal(outcomes.dropped, 2, 'three are held, whether being sent (two) or waiting (one)');
+    await waitFor(() => held.length === 2, { what: 'two events are being sent' });
+    for (const resolve of held.splice(0)) resolve();
+    await waitFor(() => outcomes.sent === 2, { what: 'two are sent' });
+    exchanges[0]?.respond('{"predictions":[0]}', 'application/json');
+    exchanges[1]?.respond('{"predictions":[0]}', 'application/json');
+    exchanges[2]?.respond('{"predictions":[0]}', 'application/json');
+    assert.equal(outcomes.dropped, 3, 'the two sent made room for two answers, not three');
+    while (outcomes.sent < 5) {
+      for (const resolve of held.splice(0)) resolve();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.deepEqual(outcomes, { sent: 5, dropped: 3, failed: 0 });
+  });
+
+  it('holds at most its budget of bytes, and takes a smaller event that still fits', async () => {
+    const held: (() => void)[] = [];
+    const small = '{"instances":[1]}';
+    const big = 'x'.repeat(1000);
+    const { log, outcomes } = budgeted(() => new Promise<void>((resolve) => held.push(resolve)), {
+      maxEvents: 100,
+      maxBytes: bytesOf(big) + bytesOf(small),
+    });
+    const logged = (body: string) => {
+      log.open({ body, contentType: 'application/json', headers: {} }).request(IRIS);
+      return outcomes.dropped;
+    };
+    assert.deepEqual([logged(big), logged(big), logged(small), logged(small)], [0, 1, 1, 2]);
+    await waitFor(() => held.length === 2, { what: 'both events are being sent' });
+    for (const resolve of held.splice(0)) resolve();
+    await waitFor(() => outcomes.sent === 2, { what: 'both are sent' });
+    assert.equal(logged(big), 2, 'the budget is free again');
+    await waitFor(() => held.length === 1, { what: 'the third is being sent' });
+    held[0]?.();
+    await log.close(Date.now() + 1000);
+    assert.deepEqual(outcomes, { sent: 3, dropped: 2, failed: 0 });
   });
 
   it('reads a trace id only from a valid traceparent', () => {

@@ -41,24 +41,31 @@ export interface EventMessage {
 /** Content types whose bodies are text: sent as strings, the rest as bytes. */
 export const isText = (contentType: string) => /^application\/json\b/i.test(contentType);
 
-/** The event's headers from the cloudevents package (which also checks the event against the specification). */
-export function eventMessage(record: PayloadRecord, origin: EventOrigin): EventMessage {
-  const event = new CloudEvent({
-    specversion: '1.0',
-    id: record.id,
-    type: record.type,
-    source: origin.source,
-    time: record.time,
-    datacontenttype: record.contentType,
-    inferenceservicename: record.model,
-    namespace: origin.namespace,
-    component: origin.component,
-    endpoint: origin.endpoint,
-    metadata: record.metadata,
-    modelversion: record.version,
-    ...(record.traceId === undefined ? {} : { traceid: record.traceId }),
-    ...(record.headerLength === undefined ? {} : { jsonheaderlength: String(record.headerLength) }),
-  });
+/**
+ * The event's headers from the cloudevents package. `strict` checks the event against the specification: a sender
+ * checks its first event so (its origin comes from the configuration), and then skips the checks, a third of the
+ * cost, for events whose other attributes it makes itself.
+ */
+export function eventMessage(record: PayloadRecord, origin: EventOrigin, strict = false): EventMessage {
+  const event = new CloudEvent(
+    {
+      specversion: '1.0',
+      id: record.id,
+      type: record.type,
+      source: origin.source,
+      time: record.time,
+      datacontenttype: record.contentType,
+      inferenceservicename: record.model,
+      namespace: origin.namespace,
+      component: origin.component,
+      endpoint: origin.endpoint,
+      metadata: record.metadata,
+      modelversion: record.version,
+      ...(record.traceId === undefined ? {} : { traceid: record.traceId }),
+      ...(record.headerLength === undefined ? {} : { jsonheaderlength: String(record.headerLength) }),
+    },
+    strict,
+  );
   // The body goes as it is, not through the event: the package would otherwise encode bytes in base64 first.
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(HTTP.binary(event).headers)) headers[name] = String(value);

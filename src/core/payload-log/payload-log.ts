@@ -1,21 +1,22 @@
 // Payload logging for model monitoring, as KServe's logger does it: each inference request and its response become
-// CloudEvents sent to a sink, off the request path, through a bounded queue that drops (and counts) rather than wait.
+// CloudEvents sent to a sink, off the request path: the serving thread builds plain records and hands them, a batch
+// per turn of its event loop, to a sender on a thread of its own, within a budget of events and bytes held; past it,
+// events are dropped (and counted) rather than waited for.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
-import type { SharedRedis } from '../redis.js';
 import {
   eventMessage,
   metadataOf,
   REQUEST_TYPE,
   RESPONSE_TYPE,
   traceIdOf,
-  type EventOrigin,
   type PayloadRecord,
 } from './events.js';
-import { SendQueue, type SendOutcome } from './queue.js';
-import { httpSink, redisStreamSink, STREAM_SCHEME, type Sink } from './sinks.js';
+import type { SendOutcome } from './queue.js';
+import { bytesOf, ThreadSender, type Sender, type Settled } from './sender.js';
+import { originOf } from './sinks.js';
 
 export type PayloadLogMode = 'all' | 'request' | 'response';
 
@@ -29,17 +30,6 @@ export interface PayloadCapture {
   /** A V2 binary body's JSON header length. */
   headerLength?: number | undefined;
 }
-
-/**
- * Most connections to an HTTP sink: events beyond them wait in the connection pool, where a connection that frees takes
- * the next at once (measured: fewer connections cost less CPU per event at the same rate).
- */
-const SINK_CONNECTIONS = 8;
-
-/** Per event, besides its body: the attributes, the allow-listed headers, bookkeeping. */
-const EVENT_OVERHEAD_BYTES = 512;
-
-const bytesOf = (body: Buffer | string) => body.length + EVENT_OVERHEAD_BYTES;
 
 /** One request and its response: the pipeline logs the request once it knows the model, the front end the answer. */
 export class PayloadExchange {
@@ -104,39 +94,45 @@ export class PayloadExchange {
 }
 
 export interface PayloadLogOptions {
-  sink: Sink;
+  /** Makes the sender, which tells `settled` what became of the events it was handed. */
+  sender: (settled: Settled) => Sender;
   mode: PayloadLogMode;
   /** Request headers copied into the metadata extension, in lower case. */
   headers: readonly string[];
-  origin: EventOrigin;
-  queue: { maxEvents: number; maxBytes: number; workers: number; retries: number };
+  /** The most events, and bytes of them, held at once (waiting or being sent): past either, events are dropped. */
+  budget: { maxEvents: number; maxBytes: number };
   log: Logger;
-  /** Counts each event's outcome (metrics). */
-  count?: ((outcome: SendOutcome) => void) | undefined;
+  /** Counts events' outcomes (metrics). */
+  count?: ((outcome: SendOutcome, events: number) => void) | undefined;
 }
 
 export class PayloadLog {
   readonly mode: PayloadLogMode;
   #allowed: string[];
-  #queue: SendQueue<PayloadRecord>;
+  #sender: Sender;
+  #budget: PayloadLogOptions['budget'];
+  /** Events held (handed to the sender or about to be) and not yet settled. */
+  #held = { events: 0, bytes: 0 };
+  /** Records of this turn of the event loop, handed to the sender together on the next. */
+  #batch: PayloadRecord[] = [];
+  #closing = false;
+  #dropped: (why: { message: string }) => void;
+  #count: PayloadLogOptions['count'];
 
   constructor(options: PayloadLogOptions) {
     this.mode = options.mode;
+    this.#budget = options.budget;
     // Sorted as KServe's JSON encoding sorts its map's keys.
     this.#allowed = [...new Set(options.headers.map((h) => h.toLowerCase()))].sort();
-    const { origin, sink, count, log } = options;
-    const dropped = throttledWarning(log, 'payload log: events dropped, the queue is full');
+    const { count, log } = options;
+    this.#count = count;
+    this.#dropped = throttledWarning(log, 'payload log: events dropped, the queue is full');
     const failed = throttledWarning(log, 'payload log: events lost, the sink did not take them');
-    this.#queue = new SendQueue<PayloadRecord>({
-      ...options.queue,
-      backoffMs: 100,
-      maxBackoffMs: 2000,
-      send: (record, signal) => sink(eventMessage(record, origin), signal),
-      outcome: (outcome, err) => {
-        count?.(outcome);
-        if (outcome === 'dropped') dropped(new Error(`${this.#queue.length} events are waiting`));
-        if (outcome === 'failed') failed(err instanceof Error ? err : new Error(String(err)));
-      },
+    this.#sender = options.sender((outcome, events, bytes, reason) => {
+      this.#held.events -= events;
+      this.#held.bytes -= bytes;
+      count?.(outcome, events);
+      if (outcome === 'failed') failed({ message: reason ?? 'unknown' });
     });
   }
 
@@ -150,55 +146,73 @@ export class PayloadLog {
     return metadataOf(this.#allowed, headers);
   }
 
+  /** Whether an event of `bytes` bytes would be taken now (so that a caller can skip copying one that would not). */
   fits(bytes: number): boolean {
-    return this.#queue.fits(bytes);
+    const held = this.#held;
+    return (
+      !this.#closing && held.events < this.#budget.maxEvents && held.bytes + bytes <= this.#budget.maxBytes
+    );
   }
 
   push(record: PayloadRecord): void {
-    this.#queue.push(record, bytesOf(record.body));
+    const bytes = bytesOf(record.body);
+    if (!this.fits(bytes)) return this.drop();
+    this.#held.events++;
+    this.#held.bytes += bytes;
+    // Senders start on a later turn: the request that pushed finishes first.
+    if (this.#batch.push(record) === 1) setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    if (this.#batch.length === 0) return;
+    this.#sender.send(this.#batch);
+    this.#batch = [];
   }
 
   /** An event that was not queued, counted as dropped. */
   drop(): void {
-    this.#queue.drop();
+    this.#count?.('dropped', 1);
+    this.#dropped({ message: `${this.#held.events} events are held` });
   }
 
-  /** Sends what is queued until `deadline` (epoch ms), then gives the rest up. */
-  close(deadline: number): Promise<void> {
-    return this.#queue.close(deadline);
+  /** Sends what is held until `deadline` (epoch ms), then gives the rest up. */
+  async close(deadline: number): Promise<void> {
+    this.#closing = true;
+    this.#flush();
+    await this.#sender.close(deadline);
   }
 }
 
-/** The payload log that the configuration asks for, or null (payloadLogUrl empty). */
+/** The payload log that the configuration asks for, or null (payloadLogUrl empty): its sender on a thread of its own. */
 export function createPayloadLog(
   config: Config,
-  redis: SharedRedis | null,
   log: Logger,
-  count?: (outcome: SendOutcome) => void,
+  count?: (outcome: SendOutcome, events: number) => void,
 ): PayloadLog | null {
-  const url = config.payloadLogUrl;
-  if (url === '') return null;
-  // The configuration's checks make sure a stream has its Redis.
-  const sink = url.startsWith(STREAM_SCHEME)
-    ? redisStreamSink(redis as SharedRedis, url.slice(STREAM_SCHEME.length), config.payloadLogStreamMaxLength)
-    : httpSink(url, config.payloadLogTimeoutMs, Math.min(config.payloadLogWorkers, SINK_CONNECTIONS));
+  if (config.payloadLogUrl === '') return null;
+  // The events' origin comes from the configuration: one event checked by the specification now, so that the sender
+  // can skip the checks.
+  eventMessage(
+    {
+      type: REQUEST_TYPE,
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      model: 'model',
+      version: '1',
+      body: '{}',
+      contentType: 'application/json',
+      metadata: '{}',
+    },
+    originOf(config),
+    true,
+  );
+  const child = log.child({ component: 'payload-log' });
   return new PayloadLog({
-    sink,
+    sender: (settled) => new ThreadSender(config, settled, child),
     mode: config.payloadLogMode,
     headers: config.payloadLogHeaders,
-    origin: {
-      source: config.payloadLogSource || `http://localhost:${config.port}/`,
-      namespace: config.payloadLogNamespace,
-      component: 'predictor',
-      endpoint: config.payloadLogEndpoint,
-    },
-    queue: {
-      maxEvents: config.payloadLogQueueEvents,
-      maxBytes: config.payloadLogQueueBytes,
-      workers: config.payloadLogWorkers,
-      retries: config.payloadLogRetries,
-    },
-    log: log.child({ component: 'payload-log' }),
+    budget: { maxEvents: config.payloadLogQueueEvents, maxBytes: config.payloadLogQueueBytes },
+    log: child,
     count,
   });
 }

@@ -1,15 +1,11 @@
-// The bounded queue between requests and a payload-log sink: whatever the sink does (down, hung, failing), a request
-// only ever pays for a push, and what does not fit is dropped and counted, never waited for.
+// The queue in front of a payload-log sink: a few senders take events in order, retry one the sink refused with
+// backoff, and give up what is left at the close deadline. Its caller bounds what it holds (PayloadLog's budget).
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** What became of one event: delivered, refused at the queue (full or closing), or given up after its retries. */
+/** What became of one event: delivered, refused (the budget was full, or the queue closing), or given up after its retries. */
 export type SendOutcome = 'sent' | 'dropped' | 'failed';
 
 export interface QueueOptions<T> {
-  /** Most events waiting (not counting those being sent). */
-  maxEvents: number;
-  /** Most bytes of events waiting. */
-  maxBytes: number;
   /** Events sent at once. */
   workers: number;
   /** Attempts after the first for an event the sink refused. */
@@ -20,20 +16,14 @@ export interface QueueOptions<T> {
   /** Delivers one event; rejects when the sink did not take it. Aborted when the queue gives up at its close. */
   send(item: T, signal: AbortSignal): Promise<void>;
   /** Told of every event's outcome, with the error of a failed one. */
-  outcome(outcome: SendOutcome, err?: unknown): void;
-}
-
-interface Entry<T> {
-  item: T;
-  bytes: number;
+  outcome(outcome: SendOutcome, item: T, err?: unknown): void;
 }
 
 export class SendQueue<T> {
   #options: QueueOptions<T>;
-  #waiting: Entry<T>[] = [];
+  #waiting: T[] = [];
   /** Index of the next entry to send: the array is compacted once it is all sent. */
   #head = 0;
-  #bytes = 0;
   #active = 0;
   #closing = false;
   #scheduled = false;
@@ -49,20 +39,14 @@ export class SendQueue<T> {
     return this.#waiting.length - this.#head;
   }
 
-  /** Bytes of the events waiting to be sent. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** Queues an event of `bytes` bytes; false (and counted as dropped) when it does not fit or the queue is closing. */
-  push(item: T, bytes: number): boolean {
+  /** Queues an event; false (and counted as dropped) when the queue is closing. */
+  push(item: T): boolean {
     const o = this.#options;
-    if (this.#closing || this.length >= o.maxEvents || this.#bytes + bytes > o.maxBytes) {
-      o.outcome('dropped');
+    if (this.#closing) {
+      o.outcome('dropped', item);
       return false;
     }
-    this.#waiting.push({ item, bytes });
-    this.#bytes += bytes;
+    this.#waiting.push(item);
     // Senders start on a later turn: the request that pushed finishes first.
     if (this.#active < o.workers && !this.#scheduled) {
       this.#scheduled = true;
@@ -74,26 +58,14 @@ export class SendQueue<T> {
     return true;
   }
 
-  /** Counts an event that was never pushed (its caller saw it would not fit). */
-  drop(): void {
-    this.#options.outcome('dropped');
-  }
-
-  /** Whether an event of `bytes` bytes would be taken now (so that a caller can skip copying one that would not). */
-  fits(bytes: number): boolean {
-    const o = this.#options;
-    return !this.#closing && this.length < o.maxEvents && this.#bytes + bytes <= o.maxBytes;
-  }
-
-  #next(): Entry<T> | undefined {
+  #next(): { item: T } | undefined {
     if (this.#head >= this.#waiting.length) return undefined;
-    const entry = this.#waiting[this.#head] as Entry<T>;
-    this.#waiting[this.#head++] = undefined as unknown as Entry<T>;
+    const entry = { item: this.#waiting[this.#head] as T };
+    this.#waiting[this.#head++] = undefined as T;
     if (this.#head === this.#waiting.length) {
       this.#waiting = [];
       this.#head = 0;
     }
-    this.#bytes -= entry.bytes;
     return entry;
   }
 
@@ -120,11 +92,11 @@ export class SendQueue<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         await o.send(item, signal);
-        o.outcome('sent');
+        o.outcome('sent', item);
         return;
       } catch (err) {
         if (attempt >= o.retries || signal.aborted) {
-          o.outcome('failed', err);
+          o.outcome('failed', item, err);
           return;
         }
       }
@@ -146,7 +118,7 @@ export class SendQueue<T> {
     const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), left).unref());
     if ((await Promise.race([idle, timer])) !== 'late') return;
     for (let entry = this.#next(); entry !== undefined; entry = this.#next())
-      this.#options.outcome('dropped');
+      this.#options.outcome('dropped', entry.item);
     this.#giveUp.abort();
     await idle;
   }

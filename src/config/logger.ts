@@ -1,6 +1,7 @@
-// pino options from the config, shared by the primary (which must not load the app) and every worker.
+// pino options from the config, shared by the primary (which must not load the app), every worker and the payload
+// log's sender thread.
 import type { LoggerOptions } from 'pino';
-import type { Config } from '../config/schema.js';
+import type { Config } from './schema.js';
 
 export function loggerOptions(config: Config): LoggerOptions {
   return {
