@@ -1,13 +1,16 @@
 // The pieces under the spans: a batched run told to each of its calls (when it waited and computed, the batch's size,
-// the calls it served), the compute span's links to every request of the batch, and the trace settings' checks.
+// the calls it served), the run's compute span linking to every request of the batch (and the others' to it), and the
+// trace settings' checks.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { pino } from 'pino';
 import { Batcher } from '../../src/core/runtime/batcher.js';
 import { ServalError } from '../../src/core/errors.js';
 import { checkTraceSettings, TraceSettings } from '../../src/core/tracing/settings.js';
+import { recordOf, wireOf, type SpanRecord } from '../../src/core/tracing/records.js';
 import { createTracer } from '../../src/core/tracing/sdk.js';
 import type { RunRecord, RunTrace } from '../../src/core/tracing/trace.js';
 import type { TensorMap } from '../../src/core/tensor/tensor.js';
@@ -74,7 +77,7 @@ describe('a batched run in traces', () => {
     assert.deepEqual(records[0]!.compute, reported);
   });
 
-  it("links a batch's compute span to the model span of every request it served", async () => {
+  it("links the run's compute span to the model span of every request it served, and each other compute span to it", async () => {
     const exporter = new InMemorySpanExporter();
     const settings = new TraceSettings({ exporting: true, rate: 1 });
     const tracer = await createTracer(
@@ -91,26 +94,100 @@ describe('a batched run in traces', () => {
         reqId,
         started: performance.now(),
       })!;
-    const [a, b] = [serve('a').model('iris', '1'), serve('b').model('iris', '1')];
+    const calls = [
+      serve('a').model('iris', '1'),
+      serve('b').model('iris', '1'),
+      serve('c').model('iris', '1'),
+    ];
     const now = performance.timeOrigin + performance.now();
-    const run = { queued: now, started: now, compute: { start: now, end: now + 1 }, calls: [a, b], rows: 2 };
-    a.ran(run);
-    b.ran(run);
-    a.end('off');
-    b.end('off');
+    const compute = { start: now, end: now + 1 };
+    // Each call is told of the run in an object of its own (its own queue time), with the same calls.
+    for (const call of [...calls].reverse()) call.ran({ queued: now, started: now, compute, calls, rows: 3 });
+    for (const call of calls) call.end('off');
     const spans = exporter.getFinishedSpans();
-    const models = spans
-      .filter((s) => s.name === 'iris')
-      .map((s) => s.spanContext().spanId)
-      .sort();
-    const computes = spans.filter((s) => s.name === 'compute');
-    assert.equal(computes.length, 2, "one compute span in each request's trace");
-    for (const compute of computes) {
-      assert.deepEqual(compute.links.map((l) => l.context.spanId).sort(), models);
-      assert.equal(compute.attributes['serval.batch.size'], 2);
-      assert.equal(compute.attributes['serval.batch.requests'], 2);
+    const models = spans.filter((s) => s.name === 'iris');
+    const modelOf = (reqId: string) => models.find((s) => s.attributes['triton.request_id'] === reqId)!;
+    const computeOf = (reqId: string) =>
+      spans.find(
+        (s) => s.name === 'compute' && s.parentSpanContext?.spanId === modelOf(reqId).spanContext().spanId,
+      )!;
+    assert.equal(
+      spans.filter((s) => s.name === 'compute').length,
+      3,
+      "one compute span in each request's trace",
+    );
+    const run = computeOf('a');
+    assert.deepEqual(
+      run.links.map((l) => l.context.spanId).sort(),
+      models.map((s) => s.spanContext().spanId).sort(),
+      "the first request's compute span stands for the run: it links to every request",
+    );
+    for (const reqId of ['b', 'c'])
+      assert.deepEqual(
+        computeOf(reqId).links.map((l) => l.context),
+        [run.spanContext()].map(({ traceId, spanId, traceFlags }) => ({
+          traceId,
+          spanId,
+          traceFlags,
+          isRemote: false,
+        })),
+        "the others' link to the run",
+      );
+    for (const span of spans.filter((s) => s.name === 'compute')) {
+      assert.equal(span.attributes['serval.batch.size'], 3);
+      assert.equal(span.attributes['serval.batch.requests'], 3);
     }
     await tracer.close();
+  });
+});
+
+describe('a span on its way to the export thread', () => {
+  const full: SpanRecord = {
+    name: 'InferRequest',
+    kind: SpanKind.SERVER,
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    spanId: '00f067aa0ba902b7',
+    traceFlags: 1,
+    traceState: 'vendor=a,other=b',
+    parent: { spanId: '53995c3f42cd8ad8', remote: true },
+    start: 1_796_667_170_507.125,
+    end: 1_796_667_170_508.5,
+    attributes: { 'http.route': '/v2/models/:model/infer', 'http.response.status_code': 200, retried: false },
+    events: [
+      { name: 'REQUEST_START', time: 1_796_667_170_507.25 },
+      { name: 'REQUEST_END', time: 1_796_667_170_508.25 },
+    ],
+    links: [
+      { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '1111111111111111', traceFlags: 1 },
+      {
+        traceId: '0af7651916cd43dd8448eb211c80319c',
+        spanId: '2222222222222222',
+        traceFlags: 0,
+        traceState: 'x=y',
+      },
+    ],
+    status: { code: SpanStatusCode.ERROR, message: 'INTERNAL' },
+  };
+
+  it('arrives as it left, every field and every value type', () => {
+    assert.deepEqual(recordOf(structuredClone(wireOf(full))), full);
+  });
+
+  it('arrives as it left without its optional fields', () => {
+    const bare: SpanRecord = {
+      name: 'compute',
+      kind: SpanKind.INTERNAL,
+      traceId: full.traceId,
+      spanId: full.spanId,
+      traceFlags: 1,
+      start: full.start,
+      end: full.end,
+      attributes: {},
+      events: [],
+      links: [],
+      status: { code: SpanStatusCode.UNSET },
+    };
+    assert.deepEqual(recordOf(structuredClone(wireOf(bare))), { ...bare, parent: undefined });
   });
 });
 

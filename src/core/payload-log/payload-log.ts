@@ -1,11 +1,12 @@
 // Payload logging for model monitoring, as KServe's logger does it: each inference request and its response become
 // CloudEvents sent to a sink, off the request path: the serving thread builds plain records and hands them, a batch
-// per turn of its event loop, to a sender on a thread of its own, within a budget of events and bytes held; past it,
+// every 20 ms, to a sender on a thread of its own, within a budget of events and bytes held; past it,
 // events are dropped (and counted) rather than waited for.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { throttledWarning } from '../../lib/throttled-warning.js';
+import { HandOff } from '../../lib/hand-off.js';
 import {
   eventMessage,
   metadataOf,
@@ -93,6 +94,9 @@ export class PayloadExchange {
   }
 }
 
+/** How long records gather before they go to the sender together. */
+const HAND_OFF_MS = 20;
+
 export interface PayloadLogOptions {
   /** Makes the sender, which tells `settled` what became of the events it was handed. */
   sender: (settled: Settled) => Sender;
@@ -113,8 +117,8 @@ export class PayloadLog {
   #budget: PayloadLogOptions['budget'];
   /** Events held (handed to the sender or about to be) and not yet settled. */
   #held = { events: 0, bytes: 0 };
-  /** Records of this turn of the event loop, handed to the sender together on the next. */
-  #batch: PayloadRecord[] = [];
+  /** Records gathered for HAND_OFF_MS, handed to the sender together. */
+  #batch: HandOff<PayloadRecord>;
   #closing = false;
   #dropped: (why: { message: string }) => void;
   #count: PayloadLogOptions['count'];
@@ -128,6 +132,7 @@ export class PayloadLog {
     this.#count = count;
     this.#dropped = throttledWarning(log, 'payload log: events dropped, the queue is full');
     const failed = throttledWarning(log, 'payload log: events lost, the sink did not take them');
+    this.#batch = new HandOff(HAND_OFF_MS, (records) => this.#sender.send(records));
     this.#sender = options.sender((outcome, events, bytes, reason) => {
       this.#held.events -= events;
       this.#held.bytes -= bytes;
@@ -159,14 +164,7 @@ export class PayloadLog {
     if (!this.fits(bytes)) return this.drop();
     this.#held.events++;
     this.#held.bytes += bytes;
-    // Senders start on a later turn: the request that pushed finishes first.
-    if (this.#batch.push(record) === 1) setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    if (this.#batch.length === 0) return;
-    this.#sender.send(this.#batch);
-    this.#batch = [];
+    this.#batch.push(record);
   }
 
   /** An event that was not queued, counted as dropped. */
@@ -178,7 +176,7 @@ export class PayloadLog {
   /** Sends what is held until `deadline` (epoch ms), then gives the rest up. */
   async close(deadline: number): Promise<void> {
     this.#closing = true;
-    this.#flush();
+    this.#batch.flush();
     await this.#sender.close(deadline);
   }
 }

@@ -1,12 +1,11 @@
 // The payload log's sender thread (ThreadSender starts it): a QueueSender over the configured sink, with a Redis
 // connection of its own for a stream. Records arrive in batches; what was settled goes back in batches, at most every
 // REPORT_MS, so that the serving thread keeps its counts (budget, metrics) without a message per event.
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { loggerOptions } from '../../config/logger.js';
+import { yieldToServing } from '../../lib/thread-priority.js';
 import { createRedis } from '../redis.js';
 import type { PayloadRecord } from './events.js';
 import { QueueSender, type ThreadReport } from './sender.js';
@@ -14,18 +13,8 @@ import { originOf, sinkOf } from './sinks.js';
 
 const REPORT_MS = 20;
 
-/**
- * Serving comes first: on Linux the thread lowers its own priority (nice 19; a thread's id is a pid to setpriority), so
- * that on a busy machine it takes only what serving leaves, and what it cannot send in time is dropped at the budget.
- */
-function yieldToServing() {
-  try {
-    const [, , tid] = readlinkSync('/proc/thread-self').split('/');
-    setPriority(Number(tid), 19);
-  } catch {
-    // Not Linux, or not allowed: the thread runs at the process's priority.
-  }
-}
+// Serving comes first: on a busy machine this thread takes what serving leaves, and what it cannot send in time is
+// dropped at the budget.
 yieldToServing();
 
 const port = parentPort as NonNullable<typeof parentPort>;

@@ -1,11 +1,10 @@
 // What sends payload events: a QueueSender (the bounded queue's senders, retries and backoff, in front of a sink),
 // run on a thread of its own by a ThreadSender, so that the serving thread only hands records over: an HTTP POST per
 // event costs more CPU than the inference request it logs.
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
+import { besideModule } from '../../lib/module-file.js';
 import { eventMessage, type EventOrigin, type PayloadRecord } from './events.js';
 import { SendQueue, type SendOutcome } from './queue.js';
 import type { Sink } from './sinks.js';
@@ -70,10 +69,7 @@ export interface ThreadReport {
   closed?: boolean;
 }
 
-// Under tsx (tests, dev) this file is .ts and so is the thread's; once built, both are .js.
-const threadFile = fileURLToPath(
-  new URL(`./sender-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
+const threadFile = besideModule(import.meta.url, 'sender-thread');
 
 /** A QueueSender on a thread of its own, made there from the config (its sink, its own Redis connection). */
 export class ThreadSender implements Sender {

@@ -1,7 +1,6 @@
 // A bounded pool of inference worker threads (piscina): heavy models run here, off the event loop.
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { besideModule } from '../../lib/module-file.js';
 import { errors, withExtras } from '../errors.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import type { InferenceTask, ReleaseTask, ThreadData, ThreadResult } from './worker.js';
@@ -18,10 +17,7 @@ export interface PoolOptions {
   intraOpThreads: number;
 }
 
-// Under tsx (tests, dev) this file is .ts and so is the worker; once built, both are .js.
-const workerFile = fileURLToPath(
-  new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
+const workerFile = besideModule(import.meta.url, 'worker');
 
 /**
  * Each model's batcher holds its waiting calls and hands at most `threads` at a time to the pool; this bound is

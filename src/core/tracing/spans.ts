@@ -1,80 +1,116 @@
 // The spans of one request inside the pipeline, named as Triton's OpenTelemetry mode names them: a span named after
 // the model (triton.model_name, triton.model_version, triton.request_id; events REQUEST_START, Serval's INPUTS_END
 // once the request is read, processed and checked, QUEUE_START, REQUEST_END) and its "compute" (COMPUTE_START,
-// COMPUTE_END; the batch's size, links to every request it served); an ensemble step is a model span of its composing
-// model under the ensemble's. The stages are events, as Triton's timestamps are, not spans: each span costs its
-// making and its export, per request.
-import { SpanStatusCode, trace, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+// COMPUTE_END; the batch's size and links: the first request's compute span stands for the run and links to every
+// request it served, each other request's links to it); an ensemble step is a model span of its composing model under
+// the ensemble's. The stages are events, as Triton's timestamps are, not spans: each span costs its making and its
+// export, per request. A span is recorded as plain data when it ends (records.ts) and handed on.
+import { SpanKind, SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { ServalError } from '../errors.js';
-import { epochMs, type ModelTrace, type RunRecord } from './trace.js';
+import type { SpanIds, SpanRecord } from './records.js';
+import { epochMs, type ModelTrace, type RunRecord, type RunTrace } from './trace.js';
+
+/** Where a traced request's spans come from and go: new ids, and the records of the spans that end. */
+export interface SpanWork {
+  ids: { generateTraceId(): string; generateSpanId(): string };
+  ended(record: SpanRecord): void;
+}
+
+const OK = { code: SpanStatusCode.UNSET };
+
+/** The compute span standing for each batched run (the first request's), by the run's calls (one array per run). */
+const runSpans = new WeakMap<readonly RunTrace[], SpanIds>();
 
 export class ModelSpan implements ModelTrace {
-  readonly span: Span;
-  #tracer: Tracer;
-  #context: Context;
+  readonly ids: SpanIds;
+  #work: SpanWork;
+  #parent: SpanIds;
   #reqId: string;
-  #started = epochMs(performance.now());
+  #name: string;
+  #attributes: Attributes;
+  #start = epochMs(performance.now());
+  #events: SpanRecord['events'];
 
-  constructor(tracer: Tracer, parent: Context, name: string, version: string, reqId: string, step?: number) {
-    this.#tracer = tracer;
+  constructor(work: SpanWork, parent: SpanIds, name: string, version: string, reqId: string, step?: number) {
+    this.#work = work;
+    this.#parent = parent;
     this.#reqId = reqId;
-    this.span = tracer.startSpan(
-      name,
-      {
-        attributes: {
-          'triton.model_name': name,
-          'triton.model_version': version,
-          'triton.request_id': reqId,
-          ...(step === undefined ? {} : { 'serval.ensemble.step': step }),
-        },
-        startTime: this.#started,
-      },
-      parent,
-    );
-    this.span.addEvent('REQUEST_START', this.#started);
-    this.#context = trace.setSpan(parent, this.span);
+    this.#name = name;
+    this.ids = { ...parent, spanId: work.ids.generateSpanId() };
+    this.#attributes = {
+      'triton.model_name': name,
+      'triton.model_version': version,
+      'triton.request_id': reqId,
+      ...(step === undefined ? {} : { 'serval.ensemble.step': step }),
+    };
+    this.#events = [{ name: 'REQUEST_START', time: this.#start }];
   }
 
   inputs(): void {
-    this.span.addEvent('INPUTS_END', epochMs(performance.now()));
+    this.#events.push({ name: 'INPUTS_END', time: epochMs(performance.now()) });
   }
 
   ran(run: RunRecord): void {
-    const { queued, compute } = run;
-    this.span.addEvent('QUEUE_START', queued);
-    // Every request a batched run served, this one's own span included: the run is the same for all of them.
-    const links: Link[] = [];
-    if (run.calls.length > 1) {
-      for (const call of run.calls)
-        if (call instanceof ModelSpan) links.push({ context: call.span.spanContext() });
+    const { queued, compute, calls } = run;
+    this.#events.push({ name: 'QUEUE_START', time: queued });
+    let ids: SpanIds = { ...this.ids, spanId: this.#work.ids.generateSpanId() };
+    let links: SpanIds[] = [];
+    if (calls.length > 1) {
+      const traced = calls.filter((call) => call instanceof ModelSpan);
+      const first = traced[0];
+      let runSpan = runSpans.get(calls);
+      if (runSpan === undefined && first !== undefined) {
+        runSpan = { ...first.ids, spanId: this.#work.ids.generateSpanId() };
+        runSpans.set(calls, runSpan);
+      }
+      if (first === this && runSpan !== undefined) {
+        ids = runSpan;
+        links = traced.map((call) => call.ids);
+      } else if (runSpan !== undefined) links = [runSpan];
     }
-    const span = this.#tracer.startSpan(
-      'compute',
-      {
-        startTime: compute.start,
-        attributes: { 'serval.batch.size': run.rows, 'serval.batch.requests': run.calls.length },
-        links,
-      },
-      this.#context,
-    );
-    span.addEvent('COMPUTE_START', compute.start);
-    span.addEvent('COMPUTE_END', compute.end);
-    span.end(compute.end);
+    this.#work.ended({
+      ...ids,
+      name: 'compute',
+      kind: SpanKind.INTERNAL,
+      parent: { spanId: this.ids.spanId, remote: false },
+      start: compute.start,
+      end: compute.end,
+      attributes: { 'serval.batch.size': run.rows, 'serval.batch.requests': calls.length },
+      events: [
+        { name: 'COMPUTE_START', time: compute.start },
+        { name: 'COMPUTE_END', time: compute.end },
+      ],
+      links,
+      status: OK,
+    });
   }
 
   step(name: string, version: string, index: number): ModelTrace {
-    return new ModelSpan(this.#tracer, this.#context, name, version, this.#reqId, index);
+    return new ModelSpan(this.#work, this.ids, name, version, this.#reqId, index);
   }
 
   end(cache: string | undefined, error?: unknown): void {
-    if (cache !== undefined) this.span.setAttribute('serval.cache', cache);
+    const attributes = this.#attributes;
+    let status: SpanRecord['status'] = OK;
+    if (cache !== undefined) attributes['serval.cache'] = cache;
     if (error !== undefined) {
       const code = error instanceof ServalError ? error.code : 'INTERNAL';
-      this.span.setAttribute('error.type', code);
-      this.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      attributes['error.type'] = code;
+      status = { code: SpanStatusCode.ERROR, message: code };
     }
     const now = epochMs(performance.now());
-    this.span.addEvent('REQUEST_END', now);
-    this.span.end(now);
+    this.#events.push({ name: 'REQUEST_END', time: now });
+    this.#work.ended({
+      ...this.ids,
+      name: this.#name,
+      kind: SpanKind.INTERNAL,
+      parent: { spanId: this.#parent.spanId, remote: false },
+      start: this.#start,
+      end: now,
+      attributes,
+      events: this.#events,
+      links: [],
+      status,
+    });
   }
 }
