@@ -22,6 +22,8 @@ const running = new Set<Server>();
 
 export interface StartOptions {
   name: string;
+  /** The program: node itself unless given. */
+  command?: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;
@@ -30,12 +32,12 @@ export interface StartOptions {
   stdoutPath?: string;
 }
 
-/** Spawns `node <args>`; output goes to files, so the bench's own event loop never pumps the child's logs. */
+/** Spawns `node <args>` (or `<command> <args>`); output goes to files, so the bench's own event loop never pumps the child's logs. */
 export function startServer(options: StartOptions): Server {
   const errFd = openSync(options.logPath, 'w');
   const outFd = options.stdoutPath === undefined ? errFd : openSync(options.stdoutPath, 'w');
   const startedAt = performance.now();
-  const child = spawn(process.execPath, options.args, {
+  const child = spawn(options.command ?? process.execPath, options.args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', outFd, errFd],

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { binaryBody, grpcBytesRequest, grpcRequest, MODEL_INFER } from './bodies.js';
 import { checkCnnTools, cnnScenario } from './cnn.js';
 import { cnnTargets } from './cnn-report.js';
+import { startRedis } from '../test/helpers.js';
 import { payloadEvents } from '../test/receiver.js';
 import { runChainLoad, type ChainSpec, type ChainStep } from './chain-load.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
@@ -38,6 +39,7 @@ import {
   heavyRepository,
   modelCounters,
   startCeiling,
+  checkSinkTools,
   startDiscardSink,
   startFloor,
   startServal,
@@ -292,45 +294,62 @@ async function metricsRows(): Promise<PairRow[]> {
 }
 
 /**
- * Single-row Iris at 64 connections with payload logging (every request and answer to a loopback sink that discards
- * them) and without, on two fresh servers as metricsRows does; and what the logging server counted of its events.
+ * Single-row Iris at 64 connections with payload logging (every request and answer) and without, on fresh servers as
+ * metricsRows does: to a loopback HTTP sink that discards (KServe's contract, an HTTP request per event), and to a
+ * Redis stream on a loopback redis-server; with what each logging server counted of its events.
  */
-async function payloadLogRows(): Promise<{ rows: PairRow[]; events: Record<string, number> }> {
+async function payloadLogRows(): Promise<{ rows: PairRow[]; events: Record<string, number>[] }> {
   const sink = await startDiscardSink(ctx);
-  const on = await startServal(ctx, 'serval (payload log)', {
-    env: { SERVAL_PAYLOAD_LOG_URL: `${sink.base}/` },
-  });
+  const redis = await startRedis();
   const off = await startServal(ctx, 'serval (payload log off)');
   const path = '/v1/models/iris:predict';
+  const rows: PairRow[] = [];
+  const events: Record<string, number>[] = [];
   try {
-    const rows = [
-      await pair(
-        'iris ×1',
-        [
-          { name: 'payload log on', started: on, path, body: IRIS_1.body },
-          { name: 'payload log off', started: off, path, body: IRIS_1.body },
-        ],
-        64,
-      ),
-    ];
-    return { rows, events: await payloadEvents(on.base) };
+    for (const [name, env] of [
+      ['payload log to HTTP', { SERVAL_PAYLOAD_LOG_URL: `${sink.base}/` }],
+      [
+        'payload log to Redis',
+        { SERVAL_REDIS_URL: redis.url, SERVAL_PAYLOAD_LOG_URL: 'redis-stream://serval:payloads' },
+      ],
+    ] as const) {
+      const on = await startServal(ctx, `serval (${name})`, { env });
+      try {
+        rows.push(
+          await pair(
+            'iris ×1',
+            [
+              { name, started: on, path, body: IRIS_1.body },
+              { name: 'payload log off', started: off, path, body: IRIS_1.body },
+            ],
+            64,
+          ),
+        );
+        events.push(await payloadEvents(on.base));
+      } finally {
+        await stopServer(on.server);
+      }
+    }
+    return { rows, events };
   } finally {
-    await stopServer(on.server);
     await stopServer(off.server);
     await stopServer(sink.server);
+    await redis.stop();
   }
 }
 
 /** Payload logging costs at most 15% of single-row Iris, and every event reached the sink. */
-function payloadLogTarget(rows: readonly PairRow[], events: Record<string, number>): Target {
-  const ratio = rows[0]?.ratio ?? 0;
-  const lost = (events.dropped ?? 0) + (events.failed ?? 0);
-  return {
-    name: 'iris ×1 at 64 conns: payload log on vs off',
-    goal: '≥ 85%, no event lost',
-    measured: `${(ratio * 100).toFixed(0)}% (${events.sent ?? 0} events sent, ${lost} dropped or failed)`,
-    pass: ratio >= 0.85 && lost === 0 && (events.sent ?? 0) > 0,
-  };
+function payloadLogTargets(rows: readonly PairRow[], events: readonly Record<string, number>[]): Target[] {
+  return rows.map((row, i) => {
+    const counted = events[i] ?? {};
+    const lost = (counted.dropped ?? 0) + (counted.failed ?? 0);
+    return {
+      name: `iris ×1 at 64 conns: ${row.aName} vs off`,
+      goal: '≥ 85%, no event lost',
+      measured: `${(row.ratio * 100).toFixed(0)}% (${counted.sent ?? 0} events sent, ${lost} dropped or failed)`,
+      pass: row.ratio >= 0.85 && lost === 0 && (counted.sent ?? 0) > 0,
+    };
+  });
 }
 
 /** What the tracing bench's collector (bench/otlp-sink.ts) received. */
@@ -1006,6 +1025,7 @@ function operationTargets(metrics: readonly PairRow[], reloads: ReloadRun): Targ
 
 async function main(): Promise<void> {
   checkCnnTools();
+  checkSinkTools();
   const load1 = loadavg()[0] ?? 0;
   process.stderr.write(
     `bench: ${ctx.workers} worker(s), ${WARMUP_S}-${WARMUP_MAX_S} s of warm-up and ${DURATION_S} s per server and scenario, load average ${load1.toFixed(2)}; logs in ${ctx.runDir}\n`,
@@ -1092,7 +1112,7 @@ async function main(): Promise<void> {
       ...speedTargets(matrix, floor, fastify, overFloor),
       ...operationTargets(metricsCost, reloads),
       ...cnnTargets(cnn),
-      payloadLogTarget(payloadLog.rows, payloadLog.events),
+      ...payloadLogTargets(payloadLog.rows, payloadLog.events),
       ...tracingTargets(tracing),
     ],
   };
