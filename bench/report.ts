@@ -395,9 +395,11 @@ export function renderReport(r: BenchResults): string {
     '',
     cnnSection(r.cnn),
     '',
-    'Payload logging cost: the same single-row Iris question to two servers, one logging every request and answer ' +
-      '(SERVAL_PAYLOAD_LOG_URL, two CloudEvents per request) to a sink on loopback that reads and discards them, in a ' +
-      'process of its own on the same cores; A-B-B-A halves.',
+    'Payload logging cost: the same single-row Iris question to a server logging every request and answer (two ' +
+      'CloudEvents per request) and to one that does not: to HTTP (SERVAL_PAYLOAD_LOG_URL), HAProxy on loopback ' +
+      'answering 200 to each event after reading it; to Redis, a stream on a loopback redis-server ' +
+      '(redis-stream://serval:payloads). Each sink is a process of its own on the same two cores; fresh logging ' +
+      'servers, A-B-B-A halves.',
     '',
     pairTable('Payload logging', r.payloadLog),
     '',
