@@ -18,8 +18,27 @@ export interface SpanWork {
 
 const OK = { code: SpanStatusCode.UNSET };
 
-/** The compute span standing for each batched run (the first request's), by the run's calls (one array per run). */
-const runSpans = new WeakMap<readonly RunTrace[], SpanIds>();
+/**
+ * Each batched run's compute span (the first traced request's) and the model spans it links to, made once per run by
+ * the first of its requests to be told of it, by the run's calls (one array per run).
+ */
+const runSpans = new WeakMap<readonly RunTrace[], { ids: SpanIds; first: ModelSpan; links: SpanIds[] }>();
+
+function runSpanOf(calls: readonly RunTrace[], work: SpanWork) {
+  let run = runSpans.get(calls);
+  if (run === undefined) {
+    const traced = calls.filter((call) => call instanceof ModelSpan);
+    const first = traced[0];
+    if (first === undefined) return undefined;
+    run = {
+      ids: { ...first.ids, spanId: work.ids.generateSpanId() },
+      first,
+      links: traced.map((c) => c.ids),
+    };
+    runSpans.set(calls, run);
+  }
+  return run;
+}
 
 export class ModelSpan implements ModelTrace {
   readonly ids: SpanIds;
@@ -55,19 +74,11 @@ export class ModelSpan implements ModelTrace {
     this.#events.push({ name: 'QUEUE_START', time: queued });
     let ids: SpanIds = { ...this.ids, spanId: this.#work.ids.generateSpanId() };
     let links: SpanIds[] = [];
-    if (calls.length > 1) {
-      const traced = calls.filter((call) => call instanceof ModelSpan);
-      const first = traced[0];
-      let runSpan = runSpans.get(calls);
-      if (runSpan === undefined && first !== undefined) {
-        runSpan = { ...first.ids, spanId: this.#work.ids.generateSpanId() };
-        runSpans.set(calls, runSpan);
-      }
-      if (first === this && runSpan !== undefined) {
-        ids = runSpan;
-        links = traced.map((call) => call.ids);
-      } else if (runSpan !== undefined) links = [runSpan];
-    }
+    const batch = calls.length > 1 ? runSpanOf(calls, this.#work) : undefined;
+    if (batch?.first === this) {
+      ids = batch.ids;
+      links = batch.links;
+    } else if (batch !== undefined) links = [batch.ids];
     this.#work.ended({
       ...ids,
       name: 'compute',
