@@ -266,6 +266,19 @@ async function pair(
   return { scenario, connections, aName: asks[0].name, a, bName: asks[1].name, b, ratio: a.rps / b.rps };
 }
 
+/** Single-row Iris at 64 connections over V1: `on` (named `name`) against `off` (named `offName`). */
+function irisOnOff(name: string, on: Started, offName: string, off: Started): Promise<PairRow> {
+  const path = '/v1/models/iris:predict';
+  return pair(
+    'iris ×1',
+    [
+      { name, started: on, path, body: IRIS_1.body },
+      { name: offName, started: off, path, body: IRIS_1.body },
+    ],
+    64,
+  );
+}
+
 /**
  * Single-row Iris at 64 connections with metrics on and off, on two fresh servers, so that nothing but metrics
  * differs: the main server has served every protocol by then, and its request path is no longer the one a server
@@ -275,18 +288,8 @@ async function pair(
 async function metricsRows(): Promise<PairRow[]> {
   const on = await startServal(ctx, 'serval (metrics on)');
   const off = await startServal(ctx, 'serval (metrics off)', { env: { SERVAL_METRICS_ENABLED: 'false' } });
-  const path = '/v1/models/iris:predict';
   try {
-    return [
-      await pair(
-        'iris ×1',
-        [
-          { name: 'metrics on', started: on, path, body: IRIS_1.body },
-          { name: 'metrics off', started: off, path, body: IRIS_1.body },
-        ],
-        64,
-      ),
-    ];
+    return [await irisOnOff('metrics on', on, 'metrics off', off)];
   } finally {
     await stopServer(on.server);
     await stopServer(off.server);
@@ -302,7 +305,6 @@ async function payloadLogRows(): Promise<{ rows: PairRow[]; events: Record<strin
   const sink = await startDiscardSink(ctx);
   const redis = await startRedis();
   const off = await startServal(ctx, 'serval (payload log off)');
-  const path = '/v1/models/iris:predict';
   const rows: PairRow[] = [];
   const events: Record<string, number>[] = [];
   try {
@@ -315,16 +317,7 @@ async function payloadLogRows(): Promise<{ rows: PairRow[]; events: Record<strin
     ] as const) {
       const on = await startServal(ctx, `serval (${name})`, { env });
       try {
-        rows.push(
-          await pair(
-            'iris ×1',
-            [
-              { name, started: on, path, body: IRIS_1.body },
-              { name: 'payload log off', started: off, path, body: IRIS_1.body },
-            ],
-            64,
-          ),
-        );
+        rows.push(await irisOnOff(name, on, 'payload log off', off));
         events.push(await payloadEvents(on.base));
       } finally {
         await stopServer(on.server);
@@ -375,7 +368,6 @@ async function tracingRows(): Promise<PairRow[]> {
   });
   const sinkBase = `http://127.0.0.1:${port}`;
   await waitReady(sink, sinkBase, 100);
-  const path = '/v1/models/iris:predict';
   const off = await startServal(ctx, 'serval (tracing off)');
   const traced = (sampler: string, arg: string) => ({
     env: {
@@ -393,16 +385,7 @@ async function tracingRows(): Promise<PairRow[]> {
       const on = await startServal(ctx, `serval (${name})`, traced(sampler, arg));
       try {
         const before = await sinkReceived(sinkBase);
-        rows.push(
-          await pair(
-            'iris ×1',
-            [
-              { name, started: on, path, body: IRIS_1.body },
-              { name: 'tracing off', started: off, path, body: IRIS_1.body },
-            ],
-            64,
-          ),
-        );
+        rows.push(await irisOnOff(name, on, 'tracing off', off));
         await stopServer(on.server); // its last spans are sent as it stops
         const sent = await sinkReceived(sinkBase);
         const exports = sent.exports - before.exports;
