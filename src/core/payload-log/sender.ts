@@ -1,4 +1,4 @@
-// What sends payload events: a QueueSender (the bounded queue's senders, retries and backoff, in front of a sink),
+// What sends payload events: a QueueSender (the queue's senders, retries and backoff, in front of a sink),
 // run on a thread of its own by a ThreadSender, so that the serving thread only hands records over: an HTTP POST per
 // event costs more CPU than the inference request it logs.
 import { Worker } from 'node:worker_threads';
@@ -63,7 +63,7 @@ export class QueueSender implements Sender {
 
 const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Messages from the sender's thread: what was settled since the last one, and once closed, that it is. */
+/** Messages from the sender's thread: what was settled since the last one by outcome, and once closed, that it is. */
 export interface ThreadReport {
   settled: [SendOutcome, number, number, string | undefined][];
   closed?: boolean;
