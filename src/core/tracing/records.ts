@@ -37,7 +37,7 @@ export interface SpanRecord extends SpanIds {
   status: SpanStatus;
 }
 
-/** The name and version every span of Serval carries as its instrumentation scope. */
+/** The instrumentation scope every span of Serval carries (the tracer's name, as the SDK named it). */
 export const SCOPE: InstrumentationScope = { name: 'serval' };
 
 function contextOf(ids: SpanIds, isRemote = false): SpanContext {
