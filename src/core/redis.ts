@@ -22,12 +22,15 @@ export class SharedRedis {
 
 /**
  * Commands fail fast while disconnected (no offline queue) and time out after 300 ms when Redis hangs (TCP open, no
- * answers); three failures in a row open the breaker for two seconds, then one command probes.
+ * answers); three failures in a row open the breaker for two seconds, then one command probes. `autoPipelining`
+ * writes the commands of one turn of the event loop together (the payload log's sender: 7% more requests a second
+ * with a Redis stream, measured with every request logged).
  */
-export async function createRedis(url: string, log: Logger): Promise<SharedRedis> {
+export async function createRedis(url: string, log: Logger, autoPipelining = false): Promise<SharedRedis> {
   const { Redis: Client } = await import('ioredis'); // loaded only when Redis is configured
   const client: Redis = new Client(url, {
     lazyConnect: true,
+    enableAutoPipelining: autoPipelining,
     enableOfflineQueue: false, // a command while Redis is down fails at once instead of queueing
     maxRetriesPerRequest: 1,
     commandTimeout: 300,

@@ -37,7 +37,7 @@ function sendReport(closed = false) {
 
 const sender = new QueueSender(
   {
-    sink: await sinkOf(config, () => createRedis(config.redisUrl, log.child({ component: 'redis' }))),
+    sink: await sinkOf(config, () => createRedis(config.redisUrl, log.child({ component: 'redis' }), true)),
     origin: originOf(config),
     workers: config.payloadLogWorkers,
     retries: config.payloadLogRetries,
