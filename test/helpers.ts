@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
 import { pino, type Logger } from 'pino';
 import { createConfig } from '../src/config/create-config.js';
 import type { Config } from '../src/config/schema.js';
@@ -24,6 +25,15 @@ export const FIXTURE_MODELS = join(ROOT, 'test/fixtures/models');
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...createConfig({}, {}), logLevel: 'silent', modelRepository: MODELS, ...overrides };
+}
+
+/** An HS256 token signed with `secret`, carrying `scope`, for `subject`, valid five minutes. */
+export function signedToken(secret: string, scope: string, subject = 'ops'): Promise<string> {
+  return new SignJWT({ scope })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(secret));
 }
 
 /** POSTs a body to iris:predict as it is, byte for byte, with the given content type. */

@@ -5,8 +5,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { SignJWT } from 'jose';
-import { FIXTURE_MODELS, MODELS, tempRepository } from '../helpers.js';
+import { FIXTURE_MODELS, MODELS, tempRepository, signedToken } from '../helpers.js';
 import { accessLines, answeredBy, startServer as start, takenIn, type Running } from '../server.js';
 import { waitFor } from '../wait.js';
 import {
@@ -220,11 +219,7 @@ describe('the built server over gRPC, authentication on', () => {
     const secret = 'an-e2e-secret-that-is-long-enough-0123456789';
     const server = await startServer({ SERVAL_AUTH_ENABLED: 'true', SERVAL_JWT_SECRET: secret });
     t.after(() => server.child.kill('SIGKILL'));
-    const token = await new SignJWT({ scope: 'serval:predict serval:read' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('e2e')
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(secret));
+    const token = await signedToken(secret, 'serval:predict serval:read', 'e2e');
     const [client] = clients(server.grpcAddress, 1);
     const auth = { authorization: `Bearer ${token}` };
     assert.equal((await rejection(client!.call('ModelInfer', irisRequest()))).code, status.UNAUTHENTICATED);

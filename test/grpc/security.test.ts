@@ -11,23 +11,16 @@ import { describe, it } from 'node:test';
 import { credentials, loadPackageDefinition, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProto } from 'grpc-health-check';
-import { SignJWT } from 'jose';
 import { createCore } from '../../src/core/core.js';
 import { createAccess } from '../../src/auth/access.js';
 import { buildApp } from '../../src/http/app.js';
 import { createGrpcServer } from '../../src/grpc/server.js';
-import { testConfig } from '../helpers.js';
+import { testConfig, signedToken } from '../helpers.js';
 import { grpcClient, irisRequest, loadedGrpc, outputOf, rejection, type InferAnswer } from '../grpc.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 
-function token(scope: string, subject = 'tester'): Promise<string> {
-  return new SignJWT({ scope })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(subject)
-    .setExpirationTime('5m')
-    .sign(new TextEncoder().encode(SECRET));
-}
+const token = (scope: string, subject = 'tester') => signedToken(SECRET, scope, subject);
 
 async function code(promise: Promise<unknown>): Promise<status | 'ok'> {
   return promise.then(

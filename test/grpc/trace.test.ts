@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { SignJWT } from 'jose';
 import { pino } from 'pino';
+import { signedToken } from '../helpers.js';
 import { loadedGrpc, rejection, type RunningGrpc } from '../grpc.js';
 
 interface Settings {
@@ -108,11 +108,7 @@ describe('TraceSetting with authentication on', () => {
     const grpc = await loadedGrpc({ authEnabled: true, jwtSecret: SECRET });
     t.after(() => grpc.close());
     const bearer = async (scope: string) => ({
-      authorization: `Bearer ${await new SignJWT({ scope })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('ops')
-        .setExpirationTime('5m')
-        .sign(new TextEncoder().encode(SECRET))}`,
+      authorization: `Bearer ${await signedToken(SECRET, scope)}`,
     });
     const request = { settings: values({ trace_rate: ['5'] }) };
     assert.equal((await rejection(grpc.client.call('TraceSetting', request))).code, status.UNAUTHENTICATED);

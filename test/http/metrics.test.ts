@@ -3,8 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
-import { loadedApp } from '../helpers.js';
+import { loadedApp, signedToken } from '../helpers.js';
 import { parserSkip, Scrape, type Histogram } from '../prometheus.js';
 
 const skip = parserSkip();
@@ -182,12 +181,7 @@ describe('metrics configuration', { skip }, () => {
 
   it('/metrics is public by default, and behind the admin scope with metricsAuth', async (t) => {
     const secret = 'x'.repeat(40);
-    const token = (scope: string) =>
-      new SignJWT({ scope })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('ops')
-        .setExpirationTime('5m')
-        .sign(new TextEncoder().encode(secret));
+    const token = (scope: string) => signedToken(secret, scope);
     const open = await loadedApp({ authEnabled: true, jwtSecret: secret });
     t.after(() => open.close());
     assert.equal((await open.inject('/metrics')).statusCode, 200);

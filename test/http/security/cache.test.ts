@@ -15,6 +15,7 @@ import {
   postBody,
   redisConnected,
   redisSkip,
+  signedToken,
   startRedis,
   tempRepository,
 } from '../../helpers.js';
@@ -257,12 +258,7 @@ describe('the prediction cache behind authentication', () => {
     const secret = 'a-test-secret-of-at-least-32-characters!';
     const app = await loadedApp({ cacheEnabled: true, authEnabled: true, jwtSecret: secret });
     t.after(() => app.close());
-    const { SignJWT } = await import('jose');
-    const token = await new SignJWT({ scope: 'serval:predict' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('a')
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(secret));
+    const token = await signedToken(secret, 'serval:predict', 'a');
     const authorized = { authorization: `Bearer ${token}` };
     assert.equal(
       (await predict(app, [5.1, 3.5, 1.4, 0.2], authorized)).headers['cache-status'],

@@ -2,21 +2,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashSecret } from '../../../src/auth/clients.js';
-import { loadedApp, redisConnected, redisSkip, startRedis } from '../../helpers.js';
+import { loadedApp, redisConnected, redisSkip, startRedis, signedToken } from '../../helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 const body = { instances: [[5.1, 3.5, 1.4, 0.2]] };
-const token = (sub: string) =>
-  new SignJWT({ scope: 'serval:predict serval:read' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime('5m')
-    .sign(new TextEncoder().encode(SECRET));
+const token = (sub: string) => signedToken(SECRET, 'serval:predict serval:read', sub);
 
 const predict = (app: FastifyInstance, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: '/v1/models/iris:predict', payload: body, headers });

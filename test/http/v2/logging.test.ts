@@ -1,8 +1,7 @@
 // Triton's logging extension over REST, as tritonclient's get_log_settings and update_log_settings call it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SignJWT } from 'jose';
-import { loadedApp } from '../../helpers.js';
+import { loadedApp, signedToken } from '../../helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 
@@ -50,12 +49,7 @@ describe('GET|POST /v2/logging', () => {
   it('needs serval:admin when authentication is on', async (t) => {
     const app = await loadedApp({ authEnabled: true, jwtSecret: SECRET });
     t.after(() => app.close());
-    const token = (scope: string) =>
-      new SignJWT({ scope })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('ops')
-        .setExpirationTime('5m')
-        .sign(new TextEncoder().encode(SECRET));
+    const token = (scope: string) => signedToken(SECRET, scope);
     assert.equal((await app.inject('/v2/logging')).statusCode, 401);
     const read = { authorization: `Bearer ${await token('serval:read serval:predict')}` };
     assert.equal((await app.inject({ url: '/v2/logging', headers: read })).statusCode, 403);

@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
-import { FIXTURE_MODELS, loadedApp, MODELS, tempRepository, testApp } from '../../helpers.js';
+import { FIXTURE_MODELS, loadedApp, MODELS, tempRepository, testApp, signedToken } from '../../helpers.js';
 
 describe('V2 health and server metadata', () => {
   let app: FastifyInstance;
@@ -182,12 +181,7 @@ describe('V2 model metadata and configuration', () => {
 
 describe('V2 routes with authentication on', () => {
   const secret = 'a-test-secret-of-at-least-32-characters!';
-  const token = (scope: string) =>
-    new SignJWT({ scope })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('client')
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(secret));
+  const token = (scope: string) => signedToken(secret, scope, 'client');
   let app: FastifyInstance;
   before(async () => {
     app = await loadedApp({ authEnabled: true, jwtSecret: secret });

@@ -3,10 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import type { Config } from '../../../src/config/schema.js';
-import { loadedApp } from '../../helpers.js';
+import { loadedApp, signedToken } from '../../helpers.js';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 const GLOBAL = '/v2/trace/setting';
@@ -170,12 +169,7 @@ describe('the trace settings without an exporter', () => {
 describe('the trace settings with authentication on', () => {
   it('needs serval:admin to read or change them', async (t) => {
     const app = await tracedApp(t, { authEnabled: true, jwtSecret: SECRET });
-    const token = (scope: string) =>
-      new SignJWT({ scope })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('ops')
-        .setExpirationTime('5m')
-        .sign(new TextEncoder().encode(SECRET));
+    const token = (scope: string) => signedToken(SECRET, scope);
     const read = { authorization: `Bearer ${await token('serval:read serval:predict')}` };
     const admin = { authorization: `Bearer ${await token('serval:admin')}` };
     for (const url of [GLOBAL, IRIS]) {
