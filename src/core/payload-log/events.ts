@@ -38,9 +38,6 @@ export interface EventMessage {
   body: Buffer | string;
 }
 
-/** Content types whose bodies are text: sent as strings, the rest as bytes. */
-export const isText = (contentType: string) => /^application\/json\b/i.test(contentType);
-
 /**
  * The event's headers from the cloudevents package. `strict` checks the event against the specification: a sender
  * checks its first event so (its origin comes from the configuration), and then skips the checks, a third of the

@@ -38,7 +38,7 @@ export interface SpanRecord extends SpanIds {
 }
 
 /** The instrumentation scope every span of Serval carries (the tracer's name, as the SDK named it). */
-export const SCOPE: InstrumentationScope = { name: 'serval' };
+const SCOPE: InstrumentationScope = { name: 'serval' };
 
 function contextOf(ids: SpanIds, isRemote = false): SpanContext {
   return {
