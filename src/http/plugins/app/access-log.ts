@@ -12,9 +12,18 @@ declare module 'fastify' {
 
 const PROBES = new Set(['/healthz', '/readyz']);
 
-/** "/v1/models/:model([A-Za-z0-9]…)::predict" → "/v1/models/:model:predict": the route as people write it. */
-export function readableRoute(url: string): string {
-  return url.replace(/\([^)]*\)/g, '').replaceAll('::', ':');
+/** Readable routes by route pattern: as many as the app has routes. */
+const readable = new Map<string, string>();
+
+/**
+ * "/v1/models/:model([A-Za-z0-9]…)::predict" → "/v1/models/:model:predict": the route as people write it, made once
+ * per route (access lines, metrics and traces ask for it on every request); undefined for a request no route matched.
+ */
+export function readableRoute(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  let route = readable.get(url);
+  if (route === undefined) readable.set(url, (route = url.replace(/\([^)]*\)/g, '').replaceAll('::', ':')));
+  return route;
 }
 
 /**
@@ -22,8 +31,6 @@ export function readableRoute(url: string): string {
  * method, route, status, latency and the inference fields. Probes log at debug to keep the info stream useful.
  */
 export class AccessLogController extends LogController {
-  #routes = new Map<string, string>();
-
   override incomingRequest(): void {
     // One line per request, written at completion.
   }
@@ -37,8 +44,7 @@ export class AccessLogController extends LogController {
     const probe = url !== undefined && PROBES.has(url);
     // Skip building the line when its level is off (the benchmark's hot path at warn).
     if (!error && !request.log.isLevelEnabled(probe ? 'debug' : 'info')) return;
-    let route = url === undefined ? undefined : this.#routes.get(url);
-    if (url !== undefined && route === undefined) this.#routes.set(url, (route = readableRoute(url)));
+    const route = readableRoute(url);
     const line = {
       method: request.method,
       route: route ?? null,

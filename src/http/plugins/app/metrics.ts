@@ -17,12 +17,8 @@ export interface MetricsRouteOptions {
 async function metricsPlugin(fastify: FastifyInstance, options: MetricsRouteOptions): Promise<void> {
   const metrics = fastify.core.metrics;
   if (!metrics) return;
-  const routes = new Map<string, string>();
   fastify.addHook('onResponse', function (request, reply, done) {
-    const url = request.routeOptions.url;
-    let route = url === undefined ? 'unmatched' : routes.get(url);
-    if (route === undefined && url !== undefined) routes.set(url, (route = readableRoute(url)));
-    metrics.http(route ?? 'unmatched', request.method, reply.statusCode);
+    metrics.http(readableRoute(request.routeOptions.url) ?? 'unmatched', request.method, reply.statusCode);
     done();
   });
   if (!options.route) return;

@@ -27,11 +27,8 @@ async function tracingPlugin(fastify: FastifyInstance): Promise<void> {
   fastify.decorateRequest('trace', null);
   const tracer = fastify.core.tracer;
   if (tracer === null) return;
-  const routes = new Map<string, string>();
   fastify.addHook('onRequest', function (request, _reply, done) {
-    const url = request.routeOptions.url;
-    let route = url === undefined ? undefined : routes.get(url);
-    if (url !== undefined && route === undefined) routes.set(url, (route = readableRoute(url)));
+    const route = readableRoute(request.routeOptions.url);
     if (route !== undefined && untraced(route)) return done();
     const model = (request.params as { model?: unknown } | undefined)?.model;
     request.trace =
