@@ -95,6 +95,13 @@ export const ModelKeys = {
     default: 1,
     description: 'onnxruntime intra-op threads per session (1 avoids oversubscribing the cores).',
   }),
+  ortLoneIntraOpThreads: Type.Integer({
+    minimum: 0,
+    maximum: 64,
+    default: 0,
+    description:
+      'onnxruntime intra-op threads of a thread-mode run that starts while nothing else runs in the process and no other call waits for its model (a second session per model and thread): one request at a time then takes this many cores. 0 is one per core; 1 or at most ortIntraOpThreads turns it off.',
+  }),
   externalMemoryInHeapLimit: Type.Boolean({
     default: true,
     description:

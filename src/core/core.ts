@@ -1,4 +1,5 @@
 // The protocol-neutral core, built once per process by the entry point and handed to every front end.
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema.js';
@@ -157,6 +158,7 @@ function lazyPool(config: Config): LazyPool {
         threads: config.inferenceThreads,
         maxQueue: config.inferenceQueueSize,
         intraOpThreads: config.ortIntraOpThreads,
+        loneIntraOpThreads: config.ortLoneIntraOpThreads || availableParallelism(),
       })),
     sessions: () => pool?.sessions ?? 0,
     close: async () => {

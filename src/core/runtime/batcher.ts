@@ -240,11 +240,12 @@ export class Batcher {
     });
   }
 
-  /** Runs feeds for a batch; only a batch with a traced call is timed for it. */
+  /** Runs feeds for a batch, lone when no other run of the model runs or waits; only a traced batch is timed. */
   #runFor(feeds: TensorMap, batch: readonly Pending[], started: number): Promise<TensorMap> {
+    const lone = this.#running === 1 && this.#queues.count === 0;
     return batch.some((p) => p.trace !== undefined)
-      ? tracedRun(this.#run, feeds, batch, started)
-      : this.#run(feeds);
+      ? tracedRun(this.#run, feeds, batch, started, lone)
+      : this.#run(feeds, undefined, lone);
   }
 
   async #execute(batch: Pending[], started: number): Promise<void> {

@@ -15,6 +15,11 @@ export interface PoolOptions {
   threads: number;
   maxQueue: number;
   intraOpThreads: number;
+  /**
+   * Intra-op threads of a run that starts while no other call runs in the pool and none waits for its model: one
+   * request at a time then takes every core (a session of its own); 0 or at most `intraOpThreads` for none.
+   */
+  loneIntraOpThreads: number;
 }
 
 const workerFile = besideModule(import.meta.url, 'worker');
@@ -28,6 +33,7 @@ export class InferencePool {
   #piscina: Piscina<InferenceTask | ReleaseTask, ThreadResult | null>;
   #sessions: Int32Array;
   #intraOpThreads: number;
+  #loneIntraOpThreads: number;
   #capacity: number;
   #threads: number;
   #inFlight = 0;
@@ -36,6 +42,7 @@ export class InferencePool {
 
   constructor(options: PoolOptions) {
     this.#intraOpThreads = options.intraOpThreads;
+    this.#loneIntraOpThreads = Math.max(options.intraOpThreads, options.loneIntraOpThreads);
     this.#capacity = options.threads + options.maxQueue;
     this.#threads = options.threads;
     const data: ThreadData = { sessions: new SharedArrayBuffer(4 * (options.threads + 64)) };
@@ -51,13 +58,15 @@ export class InferencePool {
 
   /**
    * Runs one call on a thread. There is no cancellation: ending a thread inside onnxruntime's native run aborts
-   * the process, so a caller that gives up (timeout) lets the call finish and drops its result.
+   * the process, so a caller that gives up (timeout) lets the call finish and drops its result. `lone` says that no
+   * other call of its model waits: with none running in the pool either, it runs on every core.
    */
   async run(
     model: { path: string; key: string },
     feeds: TensorMap,
     outputs: string[],
     timing?: Timing,
+    lone = false,
   ): Promise<TensorMap> {
     if (this.#inFlight >= this.#capacity) {
       throw withExtras(new errors.OVERLOADED('the inference queue is full'), { retryAfter: 1 });
@@ -74,11 +83,12 @@ export class InferencePool {
       }
       own[name] = { ...t, data };
     }
+    const intraOpThreads = lone && this.#inFlight === 0 ? this.#loneIntraOpThreads : this.#intraOpThreads;
     this.#inFlight++;
     try {
       const task = {
         ...model,
-        intraOpThreads: this.#intraOpThreads,
+        intraOpThreads,
         feeds: own,
         outputs,
         retired: this.#retired,

@@ -339,14 +339,19 @@ describe('thread-mode models', () => {
   it('a reloaded graph answers, and unloaded versions free their sessions in the threads', async (t) => {
     const repo = await tempRepository({ 'm/1': { from: IRIS } });
     t.after(() => repo.cleanup());
-    const app = await appOver(repo.root, { inferenceMode: 'thread', inferenceThreads: 1 });
+    const app = await appOver(repo.root, {
+      inferenceMode: 'thread',
+      inferenceThreads: 1,
+      ortIntraOpThreads: 1,
+      ortLoneIntraOpThreads: 2,
+    });
     t.after(() => app.close());
     const sessions = async () => {
       const text = (await app.inject('/metrics')).body;
       return Number(/^serval_thread_sessions (\d+)$/m.exec(text)?.[1]);
     };
     assert.equal((await predict(app, 'm', irisRow)).json().predictions[0].label, 'setosa');
-    assert.equal(await sessions(), 1);
+    assert.equal(await sessions(), 2, 'one session for lone runs (two intra-op threads), one for the others');
     // The same version, another graph: diabetes's regression replaces iris's classifier.
     await rm(join(repo.root, 'm/1'), { recursive: true });
     await cp(DIABETES, join(repo.root, 'm/1'), { recursive: true });
