@@ -100,7 +100,7 @@ export const ModelKeys = {
     maximum: 64,
     default: 0,
     description:
-      'onnxruntime intra-op threads of a thread-mode run that starts while nothing else runs in the process and no other call waits for its model (a second session per model and thread): one request at a time then takes this many cores. 0 is one per core; 1 or at most ortIntraOpThreads turns it off.',
+      'onnxruntime intra-op threads of a lone thread-mode run: one that starts while nothing else runs on the inference threads of its process and no other HTTP process runs inference (a second session of the model per thread). One request at a time, or one process with all the work, then takes this many cores. 0 is one per core; at most ortIntraOpThreads turns it off.',
   }),
   externalMemoryInHeapLimit: Type.Boolean({
     default: true,

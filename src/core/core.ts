@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema.js';
 import { BufferPool } from '../lib/buffer-pool.js';
+import type { CoreShare } from './runtime/core-share.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import type { Broadcast, ClusterReply, ClusterRequest } from './cluster.js';
 import { clusterHandler, everywhere } from './cluster-handler.js';
@@ -81,6 +82,8 @@ export interface CoreOptions {
   logSettings?: LogSettings;
   /** Where spans go instead of the configured exporter (tests); tracing is then on. */
   spans?: SpanProcessor;
+  /** The other serving processes' use of the cores (a cluster worker's, through the primary); none by default. */
+  share?: CoreShare;
 }
 
 /** The model repository over the configured folder, loading each version as the config says. */
@@ -150,7 +153,7 @@ interface LazyPool {
   close: () => Promise<void>;
 }
 
-function lazyPool(config: Config): LazyPool {
+function lazyPool(config: Config, share: CoreShare | undefined): LazyPool {
   let pool: InferencePool | undefined;
   return {
     get: () =>
@@ -159,6 +162,7 @@ function lazyPool(config: Config): LazyPool {
         maxQueue: config.inferenceQueueSize,
         intraOpThreads: config.ortIntraOpThreads,
         loneIntraOpThreads: config.ortLoneIntraOpThreads || availableParallelism(),
+        ...(share ? { share } : {}),
       })),
     sessions: () => pool?.sessions ?? 0,
     close: async () => {
@@ -194,7 +198,7 @@ const TENSOR_MEMORY = { minBytes: 64 * 1024, maxBytes: 16 * 1024 * 1024, maxHeld
 export async function createCore(config: Config, log: Logger, options: CoreOptions = {}): Promise<Core> {
   const logSettings = options.logSettings ?? new LogSettings(log.level);
   if (options.logSettings === undefined) logSettings.attach(log);
-  const pool = lazyPool(config);
+  const pool = lazyPool(config, options.share);
   const { statistics, metrics, observer } = observersOf(config, options.worker, () => repository, pool);
   const repository = repositoryOf(config, log, observer, pool.get);
   const redis = config.redisUrl

@@ -1,12 +1,13 @@
 // The cluster's broadcast over Node's IPC channel: a worker's request (a model load, a statistics or metrics scrape)
 // goes to the primary, which asks every serving worker (the sender included) and sends back all their replies.
 // The primary also remembers the last load or unload of each model, and the log and trace settings, and replays them to every
-// worker it starts.
+// worker it starts; and it tells each worker whether the others run inference (the core's CoreShare).
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { errors } from '../core/errors.js';
 import type { Broadcast, ClusterReply, ClusterRequest } from '../core/cluster.js';
+import type { CoreShare } from '../core/runtime/core-share.js';
 
 /** How long a load or unload may take in every worker (a large model loads and warms up), and anything else. */
 const CHANGE_TIMEOUT_MS = 300_000;
@@ -26,7 +27,10 @@ type Message =
   | { serval: 'replies'; id: string; replies: ClusterReply[] }
   /** worker → primary: it can answer requests now; primary → worker: the changes made before it started. */
   | { serval: 'serving' }
-  | { serval: 'replay'; requests: ClusterRequest[] };
+  | { serval: 'replay'; requests: ClusterRequest[] }
+  /** worker → primary: it started running inference, or has been idle a while; primary → worker: how many others run. */
+  | { serval: 'busy'; busy: boolean }
+  | { serval: 'others-busy'; count: number };
 
 function isMessage(value: unknown): value is Message {
   return (
@@ -39,6 +43,8 @@ export interface WorkerChannel {
   broadcast: (handle: (request: ClusterRequest) => Promise<ClusterReply>) => Broadcast;
   /** The loads and unloads made in the cluster before this worker started, once the core can take them. */
   replay(): Promise<ClusterRequest[]>;
+  /** The other workers' use of the cores, as the primary last told it. */
+  share: CoreShare;
 }
 
 /** A cluster worker's side. */
@@ -47,6 +53,13 @@ export function workerChannel(): WorkerChannel {
   let replayed: (requests: ClusterRequest[]) => void = () => undefined;
   const replay = new Promise<ClusterRequest[]>((resolve) => (replayed = resolve));
   let handle: ((request: ClusterRequest) => Promise<ClusterReply>) | undefined;
+  let othersBusy = 0;
+  const share: CoreShare = {
+    get othersBusy() {
+      return othersBusy > 0;
+    },
+    tell: (busy) => process.send?.({ serval: 'busy', busy } satisfies Message),
+  };
 
   process.on('message', (message: unknown) => {
     if (!isMessage(message)) return;
@@ -63,6 +76,8 @@ export function workerChannel(): WorkerChannel {
       entry.resolve(message.replies);
     } else if (message.serval === 'replay') {
       replayed(message.requests);
+    } else if (message.serval === 'others-busy') {
+      othersBusy = message.count;
     }
   });
 
@@ -88,6 +103,7 @@ export function workerChannel(): WorkerChannel {
         });
     },
     replay: () => replay,
+    share,
   };
 }
 
@@ -117,6 +133,9 @@ export class PrimaryHub {
   #pending = new Map<string, Pending>();
   /** The last load or unload of each model, in the order they were made. */
   #changes = new Map<string, ClusterRequest>();
+  /** Every worker attached, and those that run inference now. */
+  #attached = new Map<number, Worker>();
+  #busy = new Set<number>();
   #options: PrimaryHubOptions;
 
   constructor(options: PrimaryHubOptions) {
@@ -125,9 +144,12 @@ export class PrimaryHub {
 
   /** Listens to a worker just forked. */
   attach(worker: Worker): void {
+    this.#attached.set(worker.id, worker);
     worker.on('message', (message: unknown) => {
       if (!isMessage(message)) return;
-      if (message.serval === 'serving') {
+      if (message.serval === 'busy') {
+        this.#setBusy(worker.id, message.busy);
+      } else if (message.serval === 'serving') {
         this.#serving.set(worker.id, worker);
         worker.send({ serval: 'replay', requests: [...this.#changes.values()] } satisfies Message);
       } else if (message.serval === 'broadcast') {
@@ -138,11 +160,25 @@ export class PrimaryHub {
     });
     worker.on('exit', () => {
       this.#serving.delete(worker.id);
+      this.#attached.delete(worker.id);
+      this.#setBusy(worker.id, false);
       // A worker that died answers no more; its successor gets the changes by replay.
       for (const [id, pending] of this.#pending) {
         if (pending.expected.delete(worker.id)) this.#finishIfDone(id, pending);
       }
     });
+  }
+
+  /** Tells every worker how many others run inference, when that changes. */
+  #setBusy(id: number, busy: boolean): void {
+    if (busy === this.#busy.has(id)) return;
+    if (busy) this.#busy.add(id);
+    else this.#busy.delete(id);
+    for (const [other, worker] of this.#attached) {
+      if (!worker.isConnected()) continue;
+      const count = this.#busy.size - (this.#busy.has(other) ? 1 : 0);
+      worker.send({ serval: 'others-busy', count } satisfies Message);
+    }
   }
 
   #broadcast(origin: Worker, id: string, request: ClusterRequest): void {

@@ -106,7 +106,7 @@ async function buildProcess(config: Config, channel: WorkerChannel | undefined):
     import('../auth/access.js'),
   ]);
   const core = await createCore(config, log, {
-    ...(channel ? { broadcast: channel.broadcast } : {}),
+    ...(channel ? { broadcast: channel.broadcast, share: channel.share } : {}),
     worker: String(cluster.worker?.id ?? 0),
     logSettings,
   });

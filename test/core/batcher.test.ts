@@ -60,25 +60,6 @@ describe('Batcher', () => {
     await started;
   });
 
-  it('tells a run it is lone only when no other call of the model runs or waits', async () => {
-    const { run } = model();
-    const lone: (boolean | undefined)[] = [];
-    const gate = gated(run);
-    const batcher = new Batcher(
-      (feeds, _timing, isLone) => {
-        lone.push(isLone);
-        return gate.run(feeds);
-      },
-      { ...base, concurrency: 1, maxRows: 1, maxWaiting: Infinity },
-    );
-    gate.hold();
-    const first = batcher.submit(rows([1, 2]));
-    const behind = [batcher.submit(rows([3, 4])), batcher.submit(rows([5, 6]))];
-    gate.release();
-    await Promise.all([first, ...behind]);
-    assert.deepEqual(lone, [true, false, true], 'the second ran with the third waiting; the third ran alone');
-  });
-
   it('merges the calls that arrive while the model is busy into one run and gives each caller its own rows', async () => {
     const { calls, run } = model();
     const gate = gated(run);

@@ -1,10 +1,13 @@
-// The inference threads: which session a run takes (a lone run on every core, the others on their own threads).
+// The inference threads: which session a run takes (a lone run on every core, the others one core each), and what
+// the pool tells the other serving processes.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { CoreShare } from '../../src/core/runtime/core-share.js';
 import { createSession, specsOf, tensorOutputs, zeroFeeds } from '../../src/core/runtime/onnx.js';
 import { InferencePool } from '../../src/core/runtime/pool.js';
 import { MODELS } from '../helpers.js';
+import { waitFor } from '../wait.js';
 
 const path = join(MODELS, 'iris/1/model.onnx');
 const model = { path, key: `${path}#test` };
@@ -17,49 +20,78 @@ async function irisCall() {
   return { feeds: () => zeroFeeds(inputs), fetch: tensorOutputs(outputs) };
 }
 
-function poolOf(loneIntraOpThreads: number): InferencePool {
-  return new InferencePool({ threads: 1, maxQueue: 8, intraOpThreads: 1, loneIntraOpThreads });
+/** The other processes, as a test sets them; what the pool told them, in order. */
+function fakeShare(): CoreShare & { others: boolean; told: boolean[] } {
+  const share = {
+    others: false,
+    told: [] as boolean[],
+    get othersBusy() {
+      return share.others;
+    },
+    tell: (busy: boolean) => void share.told.push(busy),
+  };
+  return share;
+}
+
+function poolOf(loneIntraOpThreads: number, share: CoreShare): InferencePool {
+  return new InferencePool({ threads: 1, maxQueue: 8, intraOpThreads: 1, loneIntraOpThreads, share });
 }
 
 describe('InferencePool', () => {
-  it('runs a lone call on a session of its own, with the lone intra-op threads', async (t) => {
+  it('runs a lone call on a session of its own, and a call while another process runs inference on the other', async (t) => {
     const { feeds, fetch } = await irisCall();
-    const pool = poolOf(2);
+    const share = fakeShare();
+    const pool = poolOf(2, share);
     t.after(() => pool.close());
-    await pool.run(model, feeds(), fetch, undefined, true);
-    assert.equal(pool.sessions, 1, 'the lone session only');
     await pool.run(model, feeds(), fetch);
-    assert.equal(pool.sessions, 2, 'and the session of calls that are not alone');
-    await pool.run(model, feeds(), fetch, undefined, true);
+    assert.equal(pool.sessions, 1, 'the lone session only');
+    share.others = true;
+    await pool.run(model, feeds(), fetch);
+    assert.equal(pool.sessions, 2, 'and the session of runs that share the cores');
+    share.others = false;
+    await pool.run(model, feeds(), fetch);
     assert.equal(pool.sessions, 2, 'each kept for the next runs');
   });
 
-  it('runs a lone call on the shared session while another call runs in the pool', async (t) => {
+  it('runs a call on the shared session while another call runs in the pool', async (t) => {
     const { feeds, fetch } = await irisCall();
-    const pool = poolOf(2);
+    const pool = poolOf(2, fakeShare());
     t.after(() => pool.close());
-    await Promise.all([
-      pool.run(model, feeds(), fetch, undefined, true),
-      pool.run(model, feeds(), fetch, undefined, true),
-    ]);
+    await Promise.all([pool.run(model, feeds(), fetch), pool.run(model, feeds(), fetch)]);
     assert.equal(pool.sessions, 2, 'the first took the lone session, the second the other');
   });
 
   it('keeps one session when lone runs take no more threads than the others', async (t) => {
     const { feeds, fetch } = await irisCall();
-    const pool = poolOf(1);
+    const share = fakeShare();
+    const pool = poolOf(1, share);
     t.after(() => pool.close());
-    await pool.run(model, feeds(), fetch, undefined, true);
+    await pool.run(model, feeds(), fetch);
+    share.others = true;
     await pool.run(model, feeds(), fetch);
     assert.equal(pool.sessions, 1);
   });
 
-  it('frees every session of a version that goes', async (t) => {
+  it('tells the other processes when it starts running inference, and once it has been idle a while', async (t) => {
     const { feeds, fetch } = await irisCall();
-    const pool = poolOf(2);
+    const share = fakeShare();
+    const pool = poolOf(2, share);
     t.after(() => pool.close());
-    await pool.run(model, feeds(), fetch, undefined, true);
     await pool.run(model, feeds(), fetch);
+    await pool.run(model, feeds(), fetch);
+    assert.deepEqual(share.told, [true], 'told once for runs in a row');
+    await waitFor(() => share.told.length === 2, { what: 'the pool tells that it is idle' });
+    assert.deepEqual(share.told, [true, false]);
+    await pool.run(model, feeds(), fetch);
+    assert.deepEqual(share.told, [true, false, true]);
+  });
+
+  it('loads both sessions before the first request, and frees them all when the version goes', async (t) => {
+    const { feeds, fetch } = await irisCall();
+    const pool = poolOf(2, fakeShare());
+    t.after(() => pool.close());
+    await pool.warm(model, feeds, fetch);
+    assert.equal(pool.sessions, 2, 'the session of shared runs and the lone one');
     await pool.retire(model.key);
     assert.equal(pool.sessions, 0);
   });

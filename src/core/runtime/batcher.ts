@@ -240,12 +240,11 @@ export class Batcher {
     });
   }
 
-  /** Runs feeds for a batch, lone when no other run of the model runs or waits; only a traced batch is timed. */
+  /** Runs feeds for a batch; only a batch with a traced call is timed for it. */
   #runFor(feeds: TensorMap, batch: readonly Pending[], started: number): Promise<TensorMap> {
-    const lone = this.#running === 1 && this.#queues.count === 0;
     return batch.some((p) => p.trace !== undefined)
-      ? tracedRun(this.#run, feeds, batch, started, lone)
-      : this.#run(feeds, undefined, lone);
+      ? tracedRun(this.#run, feeds, batch, started)
+      : this.#run(feeds);
   }
 
   async #execute(batch: Pending[], started: number): Promise<void> {

@@ -69,7 +69,7 @@ function timedRuns(run: (feeds: TensorMap) => Promise<TensorMap>, observe: RunOb
 /** An unbatched inline call, traced: it never waits, and runs alone. */
 function traceAlone(run: (feeds: TensorMap) => Promise<TensorMap>, feeds: TensorMap, trace: RunTrace) {
   const now = performance.now();
-  return tracedRun(run, feeds, [{ submitted: now, trace, rows: batchSize(feeds) }], now, true);
+  return tracedRun(run, feeds, [{ submitted: now, trace, rows: batchSize(feeds) }], now);
 }
 
 /** A model's session measured at its load: its shape, the outputs to fetch, the slowest warm-up run. */
@@ -126,11 +126,9 @@ async function threadRuntime(
 ): Promise<ModelRuntime> {
   await session.release();
   const pool = options.pool();
-  // The thread loads its own sessions now (the one for lone runs too), so that the first request does not pay for it.
-  await pool.run(file, zeroFeeds(shape.inputs), fetch);
-  await pool.run(file, zeroFeeds(shape.inputs), fetch, undefined, true);
-  const run = (feeds: TensorMap, timing?: Timing, lone?: boolean) =>
-    pool.run(file, feeds, fetch, timing, lone);
+  // The threads load their own sessions now, so that the first requests do not pay for them.
+  await pool.warm(file, () => zeroFeeds(shape.inputs), fetch);
+  const run = (feeds: TensorMap, timing?: Timing) => pool.run(file, feeds, fetch, timing);
   // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
   const batcher = new Batcher(run, {
     concurrency: options.threads,

@@ -3,6 +3,7 @@ import { Piscina } from 'piscina';
 import { besideModule } from '../../lib/module-file.js';
 import { errors, withExtras } from '../errors.js';
 import type { TensorMap } from '../tensor/tensor.js';
+import { SOLE_PROCESS, type CoreShare } from './core-share.js';
 import type { InferenceTask, ReleaseTask, ThreadData, ThreadResult } from './worker.js';
 
 /** When a run computed, in epoch ms: filled by the thread's own clock. */
@@ -16,11 +17,16 @@ export interface PoolOptions {
   maxQueue: number;
   intraOpThreads: number;
   /**
-   * Intra-op threads of a run that starts while no other call runs in the pool and none waits for its model: one
-   * request at a time then takes every core (a session of its own); 0 or at most `intraOpThreads` for none.
+   * Intra-op threads of a lone run: one that starts while nothing else runs in this pool and no other serving
+   * process runs inference. It takes a session of its own; at most `intraOpThreads` for none.
    */
   loneIntraOpThreads: number;
+  /** The other serving processes' use of the cores; none by default. */
+  share?: CoreShare;
 }
+
+/** How long a pool stays idle before it tells the other processes that it no longer runs inference. */
+const IDLE_MS = 50;
 
 const workerFile = besideModule(import.meta.url, 'worker');
 
@@ -34,6 +40,11 @@ export class InferencePool {
   #sessions: Int32Array;
   #intraOpThreads: number;
   #loneIntraOpThreads: number;
+  #share: CoreShare;
+  /** Whether the other processes were last told that this one runs inference. */
+  #told = false;
+  #lastRun = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
   #capacity: number;
   #threads: number;
   #inFlight = 0;
@@ -43,6 +54,7 @@ export class InferencePool {
   constructor(options: PoolOptions) {
     this.#intraOpThreads = options.intraOpThreads;
     this.#loneIntraOpThreads = Math.max(options.intraOpThreads, options.loneIntraOpThreads);
+    this.#share = options.share ?? SOLE_PROCESS;
     this.#capacity = options.threads + options.maxQueue;
     this.#threads = options.threads;
     const data: ThreadData = { sessions: new SharedArrayBuffer(4 * (options.threads + 64)) };
@@ -57,16 +69,37 @@ export class InferencePool {
   }
 
   /**
-   * Runs one call on a thread. There is no cancellation: ending a thread inside onnxruntime's native run aborts
-   * the process, so a caller that gives up (timeout) lets the call finish and drops its result. `lone` says that no
-   * other call of its model waits: with none running in the pool either, it runs on every core.
+   * Loads a model's sessions before its first request: the shared one in the threads (a call of `feeds()` for each
+   * thread, spread over those that are up), then the lone one. A thread that missed it loads its own at its first run.
    */
-  async run(
+  async warm(model: { path: string; key: string }, feeds: () => TensorMap, outputs: string[]): Promise<void> {
+    await Promise.all(
+      Array.from({ length: this.#threads }, () => this.#runOn(this.#intraOpThreads, model, feeds(), outputs)),
+    );
+    await this.#runOn(this.#loneIntraOpThreads, model, feeds(), outputs);
+  }
+
+  /**
+   * Runs one call on a thread. There is no cancellation: ending a thread inside onnxruntime's native run aborts
+   * the process, so a caller that gives up (timeout) lets the call finish and drops its result. A lone run (nothing
+   * else in this pool, no other process running inference) takes every core.
+   */
+  run(
     model: { path: string; key: string },
     feeds: TensorMap,
     outputs: string[],
     timing?: Timing,
-    lone = false,
+  ): Promise<TensorMap> {
+    const lone = this.#inFlight === 0 && !this.#share.othersBusy;
+    return this.#runOn(lone ? this.#loneIntraOpThreads : this.#intraOpThreads, model, feeds, outputs, timing);
+  }
+
+  async #runOn(
+    intraOpThreads: number,
+    model: { path: string; key: string },
+    feeds: TensorMap,
+    outputs: string[],
+    timing?: Timing,
   ): Promise<TensorMap> {
     if (this.#inFlight >= this.#capacity) {
       throw withExtras(new errors.OVERLOADED('the inference queue is full'), { retryAfter: 1 });
@@ -83,8 +116,8 @@ export class InferencePool {
       }
       own[name] = { ...t, data };
     }
-    const intraOpThreads = lone && this.#inFlight === 0 ? this.#loneIntraOpThreads : this.#intraOpThreads;
     this.#inFlight++;
+    this.#busy();
     try {
       const task = {
         ...model,
@@ -101,7 +134,30 @@ export class InferencePool {
       return result.outputs;
     } finally {
       this.#inFlight--;
+      this.#lastRun = performance.now();
     }
+  }
+
+  /** Tells the other processes when this one starts running inference, and when it has been idle for IDLE_MS. */
+  #busy(): void {
+    if (!this.#told) {
+      this.#told = true;
+      this.#share.tell(true);
+    }
+    if (this.#idleTimer !== undefined) return;
+    const check = () => {
+      const idleFor = performance.now() - this.#lastRun;
+      if (this.#inFlight === 0 && idleFor >= IDLE_MS) {
+        this.#idleTimer = undefined;
+        this.#told = false;
+        this.#share.tell(false);
+        return;
+      }
+      this.#idleTimer = setTimeout(check, Math.max(1, IDLE_MS - (this.#inFlight === 0 ? idleFor : 0)));
+      this.#idleTimer.unref();
+    };
+    this.#idleTimer = setTimeout(check, IDLE_MS);
+    this.#idleTimer.unref();
   }
 
   /**
@@ -122,6 +178,7 @@ export class InferencePool {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#idleTimer);
     // Not forced: a thread is never ended inside a native run (see run); the last calls finish first.
     await this.#piscina.close();
   }

@@ -4,11 +4,8 @@ import type { TensorMap } from '../tensor/tensor.js';
 import { epochMs, type RunTrace } from '../tracing/trace.js';
 import type { Timing } from './pool.js';
 
-/**
- * A run: the feeds in, the outputs out; a thread-mode run fills `timing` by its thread's clock. `lone` says that no
- * other call of the model runs or waits (a thread-mode run may then take more cores).
- */
-export type Run = (feeds: TensorMap, timing?: Timing, lone?: boolean) => Promise<TensorMap>;
+/** A run: the feeds in, the outputs out; a thread-mode run fills `timing` by its thread's clock. */
+export type Run = (feeds: TensorMap, timing?: Timing) => Promise<TensorMap>;
 
 /**
  * Runs `run` and tells every traced call of the batch when it waited and computed. The compute is the thread's own
@@ -19,11 +16,10 @@ export async function tracedRun(
   feeds: TensorMap,
   batch: readonly { submitted: number; trace: RunTrace | undefined; rows: number | undefined }[],
   started: number,
-  lone: boolean,
 ): Promise<TensorMap> {
   const timing: Timing = { start: 0, end: 0 };
   try {
-    return await run(feeds, timing, lone);
+    return await run(feeds, timing);
   } finally {
     if (timing.end === 0) {
       timing.start = epochMs(started);
