@@ -72,10 +72,16 @@ export async function inferOne(
   }
 }
 
+/**
+ * The reason a cancelled call's signal carries. grpc-js reports the close of every call's stream as a cancel, answered
+ * ones too: one shared reason spares each of them an AbortError (a DOMException and its stack).
+ */
+const CALL_CANCELLED = 'the client cancelled the call';
+
 /** Aborts when the client cancels the call (or its deadline passes): queued requests of it then never run. */
 export function cancellation(call: { once(event: 'cancelled', listener: () => void): unknown }): AbortSignal {
   const controller = new AbortController();
-  call.once('cancelled', () => controller.abort());
+  call.once('cancelled', () => controller.abort(CALL_CANCELLED));
   return controller.signal;
 }
 
