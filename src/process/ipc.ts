@@ -58,7 +58,10 @@ export function workerChannel(): WorkerChannel {
     get othersBusy() {
       return othersBusy > 0;
     },
-    tell: (busy) => process.send?.({ serval: 'busy', busy } satisfies Message),
+    // An idle timer may fire after the primary is gone (shutdown): there is no one left to tell.
+    tell: (busy) => {
+      if (process.connected) process.send?.({ serval: 'busy', busy } satisfies Message);
+    },
   };
 
   process.on('message', (message: unknown) => {
@@ -152,6 +155,8 @@ export class PrimaryHub {
       } else if (message.serval === 'serving') {
         this.#serving.set(worker.id, worker);
         worker.send({ serval: 'replay', requests: [...this.#changes.values()] } satisfies Message);
+        const count = this.#busy.size - (this.#busy.has(worker.id) ? 1 : 0);
+        worker.send({ serval: 'others-busy', count } satisfies Message);
       } else if (message.serval === 'broadcast') {
         this.#broadcast(worker, message.id, message.request);
       } else if (message.serval === 'handled') {

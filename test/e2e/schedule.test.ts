@@ -35,6 +35,8 @@ describe('priorities and timeouts per request', () => {
       modelRepository: repo.root,
       inferenceMode: 'thread',
       inferenceThreads: 1,
+      // Every run on one core: the calls that arrive while one runs (~60 ms) must find it still running.
+      ortLoneIntraOpThreads: 1,
       cacheEnabled: false,
     });
     ({ core, app, client: grpc } = both);

@@ -41,6 +41,16 @@ describe('PrimaryHub: the cores shared by the workers', () => {
     assert.deepEqual([othersBusy(a), othersBusy(b), othersBusy(c)], [1, 0, 1]);
   });
 
+  it('tells a worker that starts serving how many others run inference', () => {
+    const hub = new PrimaryHub({ log: pino({ level: 'silent' }) });
+    const [a, b] = [fakeWorker(1), fakeWorker(2)];
+    hub.attach(a as unknown as Worker);
+    a.emit('message', { serval: 'busy', busy: true });
+    hub.attach(b as unknown as Worker);
+    b.emit('message', { serval: 'serving' });
+    assert.equal(othersBusy(b), 1);
+  });
+
   it('says nothing when a worker repeats itself, and counts a worker that died as idle', () => {
     const hub = new PrimaryHub({ log: pino({ level: 'silent' }) });
     const [a, b] = [fakeWorker(1), fakeWorker(2)];
