@@ -34,6 +34,7 @@ async function serve(): Promise<void> {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    extra: { session: { force_spinning_stop: '1' } },
   });
   const [output] = session.outputNames;
   const server = createServer((req, res) => {

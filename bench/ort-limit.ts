@@ -25,6 +25,7 @@ const session = await ort.InferenceSession.create(modelPath, {
   interOpNumThreads: 1,
   executionMode: 'sequential',
   graphOptimizationLevel: 'all',
+  extra: { session: { force_spinning_stop: '1' } },
 });
 const [input] = session.inputNames;
 if (input === undefined) throw new Error(`${modelPath} has no input`);

@@ -104,6 +104,7 @@ async function loadModel(folder: string): Promise<Predict> {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    extra: { session: { force_spinning_stop: '1' } },
   });
   const input = session.inputNames[0] ?? 'input';
   return async (instances) => {

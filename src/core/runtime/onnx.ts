@@ -32,6 +32,10 @@ export async function createSession(source: string | Uint8Array, intraOpThreads:
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // A session of several intra-op threads (a lone run's) spins them while it runs, and by default for a while
+    // after: the cores would stay busy between requests, when the event loop and the client need them. Measured on
+    // MobileNetV2 at one client: 14% more images/s with the spinning stopped at each run's end, no change under load.
+    extra: { session: { force_spinning_stop: '1' } },
   };
   return typeof source === 'string'
     ? ort.InferenceSession.create(source, options)
