@@ -150,6 +150,7 @@ function inferenceOf(
 interface LazyPool {
   get: () => InferencePool;
   sessions: () => number;
+  runs: () => { lone: number; shared: number };
   close: () => Promise<void>;
 }
 
@@ -165,6 +166,7 @@ function lazyPool(config: Config, share: CoreShare | undefined): LazyPool {
         ...(share ? { share } : {}),
       })),
     sessions: () => pool?.sessions ?? 0,
+    runs: () => pool?.runs ?? { lone: 0, shared: 0 },
     close: async () => {
       await pool?.close();
     },
@@ -187,6 +189,7 @@ function observersOf(
         readyModels: () => repository().readyCount,
         loadedBytes: () => repository().loadedBytes,
         threadSessions: pool.sessions,
+        threadRuns: pool.runs,
       })
     : null;
   return { statistics, metrics, observer: observeAll(metrics ? [statistics, metrics] : [statistics]) };

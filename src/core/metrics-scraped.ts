@@ -13,6 +13,8 @@ export interface MetricsOptions {
   loadedBytes: () => number;
   /** onnxruntime sessions held by the inference threads. */
   threadSessions: () => number;
+  /** Thread-mode runs so far, lone (every core) and shared. */
+  threadRuns: () => { lone: number; shared: number };
 }
 
 /** The metrics read at each scrape (gauges, and Node's process metrics labelled by worker). */
@@ -56,10 +58,22 @@ export function registerScraped(
   });
   new Gauge({
     name: 'serval_thread_sessions',
-    help: 'onnxruntime sessions held by the inference threads (one per thread-mode version per thread).',
+    help: 'onnxruntime sessions held by the inference threads (per thread-mode version and thread: one for shared runs, one for lone runs).',
     registers,
     collect() {
       this.set(options.threadSessions());
+    },
+  });
+  new Counter({
+    name: 'serval_thread_runs_total',
+    help: "Thread-mode runs: lone (nothing else running on the process's inference threads or in other processes; ortLoneIntraOpThreads threads) or shared (ortIntraOpThreads).",
+    labelNames: ['run'],
+    registers,
+    collect() {
+      const { lone, shared } = options.threadRuns();
+      this.reset();
+      this.inc({ run: 'lone' }, lone);
+      this.inc({ run: 'shared' }, shared);
     },
   });
   processRegistry.setDefaultLabels({ worker: options.worker });

@@ -48,6 +48,8 @@ export class InferencePool {
   #capacity: number;
   #threads: number;
   #inFlight = 0;
+  /** Runs started, lone (every core) and shared (one core each), for the metrics. */
+  #runs = { lone: 0, shared: 0 };
   /** Keys of versions that went, told to every thread with each task (the last few hundred). */
   #retired: string[] = [];
 
@@ -91,6 +93,8 @@ export class InferencePool {
     timing?: Timing,
   ): Promise<TensorMap> {
     const lone = this.#inFlight === 0 && !this.#share.othersBusy;
+    if (lone) this.#runs.lone++;
+    else this.#runs.shared++;
     return this.#runOn(lone ? this.#loneIntraOpThreads : this.#intraOpThreads, model, feeds, outputs, timing);
   }
 
@@ -168,6 +172,11 @@ export class InferencePool {
     this.#retired = [...this.#retired.slice(-255), key];
     const retired = this.#retired;
     await Promise.all(Array.from({ length: this.#threads }, () => this.#piscina.run({ retired })));
+  }
+
+  /** Runs started on the threads so far: lone ones took `loneIntraOpThreads`, shared ones `intraOpThreads`. */
+  get runs(): { lone: number; shared: number } {
+    return { ...this.#runs };
   }
 
   /** onnxruntime sessions the threads hold (a model version each, per thread): flat over reloads, or a leak. */

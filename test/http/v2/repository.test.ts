@@ -365,6 +365,30 @@ describe('thread-mode models', () => {
     // The unloads release asynchronously: once done, no session is left.
     await waitFor(async () => (await sessions()) === 0, { what: 'no session is left in the threads' });
   });
+
+  it('counts its runs in the metrics: a lone one on every core, and one that shared the process with it', async (t) => {
+    const repo = await tempRepository({ heavy: { from: join(FIXTURE_MODELS, 'heavy') } });
+    t.after(() => repo.cleanup());
+    const app = await appOver(repo.root, { inferenceMode: 'thread', inferenceThreads: 2 });
+    t.after(() => app.close());
+    const runs = async () => {
+      const text = (await app.inject('/metrics')).body;
+      const count = (run: string) =>
+        Number(new RegExp(`^serval_thread_runs_total\\{run="${run}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return { lone: count('lone'), shared: count('shared') };
+    };
+    assert.deepEqual(await runs(), { lone: 0, shared: 0 }, 'the warm-up is not counted');
+    const infer = () =>
+      app.inject({
+        method: 'POST',
+        url: '/v2/models/heavy/infer',
+        payload: { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] },
+      });
+    // The second arrives while the first (tens of ms) runs: it shares the process's cores.
+    const answers = await Promise.all([infer(), infer()]);
+    for (const res of answers) assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(await runs(), { lone: 1, shared: 1 });
+  });
 });
 
 // A model that does not load says which file is wrong and why, in words a user can act on.
