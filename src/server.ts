@@ -8,7 +8,7 @@ import {
   unknownVariables,
 } from './config/create-config.js';
 import type { Config } from './config/schema.js';
-import { usableCpus } from './process/cpus.js';
+import { usableCpus } from './lib/cpus.js';
 import { countExternalMemoryInHeapLimit } from './process/heap.js';
 import { stopSignals } from './process/signals.js';
 

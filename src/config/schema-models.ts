@@ -100,7 +100,7 @@ export const ModelKeys = {
     maximum: 64,
     default: 0,
     description:
-      'onnxruntime intra-op threads of a lone thread-mode run: one that starts while nothing else runs on the inference threads of its process and no other HTTP process runs inference (a second session of the model per thread). One request at a time, or one process with all the work, then takes this many cores. 0 is one per core; at most ortIntraOpThreads turns it off.',
+      'onnxruntime intra-op threads of a lone thread-mode run: one that starts while nothing else runs on the inference threads of its process and no other HTTP process runs inference (a second session of the model per thread). One request at a time, or one process with all the work, then takes this many cores. 0 is the CPUs the process may use (the cgroup CPU quota when set, as for workers); at most ortIntraOpThreads turns it off.',
   }),
   externalMemoryInHeapLimit: Type.Boolean({
     default: true,

@@ -1,9 +1,9 @@
 // The protocol-neutral core, built once per process by the entry point and handed to every front end.
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema.js';
 import { BufferPool } from '../lib/buffer-pool.js';
+import { usableCpus } from '../lib/cpus.js';
 import type { CoreShare } from './runtime/core-share.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import type { Broadcast, ClusterReply, ClusterRequest } from './cluster.js';
@@ -162,7 +162,7 @@ function lazyPool(config: Config, share: CoreShare | undefined): LazyPool {
         threads: config.inferenceThreads,
         maxQueue: config.inferenceQueueSize,
         intraOpThreads: config.ortIntraOpThreads,
-        loneIntraOpThreads: config.ortLoneIntraOpThreads || availableParallelism(),
+        loneIntraOpThreads: config.ortLoneIntraOpThreads || usableCpus(),
         ...(share ? { share } : {}),
       })),
     sessions: () => pool?.sessions ?? 0,

@@ -5,7 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { quotaCpus } from '../../src/process/cpus.js';
+import { quotaCpus } from '../../src/lib/cpus.js';
 import {
   checkPaths,
   ConfigError,
