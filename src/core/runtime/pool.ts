@@ -41,9 +41,8 @@ export class InferencePool {
   #intraOpThreads: number;
   #loneIntraOpThreads: number;
   #share: CoreShare;
-  /** Whether the other processes were last told that this one runs inference. */
-  #told = false;
   #lastRun = 0;
+  /** Set while the other processes know that this one runs inference: it checks for IDLE_MS without a run. */
   #idleTimer: NodeJS.Timeout | undefined;
   #capacity: number;
   #threads: number;
@@ -144,24 +143,18 @@ export class InferencePool {
 
   /** Tells the other processes when this one starts running inference, and when it has been idle for IDLE_MS. */
   #busy(): void {
-    if (!this.#told) {
-      this.#told = true;
-      this.#share.tell(true);
-    }
     if (this.#idleTimer !== undefined) return;
+    this.#share.tell(true);
     const check = () => {
       const idleFor = performance.now() - this.#lastRun;
       if (this.#inFlight === 0 && idleFor >= IDLE_MS) {
         this.#idleTimer = undefined;
-        this.#told = false;
         this.#share.tell(false);
-        return;
+      } else {
+        this.#idleTimer = setTimeout(check, this.#inFlight === 0 ? IDLE_MS - idleFor : IDLE_MS).unref();
       }
-      this.#idleTimer = setTimeout(check, Math.max(1, IDLE_MS - (this.#inFlight === 0 ? idleFor : 0)));
-      this.#idleTimer.unref();
     };
-    this.#idleTimer = setTimeout(check, IDLE_MS);
-    this.#idleTimer.unref();
+    this.#idleTimer = setTimeout(check, IDLE_MS).unref();
   }
 
   /**
