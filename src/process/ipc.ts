@@ -155,8 +155,7 @@ export class PrimaryHub {
       } else if (message.serval === 'serving') {
         this.#serving.set(worker.id, worker);
         worker.send({ serval: 'replay', requests: [...this.#changes.values()] } satisfies Message);
-        const count = this.#busy.size - (this.#busy.has(worker.id) ? 1 : 0);
-        worker.send({ serval: 'others-busy', count } satisfies Message);
+        this.#tellOthersBusy(worker);
       } else if (message.serval === 'broadcast') {
         this.#broadcast(worker, message.id, message.request);
       } else if (message.serval === 'handled') {
@@ -179,11 +178,13 @@ export class PrimaryHub {
     if (busy === this.#busy.has(id)) return;
     if (busy) this.#busy.add(id);
     else this.#busy.delete(id);
-    for (const [other, worker] of this.#attached) {
-      if (!worker.isConnected()) continue;
-      const count = this.#busy.size - (this.#busy.has(other) ? 1 : 0);
-      worker.send({ serval: 'others-busy', count } satisfies Message);
-    }
+    for (const worker of this.#attached.values()) if (worker.isConnected()) this.#tellOthersBusy(worker);
+  }
+
+  /** Tells a worker how many of the others run inference now. */
+  #tellOthersBusy(worker: Worker): void {
+    const count = this.#busy.size - (this.#busy.has(worker.id) ? 1 : 0);
+    worker.send({ serval: 'others-busy', count } satisfies Message);
   }
 
   #broadcast(origin: Worker, id: string, request: ClusterRequest): void {
