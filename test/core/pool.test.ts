@@ -2,7 +2,7 @@
 // the pool tells the other serving processes.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import type { CoreShare } from '../../src/core/runtime/core-share.js';
 import { createSession, specsOf, tensorOutputs, zeroFeeds } from '../../src/core/runtime/onnx.js';
 import { InferencePool } from '../../src/core/runtime/pool.js';
@@ -12,13 +12,14 @@ import { waitFor } from '../wait.js';
 const path = join(MODELS, 'iris/1/model.onnx');
 const model = { path, key: `${path}#test` };
 
+/** Iris's zero feeds (fresh each call: a run moves its buffers to the thread) and its outputs, read once. */
 async function irisCall() {
   const session = await createSession(path, 1);
   const { inputs, outputs } = specsOf(session);
   await session.release();
-  // Fresh feeds each call: a run moves its buffers to the thread.
   return { feeds: () => zeroFeeds(inputs), fetch: tensorOutputs(outputs) };
 }
+const { feeds, fetch } = await irisCall();
 
 /** The other processes, as a test sets them; what the pool told them, in order. */
 function fakeShare(): CoreShare & { others: boolean; told: boolean[] } {
@@ -33,63 +34,54 @@ function fakeShare(): CoreShare & { others: boolean; told: boolean[] } {
   return share;
 }
 
-function poolOf(loneIntraOpThreads: number, share: CoreShare): InferencePool {
-  return new InferencePool({ threads: 1, maxQueue: 8, intraOpThreads: 1, loneIntraOpThreads, share });
+/** A pool of one thread (one intra-op thread for shared runs), closed after the test; `call` runs iris on it. */
+function poolOf(t: TestContext, loneIntraOpThreads: number) {
+  const share = fakeShare();
+  const pool = new InferencePool({ threads: 1, maxQueue: 8, intraOpThreads: 1, loneIntraOpThreads, share });
+  t.after(() => pool.close());
+  return { pool, share, call: () => pool.run(model, feeds(), fetch) };
 }
 
 describe('InferencePool', () => {
   it('runs a lone call on a session of its own, and a call while another process runs inference on the other', async (t) => {
-    const { feeds, fetch } = await irisCall();
-    const share = fakeShare();
-    const pool = poolOf(2, share);
-    t.after(() => pool.close());
-    await pool.run(model, feeds(), fetch);
+    const { pool, share, call } = poolOf(t, 2);
+    await call();
     assert.equal(pool.sessions, 1, 'the lone session only');
     share.others = true;
-    await pool.run(model, feeds(), fetch);
+    await call();
     assert.equal(pool.sessions, 2, 'and the session of runs that share the cores');
     share.others = false;
-    await pool.run(model, feeds(), fetch);
+    await call();
     assert.equal(pool.sessions, 2, 'each kept for the next runs');
   });
 
   it('runs a call on the shared session while another call runs in the pool', async (t) => {
-    const { feeds, fetch } = await irisCall();
-    const pool = poolOf(2, fakeShare());
-    t.after(() => pool.close());
-    await Promise.all([pool.run(model, feeds(), fetch), pool.run(model, feeds(), fetch)]);
+    const { pool, call } = poolOf(t, 2);
+    await Promise.all([call(), call()]);
     assert.equal(pool.sessions, 2, 'the first took the lone session, the second the other');
   });
 
   it('keeps one session when lone runs take no more threads than the others', async (t) => {
-    const { feeds, fetch } = await irisCall();
-    const share = fakeShare();
-    const pool = poolOf(1, share);
-    t.after(() => pool.close());
-    await pool.run(model, feeds(), fetch);
+    const { pool, share, call } = poolOf(t, 1);
+    await call();
     share.others = true;
-    await pool.run(model, feeds(), fetch);
+    await call();
     assert.equal(pool.sessions, 1);
   });
 
   it('tells the other processes when it starts running inference, and once it has been idle a while', async (t) => {
-    const { feeds, fetch } = await irisCall();
-    const share = fakeShare();
-    const pool = poolOf(2, share);
-    t.after(() => pool.close());
-    await pool.run(model, feeds(), fetch);
-    await pool.run(model, feeds(), fetch);
+    const { share, call } = poolOf(t, 2);
+    await call();
+    await call();
     assert.deepEqual(share.told, [true], 'told once for runs in a row');
     await waitFor(() => share.told.length === 2, { what: 'the pool tells that it is idle' });
     assert.deepEqual(share.told, [true, false]);
-    await pool.run(model, feeds(), fetch);
+    await call();
     assert.deepEqual(share.told, [true, false, true]);
   });
 
   it('loads both sessions before the first request, and frees them all when the version goes', async (t) => {
-    const { feeds, fetch } = await irisCall();
-    const pool = poolOf(2, fakeShare());
-    t.after(() => pool.close());
+    const { pool } = poolOf(t, 2);
     await pool.warm(model, feeds, fetch);
     assert.equal(pool.sessions, 2, 'the session of shared runs and the lone one');
     await pool.retire(model.key);
