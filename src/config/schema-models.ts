@@ -60,7 +60,8 @@ export const ModelKeys = {
     minimum: 1,
     maximum: 64,
     default: 1,
-    description: 'Worker threads per HTTP process for thread-mode models.',
+    description:
+      'Thread-mode runs at once per HTTP process while other processes run inference too (a process alone may run more: ortLoneIntraOpThreads).',
   }),
   inferenceQueueSize: Type.Integer({
     minimum: 0,
@@ -100,7 +101,7 @@ export const ModelKeys = {
     maximum: 64,
     default: 0,
     description:
-      'onnxruntime intra-op threads of a lone thread-mode run: one that starts while nothing else runs on the inference threads of its process and no other HTTP process runs inference (a second session of the model per thread). One request at a time, or one process with all the work, then takes this many cores. 0 is the CPUs the process may use (the cgroup CPU quota when set, as for workers); at most ortIntraOpThreads turns it off.',
+      'The cores an HTTP process may take while no other one runs inference. A lone thread-mode run (nothing else ran beside it on the inference threads of its process for 50 ms) takes this many onnxruntime intra-op threads, on a second session of the model; calls that come faster run side by side, one thread each, as many at once as fit in these cores (the process has as many inference threads). 0 is the CPUs the process may use (the cgroup CPU quota when set, as for workers); at most ortIntraOpThreads turns both off.',
   }),
   externalMemoryInHeapLimit: Type.Boolean({
     default: true,

@@ -66,7 +66,7 @@ export function registerScraped(
   });
   new Counter({
     name: 'serval_thread_runs_total',
-    help: "Thread-mode runs: lone (nothing else running on the process's inference threads or in other processes; ortLoneIntraOpThreads threads) or shared (ortIntraOpThreads).",
+    help: "Thread-mode runs: lone (nothing else running on the process's inference threads for 50 ms, nor in other processes; ortLoneIntraOpThreads threads) or shared (ortIntraOpThreads).",
     labelNames: ['run'],
     registers,
     collect() {

@@ -60,6 +60,34 @@ describe('Batcher', () => {
     await started;
   });
 
+  it('asks how many calls may run at once before each start: the count follows the load', async () => {
+    const { run } = model();
+    const gate = gated(run);
+    let started = 0;
+    let slots = 1;
+    const counted = (feeds: TensorMap) => (started++, gate.run(feeds));
+    const batcher = new Batcher(counted, {
+      ...base,
+      concurrency: () => slots,
+      maxRows: 1,
+      maxWaiting: Infinity,
+    });
+    gate.hold();
+    const first = [batcher.submit(rows([1])), batcher.submit(rows([2])), batcher.submit(rows([3]))];
+    await new Promise(setImmediate);
+    assert.equal(started, 1);
+    slots = 2;
+    const fourth = batcher.submit(rows([4]));
+    await new Promise(setImmediate);
+    assert.equal(started, 2, 'a second run beside the first, the others still waiting');
+    gate.release();
+    const sums = (await Promise.all([...first, fourth])).map((out) =>
+      Array.from(out.sum!.data as Float32Array),
+    );
+    assert.deepEqual(sums, [[1], [2], [3], [4]]);
+    assert.equal(started, 4);
+  });
+
   it('merges the calls that arrive while the model is busy into one run and gives each caller its own rows', async () => {
     const { calls, run } = model();
     const gate = gated(run);

@@ -1,5 +1,5 @@
-// The inference threads: which session a run takes (a lone run on every core, the others one core each), and what
-// the pool tells the other serving processes.
+// The inference threads: which session a run takes (a lone run on every core, the others one core each), how many
+// runs a process may start at once, and what the pool tells the other serving processes.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -34,7 +34,10 @@ function fakeShare(): CoreShare & { others: boolean; told: boolean[] } {
   return share;
 }
 
-/** A pool of one thread (one intra-op thread for shared runs), closed after the test; `call` runs iris on it. */
+/**
+ * A pool that runs one call at a time, on one intra-op thread, while other processes run inference; alone, its
+ * lone runs take `loneIntraOpThreads`. Closed after the test; `call` runs iris on it.
+ */
 function poolOf(t: TestContext, loneIntraOpThreads: number) {
   const share = fakeShare();
   const pool = new InferencePool({ threads: 1, maxQueue: 8, intraOpThreads: 1, loneIntraOpThreads, share });
@@ -80,10 +83,32 @@ describe('InferencePool', () => {
     assert.deepEqual(share.told, [true, false, true]);
   });
 
+  it('runs a call on the shared session when two ran at once within the last moments', async (t) => {
+    const { pool, call } = poolOf(t, 2);
+    await Promise.all([call(), call()]);
+    assert.deepEqual(pool.runs, { lone: 1, shared: 1 });
+    await call();
+    assert.deepEqual(pool.runs, { lone: 1, shared: 2 }, 'alone, but just after two at once: under load');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await call();
+    assert.deepEqual(pool.runs, { lone: 2, shared: 2 }, 'one call at a time for a while: lone again');
+  });
+
+  it('lets a process alone run a call per core at once, and a model its own count while others run inference', (t) => {
+    const { pool, share } = poolOf(t, 2);
+    assert.equal(pool.slots(1), 2, 'two cores, runs of one thread');
+    share.others = true;
+    assert.equal(pool.slots(1), 1);
+    assert.equal(pool.slots(3), 3);
+    share.others = false;
+    assert.equal(pool.slots(3), 3, 'never fewer than the model runs at once');
+    assert.equal(poolOf(t, 1).pool.slots(1), 1, 'none more when lone runs are off');
+  });
+
   it('loads both sessions before the first request, and frees them all when the version goes', async (t) => {
     const { pool } = poolOf(t, 2);
     await pool.warm(model, feeds, fetch);
-    assert.equal(pool.sessions, 2, 'the session of shared runs and the lone one');
+    assert.equal(pool.sessions, 3, 'the session of shared runs in each of the two threads, and the lone one');
     await pool.retire(model.key);
     assert.equal(pool.sessions, 0);
   });

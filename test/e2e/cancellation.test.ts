@@ -26,6 +26,8 @@ describe('cancelled requests never run', () => {
         modelRepository: repo.root,
         inferenceMode: 'thread',
         inferenceThreads: 1,
+        // One call at a time, even for a process alone (it would run one per core): the next ones wait.
+        ortLoneIntraOpThreads: 1,
         batchMaxRows: 1,
         cacheEnabled: false,
       },

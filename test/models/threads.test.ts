@@ -50,7 +50,13 @@ describe('heavy models on worker threads', () => {
   });
 
   it('refuses at once (503, Retry-After) the calls that could not finish before their deadline: none waits for a 504', async (t) => {
-    const app = await heavyApp(t, { batchMaxRows: 1, inferenceTimeoutMs: 2000, inferenceQueueSize: 64 });
+    // One call at a time (a process alone would run one per core): 40 calls of ~40 ms cannot all fit in 1 s.
+    const app = await heavyApp(t, {
+      batchMaxRows: 1,
+      inferenceTimeoutMs: 1000,
+      inferenceQueueSize: 64,
+      ortLoneIntraOpThreads: 1,
+    });
     const results = await Promise.all(Array.from({ length: 40 }, () => heavyPredict(app)));
     const statuses = results.map((r) => r.statusCode);
     assert.equal(statuses.filter((s) => s === 504).length, 0, String(statuses));

@@ -13,8 +13,8 @@ export { MAX_MERGE_BYTES, mergeRows } from './batch-tensors.js';
 export type { Run } from './traced-run.js';
 
 export interface BatcherOptions {
-  /** Calls that may run at once (1 inline; the thread count for a pool). */
-  concurrency: number;
+  /** Calls that may run at once (1 inline; for a pool, asked before each start: it follows the machine's load). */
+  concurrency: number | (() => number);
   /** Most rows merged into one call; 1 runs every call alone. */
   maxRows: number;
   /** Most calls waiting; the next is refused with 503 OVERLOADED. */
@@ -81,7 +81,7 @@ export class Batcher {
    * one it waits for when every slot is busy, and its own.
    */
   expectedMs(level?: number): number {
-    const { concurrency } = this.#options;
+    const concurrency = this.#slots();
     const runsAhead = Math.ceil(this.#queues.waitingAhead(level) / (concurrency * this.#callsPerRun));
     return (runsAhead + (this.#running >= concurrency ? 1 : 0) + 1) * this.#runMs;
   }
@@ -204,7 +204,7 @@ export class Batcher {
    * every request parsed in this turn of the event loop joins the batch.
    */
   #schedule(): void {
-    if (this.#scheduled || this.#running >= this.#options.concurrency || this.#queues.count === 0) return;
+    if (this.#scheduled || this.#running >= this.#slots() || this.#queues.count === 0) return;
     if (this.#running === 0 && this.#queues.count === 1) {
       this.#start(this.#take());
       return;
@@ -212,8 +212,13 @@ export class Batcher {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      while (this.#running < this.#options.concurrency && this.#queues.count > 0) this.#start(this.#take());
+      while (this.#running < this.#slots() && this.#queues.count > 0) this.#start(this.#take());
     });
+  }
+
+  #slots(): number {
+    const { concurrency } = this.#options;
+    return typeof concurrency === 'number' ? concurrency : concurrency();
   }
 
   /** The next run, from the queues in priority order. */

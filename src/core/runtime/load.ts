@@ -131,7 +131,7 @@ async function threadRuntime(
   const run = (feeds: TensorMap, timing?: Timing) => pool.run(file, feeds, fetch, timing);
   // Calls wait here, not in the pool: while the threads are busy they gather into the next batch.
   const batcher = new Batcher(run, {
-    concurrency: options.threads,
+    concurrency: () => pool.slots(options.threads),
     maxRows: shape.batchRows,
     maxWaiting: options.queueSize,
     timeoutMs: options.inferenceTimeoutMs,

@@ -13,12 +13,15 @@ export interface Timing {
 }
 
 export interface PoolOptions {
+  /** Runs at once while other processes run inference too. */
   threads: number;
   maxQueue: number;
   intraOpThreads: number;
   /**
-   * Intra-op threads of a lone run: one that starts while nothing else runs in this pool and no other serving
-   * process runs inference. It takes a session of its own; at most `intraOpThreads` for none.
+   * The cores a process may take while no other serving process runs inference: a lone run (one that starts when
+   * nothing else ran in this pool for IDLE_MS) takes this many intra-op threads, on a session of its own, and as many runs of
+   * `intraOpThreads` as fit in them may run at once (the pool has as many threads). At most `intraOpThreads` for
+   * neither.
    */
   loneIntraOpThreads: number;
   /** The other serving processes' use of the cores; none by default. */
@@ -42,10 +45,13 @@ export class InferencePool {
   #loneIntraOpThreads: number;
   #share: CoreShare;
   #lastRun = 0;
+  /** When two runs or more last ran at once in this pool (Infinity while they do): calls came faster than one a run. */
+  #lastOverlap = -Infinity;
   /** Set while the other processes know that this one runs inference: it checks for IDLE_MS without a run. */
   #idleTimer: NodeJS.Timeout | undefined;
   #capacity: number;
-  #threads: number;
+  /** The pool's threads: the runs at once of a process alone, at least `threads`. */
+  #width: number;
   #inFlight = 0;
   /** Runs started, lone (every core) and shared (one core each), for the metrics. */
   #runs = { lone: 0, shared: 0 };
@@ -56,15 +62,15 @@ export class InferencePool {
     this.#intraOpThreads = options.intraOpThreads;
     this.#loneIntraOpThreads = Math.max(options.intraOpThreads, options.loneIntraOpThreads);
     this.#share = options.share ?? SOLE_PROCESS;
-    this.#capacity = options.threads + options.maxQueue;
-    this.#threads = options.threads;
-    const data: ThreadData = { sessions: new SharedArrayBuffer(4 * (options.threads + 64)) };
+    this.#width = Math.max(options.threads, Math.floor(this.#loneIntraOpThreads / options.intraOpThreads));
+    this.#capacity = this.#width + options.maxQueue;
+    const data: ThreadData = { sessions: new SharedArrayBuffer(4 * (this.#width + 64)) };
     this.#sessions = new Int32Array(data.sessions);
     this.#piscina = new Piscina({
       filename: workerFile,
       workerData: data,
-      minThreads: options.threads,
-      maxThreads: options.threads,
+      minThreads: this.#width,
+      maxThreads: this.#width,
       idleTimeout: Number.MAX_SAFE_INTEGER,
     });
   }
@@ -75,15 +81,24 @@ export class InferencePool {
    */
   async warm(model: { path: string; key: string }, feeds: () => TensorMap, outputs: string[]): Promise<void> {
     await Promise.all(
-      Array.from({ length: this.#threads }, () => this.#runOn(this.#intraOpThreads, model, feeds(), outputs)),
+      Array.from({ length: this.#width }, () => this.#runOn(this.#intraOpThreads, model, feeds(), outputs)),
     );
     await this.#runOn(this.#loneIntraOpThreads, model, feeds(), outputs);
   }
 
   /**
+   * How many runs of a model that runs `threads` at once may run now: more while no other process runs inference,
+   * as many as the pool's threads (each on its own core), for a process that has all the work (one gRPC connection,
+   * say) to use every core.
+   */
+  slots(threads: number): number {
+    return this.#share.othersBusy ? threads : Math.max(threads, this.#width);
+  }
+
+  /**
    * Runs one call on a thread. There is no cancellation: ending a thread inside onnxruntime's native run aborts
    * the process, so a caller that gives up (timeout) lets the call finish and drops its result. A lone run (nothing
-   * else in this pool, no other process running inference) takes every core.
+   * else in this pool for IDLE_MS, no other process running inference) takes every core.
    */
   run(
     model: { path: string; key: string },
@@ -91,10 +106,22 @@ export class InferencePool {
     outputs: string[],
     timing?: Timing,
   ): Promise<TensorMap> {
-    const lone = this.#inFlight === 0 && !this.#share.othersBusy;
+    const now = performance.now();
+    // Under load the pool empties for a moment between runs: a run is lone only past IDLE_MS of one call at a time.
+    const lone = this.#inFlight === 0 && !this.#share.othersBusy && now - this.#lastOverlap >= IDLE_MS;
     if (lone) this.#runs.lone++;
     else this.#runs.shared++;
-    return this.#runOn(lone ? this.#loneIntraOpThreads : this.#intraOpThreads, model, feeds, outputs, timing);
+    const run = this.#runOn(
+      lone ? this.#loneIntraOpThreads : this.#intraOpThreads,
+      model,
+      feeds,
+      outputs,
+      timing,
+    );
+    if (this.#inFlight === 1) return run;
+    // Two or more at once, from now until this run ends.
+    this.#lastOverlap = Infinity;
+    return run.finally(() => (this.#lastOverlap = performance.now()));
   }
 
   async #runOn(
@@ -164,7 +191,7 @@ export class InferencePool {
   async retire(key: string): Promise<void> {
     this.#retired = [...this.#retired.slice(-255), key];
     const retired = this.#retired;
-    await Promise.all(Array.from({ length: this.#threads }, () => this.#piscina.run({ retired })));
+    await Promise.all(Array.from({ length: this.#width }, () => this.#piscina.run({ retired })));
   }
 
   /** Runs started on the threads so far: lone ones took `loneIntraOpThreads`, shared ones `intraOpThreads`. */
