@@ -19,6 +19,8 @@ import {
 } from './servers.js';
 
 export const CNN_CLIENTS = [1, 8, 32, 64];
+/** The floor with the setting of the best batch-1 latency, at one client (when it is not the throughput setting). */
+export const FASTEST_FLOOR = 'floor, fastest batch-1 setting';
 const BATCHES = [1, 2, 4, 8, 16, 32];
 
 export interface LimitCell {
@@ -162,6 +164,16 @@ export async function cnnScenario(
     rows.push(await cell('floor', floor, overHttp(floor), clients, durationS, false));
   floor.facts.memoryAfterLoad = treeMemory(floor.server.pid);
   await stopServer(floor.server);
+  const floors = [floor];
+  // One client against the setting of the best batch-1 latency too: what a bare server gets of that latency.
+  const fastest = limit.filter((c) => c.batch === 1).sort((a, b) => a.p50Ms - b.p50Ms)[0] as LimitCell;
+  if (fastest.processes !== batch1.processes || fastest.threads !== batch1.threads) {
+    const quick = await startCnnFloor(ctx, model, fastest);
+    rows.push(await cell(FASTEST_FLOOR, quick, overHttp(quick), 1, durationS, false));
+    quick.facts.memoryAfterLoad = treeMemory(quick.server.pid);
+    await stopServer(quick.server);
+    floors.push(quick);
+  }
 
   // Serval's defaults: one HTTP process per core, no setting of the bench's.
   const serval = await startServal(ctx, 'serval (mobilenet, defaults)', {
@@ -182,5 +194,5 @@ export async function cnnScenario(
   }
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
   await stopServer(serval.server);
-  return { started: [floor, serval], results: { limit, rows } };
+  return { started: [...floors, serval], results: { limit, rows } };
 }
