@@ -25,6 +25,9 @@ const floorAt = (r: CnnResults, clients: number): CnnRow | undefined =>
 
 export function cnnSection(r: CnnResults): string {
   const { best, fastest } = limitOf(r);
+  const alsoFastest = batch1Floor(r, fastest)
+    ? ''
+    : `; "${FASTEST_FLOOR}" is the same at one client with the setting of the best batch-1 latency`;
   const header = [
     'Server',
     'Clients',
@@ -58,7 +61,7 @@ export function cnnSection(r: CnnResults): string {
     `onnxruntime-node alone (no server, ${r.limit.length} settings: batch 1 to 32, one and two intra-op threads, one ` +
       `process and two at once): the limit is ${fixed(best.imagesPerS)} images/s (${setting(best)}); the best ` +
       `batch-1 latency is ${fixed(fastest.p50Ms, 1)} ms (${setting(fastest)}). The floor runs each request through ` +
-      `onnxruntime with the batch-1 setting of the most images/s${batch1Floor(r, fastest) ? '' : `; "${FASTEST_FLOOR}" is the same at one client with the setting of the best batch-1 latency`}.`,
+      `onnxruntime with the batch-1 setting of the most images/s${alsoFastest}.`,
     '',
     line(header),
     '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|',

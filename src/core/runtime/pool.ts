@@ -19,9 +19,9 @@ export interface PoolOptions {
   intraOpThreads: number;
   /**
    * The cores a process may take while no other serving process runs inference: a lone run (one that starts when
-   * nothing else ran in this pool for IDLE_MS) takes this many intra-op threads, on a session of its own, and as many runs of
-   * `intraOpThreads` as fit in them may run at once (the pool has as many threads). At most `intraOpThreads` for
-   * neither.
+   * nothing else ran in this pool for IDLE_MS) takes this many intra-op threads, on a session of its own, and as
+   * many runs of `intraOpThreads` as fit in them may run at once (the pool has as many threads). At most
+   * `intraOpThreads` for neither.
    */
   loneIntraOpThreads: number;
   /** The other serving processes' use of the cores; none by default. */
