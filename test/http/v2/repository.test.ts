@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../../src/config/schema.js';
@@ -370,10 +370,11 @@ describe('thread-mode models', () => {
     await waitFor(async () => (await sessions()) === 0, { what: 'no session is left in the threads' });
   });
 
-  it('counts its runs in the metrics: a lone one on every core, and one that shared the process with it', async (t) => {
+  /** The thread-mode runs counted after two concurrent calls of the heavy model (tens of ms each) on a fresh app. */
+  async function runsOfTwoCalls(t: TestContext, config: Partial<Config>) {
     const repo = await tempRepository({ heavy: { from: join(FIXTURE_MODELS, 'heavy') } });
     t.after(() => repo.cleanup());
-    const app = await appOver(repo.root, { inferenceMode: 'thread', inferenceThreads: 2 });
+    const app = await appOver(repo.root, { inferenceMode: 'thread', ...config });
     t.after(() => app.close());
     const runs = async () => {
       const text = (await app.inject('/metrics')).body;
@@ -388,10 +389,20 @@ describe('thread-mode models', () => {
         url: '/v2/models/heavy/infer',
         payload: { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] },
       });
-    // The second arrives while the first (tens of ms) runs: it shares the process's cores.
     const answers = await Promise.all([infer(), infer()]);
     for (const res of answers) assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(await runs(), { lone: 1, shared: 1 });
+    return runs();
+  }
+
+  it('counts its runs in the metrics: a lone one on every core, and one that shared the process with it', async (t) => {
+    // The second arrives while the first runs: it shares the process's cores.
+    assert.deepEqual(await runsOfTwoCalls(t, { inferenceThreads: 2 }), { lone: 1, shared: 1 });
+  });
+
+  it('runs two calls at once in a process alone, with one inference thread per process', async (t) => {
+    // One thread per process while other processes run inference; alone, a run per core of a lone run.
+    const runs = await runsOfTwoCalls(t, { inferenceThreads: 1, ortLoneIntraOpThreads: 2 });
+    assert.deepEqual(runs, { lone: 1, shared: 1 }, 'the second started beside the first, not after it');
   });
 });
 
@@ -402,7 +413,7 @@ describe('unloading a model in use', () => {
     t.after(() => repo.cleanup());
     const app = await appOver(repo.root, { inferenceMode: 'thread', inferenceThreads: 1, batchMaxRows: 1 });
     t.after(() => app.close());
-    // Three calls of about 80 ms each, one at a time on the one thread: the last ends some 240 ms from now.
+    // Three calls of about 80 ms each, at most two at once: the last ends well after the unload is asked.
     const order: string[] = [];
     const calls = Array.from({ length: 3 }, () =>
       predict(app, 'heavy', [1, 2, 3, 4]).then((res) => {
