@@ -101,7 +101,7 @@ export const ModelKeys = {
     maximum: 64,
     default: 0,
     description:
-      'The cores an HTTP process may take while no other one runs inference. A lone thread-mode run (nothing else ran beside it on the inference threads of its process for 50 ms) takes this many onnxruntime intra-op threads, on a second session of the model; calls that come faster run side by side, one thread each, as many at once as fit in these cores (the process has as many inference threads). 0 is the CPUs the process may use (the cgroup CPU quota when set, as for workers); at most ortIntraOpThreads turns both off.',
+      'The cores an HTTP process may take while no other one runs inference. A lone thread-mode run (nothing else ran beside it on the inference threads of its process for 50 ms) takes this many onnxruntime intra-op threads, on a second session of the model; calls that come faster run side by side, one thread each, as many at once as fit in these cores (the process starts as many inference threads, the first time they are needed). 0 is the CPUs the process may use (the cgroup CPU quota when set, as for workers); at most ortIntraOpThreads turns both off.',
   }),
   externalMemoryInHeapLimit: Type.Boolean({
     default: true,

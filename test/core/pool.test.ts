@@ -108,8 +108,25 @@ describe('InferencePool', () => {
   it('loads both sessions before the first request, and frees them all when the version goes', async (t) => {
     const { pool } = poolOf(t, 2);
     await pool.warm(model, feeds, fetch);
-    assert.equal(pool.sessions, 3, 'the session of shared runs in each of the two threads, and the lone one');
+    assert.equal(
+      pool.sessions,
+      2,
+      'the session of shared runs and the lone one, in the one thread always up',
+    );
     await pool.retire(model.key);
     assert.equal(pool.sessions, 0);
+  });
+
+  it('starts a second thread, with a session of its own, only when a process alone runs two calls at once', async (t) => {
+    const { pool, share, call } = poolOf(t, 2);
+    await pool.warm(model, feeds, fetch);
+    share.others = true;
+    await call();
+    assert.equal(pool.sessions, 2, 'one call at a time: the one thread');
+    share.others = false;
+    await Promise.all([call(), call()]);
+    assert.equal(pool.sessions, 3, 'the second call on a second thread, which loaded its shared session');
+    await pool.retire(model.key);
+    assert.equal(pool.sessions, 0, 'both threads freed theirs');
   });
 });

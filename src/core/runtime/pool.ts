@@ -20,8 +20,8 @@ export interface PoolOptions {
   /**
    * The cores a process may take while no other serving process runs inference: a lone run (one that starts when
    * nothing else ran in this pool for IDLE_MS) takes this many intra-op threads, on a session of its own, and as
-   * many runs of `intraOpThreads` as fit in them may run at once (the pool has as many threads). At most
-   * `intraOpThreads` for neither.
+   * many runs of `intraOpThreads` as fit in them may run at once (the pool starts that many threads, the ones past
+   * `threads` when such calls first come). At most `intraOpThreads` for neither.
    */
   loneIntraOpThreads: number;
   /** The other serving processes' use of the cores; none by default. */
@@ -50,7 +50,9 @@ export class InferencePool {
   /** Set while the other processes know that this one runs inference: it checks for IDLE_MS without a run. */
   #idleTimer: NodeJS.Timeout | undefined;
   #capacity: number;
-  /** The pool's threads: the runs at once of a process alone, at least `threads`. */
+  /** The threads always up, each with its sessions loaded before the first request. */
+  #threads: number;
+  /** The most threads: the runs at once of a process alone, at least `threads`. */
   #width: number;
   #inFlight = 0;
   /** Runs started, lone (every core) and shared (one core each), for the metrics. */
@@ -62,6 +64,7 @@ export class InferencePool {
     this.#intraOpThreads = options.intraOpThreads;
     this.#loneIntraOpThreads = Math.max(options.intraOpThreads, options.loneIntraOpThreads);
     this.#share = options.share ?? SOLE_PROCESS;
+    this.#threads = options.threads;
     this.#width = Math.max(options.threads, Math.floor(this.#loneIntraOpThreads / options.intraOpThreads));
     this.#capacity = this.#width + options.maxQueue;
     const data: ThreadData = { sessions: new SharedArrayBuffer(4 * (this.#width + 64)) };
@@ -69,19 +72,21 @@ export class InferencePool {
     this.#piscina = new Piscina({
       filename: workerFile,
       workerData: data,
-      minThreads: this.#width,
+      // The threads past `threads` start when a process alone first runs that many calls at once, and stay: their
+      // sessions (each thread loads its own at its first run) cost memory only where the calls came.
+      minThreads: this.#threads,
       maxThreads: this.#width,
-      idleTimeout: Number.MAX_SAFE_INTEGER,
+      idleTimeout: Infinity,
     });
   }
 
   /**
-   * Loads a model's sessions before its first request: the shared one in the threads (a call of `feeds()` for each
-   * thread, spread over those that are up), then the lone one. A thread that missed it loads its own at its first run.
+   * Loads a model's sessions before its first request: the shared one in the threads always up (a call of `feeds()`
+   * for each), then the lone one. A thread that missed it, or started later, loads its own at its first run.
    */
   async warm(model: { path: string; key: string }, feeds: () => TensorMap, outputs: string[]): Promise<void> {
     await Promise.all(
-      Array.from({ length: this.#width }, () => this.#runOn(this.#intraOpThreads, model, feeds(), outputs)),
+      Array.from({ length: this.#threads }, () => this.#runOn(this.#intraOpThreads, model, feeds(), outputs)),
     );
     await this.#runOn(this.#loneIntraOpThreads, model, feeds(), outputs);
   }
@@ -191,7 +196,8 @@ export class InferencePool {
   async retire(key: string): Promise<void> {
     this.#retired = [...this.#retired.slice(-255), key];
     const retired = this.#retired;
-    await Promise.all(Array.from({ length: this.#width }, () => this.#piscina.run({ retired })));
+    const running = this.#piscina.threads.length;
+    await Promise.all(Array.from({ length: running }, () => this.#piscina.run({ retired })));
   }
 
   /** Runs started on the threads so far: lone ones took `loneIntraOpThreads`, shared ones `intraOpThreads`. */
