@@ -34,8 +34,8 @@ const IDLE_MS = 50;
 const workerFile = besideModule(import.meta.url, 'worker');
 
 /**
- * Each model's batcher holds its waiting calls and hands at most `threads` at a time to the pool; this bound is
- * for the pool that all thread-mode models share: at most `threads` calls run and `maxQueue` wait, the next is
+ * Each model's batcher holds its waiting calls and hands at most `slots()` at a time to the pool; this bound is
+ * for the pool that all thread-mode models share: at most one call per thread runs and `maxQueue` wait, the next is
  * refused at once (503) instead of waiting behind a queue that only grows (piscina's own queue is not used).
  */
 export class InferencePool {
