@@ -1,5 +1,12 @@
 // The CNN scenario's tables and targets: Serval against onnxruntime-node's own limit and the floor, in one run.
-import { FASTEST_FLOOR, type CnnResults, type CnnRow, type LimitCell } from './cnn.js';
+import {
+  FASTEST_FLOOR,
+  limitSettings,
+  sameSetting,
+  type CnnResults,
+  type CnnRow,
+  type LimitCell,
+} from './cnn.js';
 import type { Target } from './report.js';
 
 const fixed = (v: number, digits = 0): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
@@ -9,15 +16,14 @@ const setting = (c: LimitCell): string =>
 
 /** The best throughput of onnxruntime alone (the limit), and its best batch-1 latency (the latency floor). */
 export function limitOf(r: CnnResults): { best: LimitCell; fastest: LimitCell } {
-  const best = [...r.limit].sort((a, b) => b.imagesPerS - a.imagesPerS)[0] as LimitCell;
-  const fastest = r.limit.filter((c) => c.batch === 1).sort((a, b) => a.p50Ms - b.p50Ms)[0] as LimitCell;
+  const { best, fastest } = limitSettings(r.limit);
   return { best, fastest };
 }
 
 /** Whether the floor's own setting (the batch-1 setting of the most images/s) is the fastest one's. */
-function batch1Floor(r: CnnResults, fastest: LimitCell): boolean {
-  const batch1 = r.limit.filter((c) => c.batch === 1).sort((a, b) => b.imagesPerS - a.imagesPerS)[0];
-  return batch1?.processes === fastest.processes && batch1.threads === fastest.threads;
+function batch1Floor(r: CnnResults): boolean {
+  const { batch1, fastest } = limitSettings(r.limit);
+  return sameSetting(batch1, fastest);
 }
 
 const floorAt = (r: CnnResults, clients: number): CnnRow | undefined =>
@@ -25,7 +31,7 @@ const floorAt = (r: CnnResults, clients: number): CnnRow | undefined =>
 
 export function cnnSection(r: CnnResults): string {
   const { best, fastest } = limitOf(r);
-  const alsoFastest = batch1Floor(r, fastest)
+  const alsoFastest = batch1Floor(r)
     ? ''
     : `; "${FASTEST_FLOOR}" is the same at one client with the setting of the best batch-1 latency`;
   const header = [
@@ -90,7 +96,7 @@ export function cnnTargets(r: CnnResults): Target[] {
     });
   }
   const one = serval('Serval, V2 binary', 1);
-  const bare = serval(FASTEST_FLOOR, 1) ?? (batch1Floor(r, fastest) ? floorAt(r, 1) : undefined);
+  const bare = serval(FASTEST_FLOOR, 1) ?? (batch1Floor(r) ? floorAt(r, 1) : undefined);
   const ofFastest = (row: CnnRow) =>
     `${fixed(row.result.p50Ms, 1)} ms (${fixed(row.result.p50Ms / fastest.p50Ms, 2)}×)`;
   if (one)

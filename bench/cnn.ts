@@ -40,6 +40,28 @@ export interface CnnRow {
   meanBatch?: number;
 }
 
+/**
+ * The settings the scenario and its report name: the most images/s (the limit), the batch-1 setting of the most
+ * images/s (the floor's), and the best batch-1 latency.
+ */
+export function limitSettings(limit: readonly LimitCell[]): {
+  best: LimitCell;
+  batch1: LimitCell;
+  fastest: LimitCell;
+} {
+  const byImages = [...limit].sort((a, b) => b.imagesPerS - a.imagesPerS);
+  const batch1 = limit.filter((c) => c.batch === 1);
+  return {
+    best: byImages[0] as LimitCell,
+    batch1: byImages.find((c) => c.batch === 1) as LimitCell,
+    fastest: batch1.sort((a, b) => a.p50Ms - b.p50Ms)[0] as LimitCell,
+  };
+}
+
+/** Whether two cells run the same processes and threads. */
+export const sameSetting = (a: LimitCell, b: LimitCell): boolean =>
+  a.processes === b.processes && a.threads === b.threads;
+
 export interface CnnResults {
   limit: LimitCell[];
   rows: CnnRow[];
@@ -154,9 +176,7 @@ export async function cnnScenario(
   const repo = makeModel(ctx);
   const model = join(repo, 'mobilenet/1/model.onnx');
   const limit = await measureLimit(ctx, model, Math.max(2, durationS / 2));
-  const batch1 = limit
-    .filter((c) => c.batch === 1)
-    .sort((a, b) => b.imagesPerS - a.imagesPerS)[0] as LimitCell;
+  const { batch1, fastest } = limitSettings(limit);
   const rows: CnnRow[] = [];
 
   const floor = await startCnnFloor(ctx, model, batch1);
@@ -166,8 +186,7 @@ export async function cnnScenario(
   await stopServer(floor.server);
   const floors = [floor];
   // One client against the setting of the best batch-1 latency too: what a bare server gets of that latency.
-  const fastest = limit.filter((c) => c.batch === 1).sort((a, b) => a.p50Ms - b.p50Ms)[0] as LimitCell;
-  if (fastest.processes !== batch1.processes || fastest.threads !== batch1.threads) {
+  if (!sameSetting(fastest, batch1)) {
     const quick = await startCnnFloor(ctx, model, fastest);
     rows.push(await cell(FASTEST_FLOOR, quick, overHttp(quick), 1, durationS, false));
     quick.facts.memoryAfterLoad = treeMemory(quick.server.pid);
