@@ -8,6 +8,8 @@ export interface BufferPoolOptions {
   maxBytes: number;
   /** Most bytes the pool keeps idle, over every size. */
   maxHeldBytes: number;
+  /** Memory that other threads may read while it is lent (SharedArrayBuffer), for sizes in range. */
+  shared?: boolean;
 }
 
 /** Power-of-two size classes: a buffer of any size up to its class can reuse the memory. */
@@ -15,9 +17,9 @@ const classOf = (size: number): number => 2 ** Math.ceil(Math.log2(size));
 
 export class BufferPool {
   readonly #options: BufferPoolOptions;
-  readonly #free = new Map<number, ArrayBuffer[]>();
+  readonly #free = new Map<number, ArrayBufferLike[]>();
   /** Memory handed out and not yet given back: what give() accepts, once each. */
-  readonly #lent = new WeakSet<ArrayBuffer>();
+  readonly #lent = new WeakSet<ArrayBufferLike>();
   #held = 0;
 
   constructor(options: BufferPoolOptions) {
@@ -34,7 +36,8 @@ export class BufferPool {
     if (size < this.#options.minBytes || size > this.#options.maxBytes) return Buffer.allocUnsafeSlow(size);
     const bytes = classOf(size);
     let memory = this.#free.get(bytes)?.pop();
-    if (memory === undefined) memory = new ArrayBuffer(bytes);
+    if (memory === undefined)
+      memory = this.#options.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     else this.#held -= bytes;
     this.#lent.add(memory);
     return Buffer.from(memory, 0, size);
@@ -45,7 +48,7 @@ export class BufferPool {
    * Anything else is ignored: memory of others, memory given back already, memory moved to a thread (detached).
    */
   give(view: Uint8Array): void {
-    const memory = view.buffer as ArrayBuffer;
+    const memory = view.buffer;
     if (!this.#lent.delete(memory)) return;
     const bytes = memory.byteLength;
     if (bytes === 0 || this.#held + bytes > this.#options.maxHeldBytes) return;

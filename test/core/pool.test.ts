@@ -85,13 +85,16 @@ describe('InferencePool', () => {
 
   it('runs a call on the shared session when two ran at once within the last moments', async (t) => {
     const { pool, call } = poolOf(t, 2);
+    // Both threads load their sessions first: two runs at once then end together, and the next starts at once.
     await Promise.all([call(), call()]);
-    assert.deepEqual(pool.runs, { lone: 1, shared: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await Promise.all([call(), call()]);
+    assert.deepEqual(pool.runs, { lone: 2, shared: 2 });
     await call();
-    assert.deepEqual(pool.runs, { lone: 1, shared: 2 }, 'alone, but just after two at once: under load');
+    assert.deepEqual(pool.runs, { lone: 2, shared: 3 }, 'alone, but just after two at once: under load');
     await new Promise((resolve) => setTimeout(resolve, 60));
     await call();
-    assert.deepEqual(pool.runs, { lone: 2, shared: 2 }, 'one call at a time for a while: lone again');
+    assert.deepEqual(pool.runs, { lone: 3, shared: 3 }, 'one call at a time for a while: lone again');
   });
 
   it('lets a process alone run a call per core at once, and a model its own count while others run inference', (t) => {
@@ -129,4 +132,49 @@ describe('InferencePool', () => {
     await pool.retire(model.key);
     assert.equal(pool.sessions, 0, 'both threads freed theirs');
   });
+
+  it('copies a large input that is a view into other memory to shared memory, which the next runs reuse', async (t) => {
+    const { pool } = poolOf(t, 1);
+    const body = rowsIn(SETOSA, ROWS);
+    const first = await pool.run(model, irisFeeds(body), fetch);
+    assert.equal(body.byteLength, ROWS * 16, 'the caller keeps its memory');
+    assert.deepEqual(
+      labels(first),
+      labels(await pool.run(model, irisFeeds(body.slice()), fetch)),
+      'as if owned',
+    );
+    assert.equal(pool.handOffHeldBytes, 128 * 1024, 'the copy is kept once the run ended');
+    await pool.run(model, irisFeeds(rowsIn(SETOSA, ROWS)), fetch);
+    assert.equal(pool.handOffHeldBytes, 128 * 1024, 'and taken again by the next run');
+  });
+
+  it('gives each of two runs at once its own memory', async (t) => {
+    const { pool } = poolOf(t, 2);
+    const [setosa, virginica] = await Promise.all([
+      pool.run(model, irisFeeds(rowsIn(SETOSA, ROWS)), fetch),
+      pool.run(model, irisFeeds(rowsIn(VIRGINICA, ROWS)), fetch),
+    ]);
+    assert.deepEqual(new Set(labels(setosa)), new Set([0n]));
+    assert.deepEqual(new Set(labels(virginica)), new Set([2n]));
+    assert.equal(pool.handOffHeldBytes, 2 * 128 * 1024);
+  });
 });
+
+/** Rows enough for 80 KB of input: past the size that goes through shared memory. */
+const ROWS = 5000;
+const SETOSA = [5.1, 3.5, 1.4, 0.2];
+const VIRGINICA = [6.9, 3.1, 5.4, 2.1];
+
+/** `count` copies of a row, in the middle of a larger buffer (as a binary tensor in a request body). */
+function rowsIn(row: number[], count: number): Float32Array {
+  const body = new Float32Array(4 * count + 8);
+  for (let i = 0; i < count; i++) body.set(row, 4 + 4 * i);
+  return body.subarray(4, 4 + 4 * count);
+}
+
+const irisFeeds = (data: Float32Array) => ({
+  input: { datatype: 'FP32' as const, dims: [data.length / 4, 4], data },
+});
+const labels = (outputs: Awaited<ReturnType<InferencePool['run']>>) => [
+  ...(outputs.label!.data as BigInt64Array),
+];

@@ -54,4 +54,18 @@ describe('BufferPool', () => {
     for (const buffer of lent) p.give(buffer);
     assert.equal(p.heldBytes, 2048 * KiB);
   });
+
+  it('lends shared memory (for other threads to read) when asked, and reuses it as the rest', () => {
+    const p = new BufferPool({
+      minBytes: 64 * KiB,
+      maxBytes: 1024 * KiB,
+      maxHeldBytes: 2048 * KiB,
+      shared: true,
+    });
+    const buffer = p.take(600 * KiB);
+    assert.ok(buffer.buffer instanceof SharedArrayBuffer);
+    p.give(buffer);
+    assert.equal(p.take(600 * KiB).buffer, buffer.buffer);
+    assert.ok(!(p.take(1 * KiB).buffer instanceof SharedArrayBuffer), 'sizes out of range as usual');
+  });
 });

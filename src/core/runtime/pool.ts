@@ -1,7 +1,9 @@
 // A bounded pool of inference worker threads (piscina): heavy models run here, off the event loop.
 import { Piscina } from 'piscina';
+import { BufferPool } from '../../lib/buffer-pool.js';
 import { besideModule } from '../../lib/module-file.js';
 import { errors, withExtras } from '../errors.js';
+import { viewOf, type DataType } from '../tensor/dtypes.js';
 import type { TensorMap } from '../tensor/tensor.js';
 import { SOLE_PROCESS, type CoreShare } from './core-share.js';
 import type { InferenceTask, ReleaseTask, ThreadData, ThreadResult } from './worker.js';
@@ -31,6 +33,14 @@ export interface PoolOptions {
 /** How long a pool stays idle before it tells the other processes that it no longer runs inference. */
 const IDLE_MS = 50;
 
+/** Inputs copied for the threads: the size of an image or more, reused up to a few dozen such images. */
+const HAND_OFF_MEMORY = {
+  minBytes: 64 * 1024,
+  maxBytes: 16 * 1024 * 1024,
+  maxHeldBytes: 32 * 1024 * 1024,
+  shared: true,
+};
+
 const workerFile = besideModule(import.meta.url, 'worker');
 
 /**
@@ -59,6 +69,7 @@ export class InferencePool {
   #runs = { lone: 0, shared: 0 };
   /** Keys of versions that went, told to every thread with each task (the last few hundred). */
   #retired: string[] = [];
+  readonly #handOff = new BufferPool(HAND_OFF_MEMORY);
 
   constructor(options: PoolOptions) {
     this.#intraOpThreads = options.intraOpThreads;
@@ -139,18 +150,7 @@ export class InferencePool {
     if (this.#inFlight >= this.#capacity) {
       throw withExtras(new errors.OVERLOADED('the inference queue is full'), { retryAfter: 1 });
     }
-    // Buffers move to the thread without a copy, but only those a tensor owns whole: a view into a request
-    // body (or Node's shared Buffer pool) is copied first, or moving it would take memory others still use.
-    const own: TensorMap = {};
-    const transferList: ArrayBuffer[] = [];
-    for (const [name, t] of Object.entries(feeds)) {
-      let data = t.data;
-      if (!Array.isArray(data)) {
-        if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = data.slice();
-        transferList.push(data.buffer as ArrayBuffer);
-      }
-      own[name] = { ...t, data };
-    }
+    const { feeds: own, transferList, lent } = this.#handOver(feeds);
     this.#inFlight++;
     this.#busy();
     try {
@@ -168,9 +168,42 @@ export class InferencePool {
       }
       return result.outputs;
     } finally {
+      // The thread is done with them (a run that failed too): the next runs may take them.
+      for (const memory of lent) this.#handOff.give(memory);
       this.#inFlight--;
       this.#lastRun = performance.now();
     }
+  }
+
+  /**
+   * The feeds as they go to the thread. Buffers a tensor owns whole move without a copy. A view into other memory
+   * (a request body, Node's shared Buffer pool) is copied, or moving it would take memory others still use: a large
+   * one into shared memory that the thread reads in place and this pool reuses once the run ends (fresh memory per
+   * 600 KB image costs page faults and garbage collections on the serving thread), a small one into fresh memory.
+   */
+  #handOver(feeds: TensorMap): { feeds: TensorMap; transferList: ArrayBuffer[]; lent: Uint8Array[] } {
+    const own: TensorMap = {};
+    const transferList: ArrayBuffer[] = [];
+    const lent: Uint8Array[] = [];
+    for (const [name, t] of Object.entries(feeds)) {
+      let data = t.data;
+      if (!Array.isArray(data)) {
+        if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) {
+          const copy = this.#handOff.take(data.byteLength);
+          copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+          data = viewOf(t.datatype as Exclude<DataType, 'BYTES'>, copy, data.length);
+        }
+        if (data.buffer instanceof SharedArrayBuffer) lent.push(data as unknown as Uint8Array);
+        else transferList.push(data.buffer);
+      }
+      own[name] = { ...t, data };
+    }
+    return { feeds: own, transferList, lent };
+  }
+
+  /** Shared memory kept for the next runs' large inputs. */
+  get handOffHeldBytes(): number {
+    return this.#handOff.heldBytes;
   }
 
   /** Tells the other processes when this one starts running inference, and when it has been idle for IDLE_MS. */
