@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { binaryBody, grpcRequest, MODEL_INFER } from './bodies.js';
 import { runGrpcLoad } from './grpc-load.js';
-import { runLoad, summarize, type LoadResult, type LoadRun } from './load.js';
+import { runLoad, summarize, warmUntilSteady, type LoadResult, type LoadRun, type WarmUp } from './load.js';
 import { stopServer, treeMemory } from './processes.js';
 import {
   benchScript,
@@ -136,16 +136,17 @@ const GRPC_IMAGE = grpcRequest('mobilenet', 'image', [1, 3, 224, 224], IMAGE);
 
 type Send = (connections: number, durationS: number) => Promise<LoadRun>;
 
-/** A second of warm-up, then the cell; the mean batch from the statistics extension when the server is Serval. */
+/** A cell after its warm-up (until steady); the mean batch from the statistics extension when the server is Serval. */
 async function cell(
   server: string,
   started: Started,
   send: Send,
   clients: number,
-  durationS: number,
+  timing: { durationS: number; warmUp: WarmUp },
   serval: boolean,
 ): Promise<CnnRow> {
-  await send(clients, 1);
+  const { durationS, warmUp } = timing;
+  await warmUntilSteady((seconds) => send(clients, seconds), warmUp);
   const before = serval ? await modelCounters(started.base, 'mobilenet') : undefined;
   const result = summarize(clients, [await send(clients, durationS)]);
   const after = serval ? await modelCounters(started.base, 'mobilenet') : undefined;
@@ -172,7 +173,9 @@ const overHttp =
 export async function cnnScenario(
   ctx: ServerContext,
   durationS: number,
+  warmUp: WarmUp,
 ): Promise<{ started: Started[]; results: CnnResults }> {
+  const timing = { durationS, warmUp };
   const repo = makeModel(ctx);
   const model = join(repo, 'mobilenet/1/model.onnx');
   const limit = await measureLimit(ctx, model, Math.max(2, durationS / 2));
@@ -181,14 +184,14 @@ export async function cnnScenario(
 
   const floor = await startCnnFloor(ctx, model, batch1);
   for (const clients of CNN_CLIENTS)
-    rows.push(await cell('floor', floor, overHttp(floor), clients, durationS, false));
+    rows.push(await cell('floor', floor, overHttp(floor), clients, timing, false));
   floor.facts.memoryAfterLoad = treeMemory(floor.server.pid);
   await stopServer(floor.server);
   const floors = [floor];
   // One client against the setting of the best batch-1 latency too: what a bare server gets of that latency.
   if (!sameSetting(fastest, batch1)) {
     const quick = await startCnnFloor(ctx, model, fastest);
-    rows.push(await cell(FASTEST_FLOOR, quick, overHttp(quick), 1, durationS, false));
+    rows.push(await cell(FASTEST_FLOOR, quick, overHttp(quick), 1, timing, false));
     quick.facts.memoryAfterLoad = treeMemory(quick.server.pid);
     await stopServer(quick.server);
     floors.push(quick);
@@ -208,8 +211,8 @@ export async function cnnScenario(
       durationS: seconds,
     });
   for (const clients of CNN_CLIENTS) {
-    rows.push(await cell('Serval, V2 binary', serval, overHttp(serval), clients, durationS, true));
-    rows.push(await cell('Serval, gRPC', serval, grpc, clients, durationS, true));
+    rows.push(await cell('Serval, V2 binary', serval, overHttp(serval), clients, timing, true));
+    rows.push(await cell('Serval, gRPC', serval, grpc, clients, timing, true));
   }
   serval.facts.memoryAfterLoad = treeMemory(serval.server.pid);
   await stopServer(serval.server);

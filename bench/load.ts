@@ -168,3 +168,34 @@ export function summarize(connections: number, runs: readonly LoadRun[], cpuSeco
       cpuSeconds === undefined || ok + non2xx === 0 ? null : (cpuSeconds * 1e6) / (ok + non2xx),
   };
 }
+
+/** The least and the most seconds of warm-up (`warmUntilSteady`). */
+export interface WarmUp {
+  leastS: number;
+  mostS: number;
+}
+
+/**
+ * Warm-up until steady: one-second runs until the best rate has not risen by more than 3% for two runs in a row and
+ * every response was a 2xx (a worker still loading its models answers 503), at least `leastS` and at most `mostS`
+ * seconds. V8 takes several seconds to optimize Serval's request path (at one connection a fresh Serval answered
+ * iris ×1 at 4.1k req/s in its first second and 9-10k from the eighth on, so a fixed three seconds measured it
+ * half-warm); a bare server, with far less code, is steady in one or two. Returns the last run.
+ */
+export async function warmUntilSteady(
+  run: (durationS: number) => Promise<LoadRun>,
+  { leastS, mostS }: WarmUp,
+): Promise<LoadRun | undefined> {
+  let best = 0;
+  let flat = 0;
+  let last: LoadRun | undefined;
+  for (let second = 1; second <= mostS; second++) {
+    last = await run(1);
+    const rate = last.ok / last.durationS;
+    const clean = last.non2xx === 0 && last.errors === 0;
+    flat = clean && rate <= best * 1.03 ? flat + 1 : 0;
+    best = Math.max(best, clean ? rate : 0);
+    if (second >= leastS && flat >= 2) break;
+  }
+  return last;
+}

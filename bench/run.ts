@@ -13,7 +13,15 @@ import { payloadEvents } from '../test/receiver.js';
 import { runChainLoad, type ChainSpec, type ChainStep } from './chain-load.js';
 import { runGrpcLoad, waitForGrpc, type GrpcLoadSpec } from './grpc-load.js';
 import { IMAGE_SIDE, imageRepository, photo } from './images.js';
-import { runLoad, summarize, type LoadResult, type LoadRun, type LoadSpec } from './load.js';
+import {
+  runLoad,
+  summarize,
+  warmUntilSteady,
+  type LoadResult,
+  type LoadRun,
+  type LoadSpec,
+  type WarmUp,
+} from './load.js';
 import {
   freePort,
   startServer,
@@ -168,27 +176,13 @@ function runSide(side: Load, durationS: number): Promise<LoadRun> {
   return runLoad({ ...side.spec, durationS });
 }
 
-/**
- * Warm-up until steady: one-second runs until the best rate has not risen by more than 3% for two runs in a row and
- * every response was a 2xx (a worker still loading its models answers 503), at least WARMUP_S and at most
- * WARMUP_MAX_S seconds. V8 takes several seconds to optimize Serval's request path (at one connection a fresh
- * Serval answered iris ×1 at 4.1k req/s in its first second and 9-10k from the eighth on, so a fixed three seconds
- * measured it half-warm); the ceiling, with far less code, is steady in one or two.
- */
+const WARMUP: WarmUp = { leastS: WARMUP_S, mostS: WARMUP_MAX_S };
+
+/** Each side warms up until steady (`warmUntilSteady`) before it is measured. */
 async function warmUp(load: Load): Promise<void> {
   const { spec, grpc } = load;
   if (grpc) await waitForGrpc(grpc.address, grpc.method, grpc.body);
-  let best = 0;
-  let flat = 0;
-  let last: LoadRun | undefined;
-  for (let second = 1; second <= WARMUP_MAX_S; second++) {
-    last = await runSide(load, 1);
-    const rate = last.ok / last.durationS;
-    const clean = last.non2xx === 0 && last.errors === 0;
-    flat = clean && rate <= best * 1.03 ? flat + 1 : 0;
-    best = Math.max(best, clean ? rate : 0);
-    if (second >= WARMUP_S && flat >= 2) return;
-  }
+  const last = await warmUntilSteady((durationS) => runSide(load, durationS), WARMUP);
   if (last && (last.non2xx > 0 || last.errors > 0)) {
     process.stderr.write(
       `  warm-up of ${grpc ? grpc.address : spec.url}: ${JSON.stringify(last.statusCodes)}, ${last.errors} errors\n`,
@@ -1046,7 +1040,7 @@ async function main(): Promise<void> {
     ratio: infoRun.rps / infoCeiling.rps,
   };
 
-  const { started: cnnServers, results: cnn } = await cnnScenario(ctx, DURATION_S);
+  const { started: cnnServers, results: cnn } = await cnnScenario(ctx, DURATION_S, WARMUP);
   const { started: cacheServer, cache } = await cacheScenario();
   const { started: heavyServer, heavy } = await heavyScenario();
   const { started: reloadServer, reloads } = await reloadScenario();
