@@ -47,7 +47,7 @@ export class BufferPool {
    * Gives back the memory of a buffer (or of any view into it) that take() made, once nothing uses it any more.
    * Anything else is ignored: memory of others, memory given back already, memory moved to a thread (detached).
    */
-  give(view: Uint8Array): void {
+  give(view: ArrayBufferView): void {
     const memory = view.buffer;
     if (!this.#lent.delete(memory)) return;
     const bytes = memory.byteLength;

@@ -181,10 +181,10 @@ export class InferencePool {
    * one into shared memory that the thread reads in place and this pool reuses once the run ends (fresh memory per
    * 600 KB image costs page faults and garbage collections on the serving thread), a small one into fresh memory.
    */
-  #handOver(feeds: TensorMap): { feeds: TensorMap; transferList: ArrayBuffer[]; lent: Uint8Array[] } {
+  #handOver(feeds: TensorMap): { feeds: TensorMap; transferList: ArrayBuffer[]; lent: ArrayBufferView[] } {
     const own: TensorMap = {};
     const transferList: ArrayBuffer[] = [];
-    const lent: Uint8Array[] = [];
+    const lent: ArrayBufferView[] = [];
     for (const [name, t] of Object.entries(feeds)) {
       let data = t.data;
       if (!Array.isArray(data)) {
@@ -193,7 +193,7 @@ export class InferencePool {
           copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
           data = viewOf(t.datatype as Exclude<DataType, 'BYTES'>, copy, data.length);
         }
-        if (data.buffer instanceof SharedArrayBuffer) lent.push(data as unknown as Uint8Array);
+        if (data.buffer instanceof SharedArrayBuffer) lent.push(data);
         else transferList.push(data.buffer);
       }
       own[name] = { ...t, data };
