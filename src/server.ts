@@ -9,7 +9,7 @@ import {
 } from './config/create-config.js';
 import type { Config } from './config/schema.js';
 import { usableCpus } from './lib/cpus.js';
-import { collectYoungOnBufferGrowth, countExternalMemoryInHeapLimit } from './process/heap.js';
+import { countExternalMemoryInHeapLimit } from './process/heap.js';
 import { stopSignals } from './process/signals.js';
 
 // Before anything slow: from here on no SIGTERM or SIGINT can kill this process mid-request.
@@ -44,9 +44,6 @@ process.env.ORT_DISABLE_TELEMETRY ??= '1';
 const config = loadConfig();
 if (config.externalMemoryInHeapLimit) countExternalMemoryInHeapLimit();
 const workers = config.workers === 0 ? usableCpus() : config.workers;
-// The processes that serve receive the bodies; the primary only supervises.
-if (config.youngCollectionAfterBuffersMb > 0 && !(cluster.isPrimary && workers > 1))
-  collectYoungOnBufferGrowth(config.youngCollectionAfterBuffersMb * 1024 * 1024);
 if (cluster.isPrimary && workers > 1) {
   // The primary never loads the app: it only supervises.
   (await import('./process/primary.js')).runPrimary(config, workers, stop);

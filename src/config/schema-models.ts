@@ -108,11 +108,4 @@ export const ModelKeys = {
     description:
       "V8 counts Buffers' memory (request bodies) in its heap limit instead of collecting for it on a schedule of its own: about 40% less CPU per large binary request, about 20% more RSS under such load (Node 24; no effect on Node 22).",
   }),
-  youngCollectionAfterBuffersMb: Type.Integer({
-    minimum: 0,
-    maximum: 4096,
-    default: 16,
-    description:
-      "Collect V8's young generation each time Buffers' memory (request bodies) grew by this many MiB: the chunks of large requests die young and go with it, where they would add up to a full collection of the whole heap (MobileNetV2 images at 8 clients: no full collection instead of 15 to 20 in 10 s, about 6% less CPU per image). Small requests never trigger it. 0 turns it off.",
-  }),
 };
