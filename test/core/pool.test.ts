@@ -1,5 +1,5 @@
 // The inference threads: which session a run takes (a lone run on every core, the others one core each), how many
-// runs a process may start at once, and what the pool tells the other serving processes.
+// runs a process may start at once, what the pool tells the other serving processes, and how inputs reach a thread.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
