@@ -14,24 +14,13 @@ const pct = (v: number): string => `${fixed(v * 100)}%`;
 const setting = (c: LimitCell): string =>
   `${c.processes} process${c.processes > 1 ? 'es' : ''} × ${c.threads} thread${c.threads > 1 ? 's' : ''}, batch ${c.batch}`;
 
-/** The best throughput of onnxruntime alone (the limit), and its best batch-1 latency (the latency floor). */
-export function limitOf(r: CnnResults): { best: LimitCell; fastest: LimitCell } {
-  const { best, fastest } = limitSettings(r.limit);
-  return { best, fastest };
-}
-
-/** Whether the floor's own setting (the batch-1 setting of the most images/s) is the fastest one's. */
-function batch1Floor(r: CnnResults): boolean {
-  const { batch1, fastest } = limitSettings(r.limit);
-  return sameSetting(batch1, fastest);
-}
-
 const floorAt = (r: CnnResults, clients: number): CnnRow | undefined =>
   r.rows.find((row) => row.server === 'floor' && row.clients === clients);
 
 export function cnnSection(r: CnnResults): string {
-  const { best, fastest } = limitOf(r);
-  const alsoFastest = batch1Floor(r)
+  const { best, batch1, fastest } = limitSettings(r.limit);
+  // The floor's own setting (the batch-1 setting of the most images/s) may be the fastest one's too.
+  const alsoFastest = sameSetting(batch1, fastest)
     ? ''
     : `; "${FASTEST_FLOOR}" is the same at one client with the setting of the best batch-1 latency`;
   const header = [
@@ -77,7 +66,7 @@ export function cnnSection(r: CnnResults): string {
 
 /** The issue's goals for Serval at its defaults against the limit and the floor measured in the same run. */
 export function cnnTargets(r: CnnResults): Target[] {
-  const { best, fastest } = limitOf(r);
+  const { best, batch1, fastest } = limitSettings(r.limit);
   const serval = (server: string, clients: number) =>
     r.rows.find((row) => row.server === server && row.clients === clients);
   const targets: Target[] = [];
@@ -96,7 +85,7 @@ export function cnnTargets(r: CnnResults): Target[] {
     });
   }
   const one = serval('Serval, V2 binary', 1);
-  const bare = serval(FASTEST_FLOOR, 1) ?? (batch1Floor(r) ? floorAt(r, 1) : undefined);
+  const bare = serval(FASTEST_FLOOR, 1) ?? (sameSetting(batch1, fastest) ? floorAt(r, 1) : undefined);
   const ofFastest = (row: CnnRow) =>
     `${fixed(row.result.p50Ms, 1)} ms (${fixed(row.result.p50Ms / fastest.p50Ms, 2)}×)`;
   if (one)
